@@ -1,0 +1,234 @@
+"""Parse the values staff type into domain values; every failure says, in French, what is expected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from email_validator import EmailNotValidError, validate_email
+
+from connectors.tables.values import split_list
+
+FRENCH_MONTHS = {
+    "janvier": 1, "janv": 1, "fevrier": 2, "fevr": 2, "fev": 2, "mars": 3, "avril": 4, "avr": 4,
+    "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "aout": 8, "septembre": 9, "sept": 9,
+    "octobre": 10, "oct": 10, "novembre": 11, "nov": 11, "decembre": 12, "dec": 12,
+}
+TRUE_WORDS = {"oui", "o", "vrai", "x", "true", "yes", "y", "1", "✓", "✔", "☑", "coché", "coche"}
+FALSE_WORDS = {"non", "n", "faux", "false", "no", "0", "☐", "-"}
+SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be used; the message is French and says what is expected."""
+
+
+def show(value: object) -> str:
+    """A value as staff typed it, for messages: « 31/02/2026 »."""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dt.date):
+        value = value.strftime("%d/%m/%Y")
+    return f"« {value} »"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a word."""
+    text = unicodedata.normalize("NFKD", text.strip())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
+
+
+def parse_date(value: object) -> dt.date:
+    """A date from a real date, ISO text (2026-03-02) or JJ/MM/AAAA (also with - or .)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?", text):
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        if m := re.fullmatch(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})", text):
+            year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+            return dt.date(year, int(m[2]), int(m[1]))
+    except ValueError:
+        pass
+    raise ValueProblem(f"{show(value)} n'est pas une date valide (attendu : JJ/MM/AAAA)")
+
+
+def parse_month(value: object) -> dt.date:
+    """The first day of a month, from a date, "03/2026", "2026-03" or "mars 2026"."""
+    if not isinstance(value, (dt.date, dt.datetime)):
+        text = fold(str(value))
+        if m := re.fullmatch(r"(\d{1,2})[/.\-](\d{4})", text):
+            month, year = int(m[1]), int(m[2])
+        elif m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+            year, month = int(m[1]), int(m[2])
+        elif (m := re.fullmatch(r"([a-z]+)\.?\s+(\d{4})", text)) and m[1] in FRENCH_MONTHS:
+            month, year = FRENCH_MONTHS[m[1]], int(m[2])
+        else:
+            try:
+                return parse_date(value).replace(day=1)
+            except ValueProblem:
+                raise ValueProblem(
+                    f"{show(value)} n'est pas un mois valide (attendu : le 1er du mois, JJ/MM/AAAA, ou MM/AAAA)"
+                ) from None
+        if not 1 <= month <= 12:
+            raise ValueProblem(f"{show(value)} n'est pas un mois valide (attendu : MM/AAAA)")
+        return dt.date(year, month, 1)
+    return parse_date(value).replace(day=1)
+
+
+def parse_datetime(value: object, tz: dt.tzinfo) -> dt.datetime:
+    """A timezone-aware date-time from a real one, ISO text, or JJ/MM/AAAA HH:MM."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=tz)
+    text = str(value).strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    except ValueError:
+        pass
+    if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2})[:h](\d{2})", text):
+        try:
+            return dt.datetime(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]), tzinfo=tz)
+        except ValueError:
+            pass
+    raise ValueProblem(f"{show(value)} n'est pas une date et heure valide (attendu : JJ/MM/AAAA HH:MM)")
+
+
+def _decimal_text(text: str, *, amount: bool) -> Decimal:
+    text = SPACES.sub("", text).replace("€", "").replace("EUR", "").replace("eur", "").replace("'", "")
+    if text.startswith("+"):
+        text = text[1:]
+    if "," in text and "." in text:
+        decimal_sep = "," if text.rfind(",") > text.rfind(".") else "."
+        thousands = "." if decimal_sep == "," else ","
+        text = text.replace(thousands, "").replace(decimal_sep, ".")
+    elif "," in text:
+        if text.count(",") > 1:
+            raise InvalidOperation
+        text = text.replace(",", ".")
+    elif text.count(".") > 1 or (amount and re.fullmatch(r"-?\d{1,3}\.\d{3}", text)):
+        # "1.500.000" or, for euros, "12.500": dots as thousands separators
+        if not re.fullmatch(r"-?\d{1,3}(\.\d{3})+", text):
+            raise InvalidOperation
+        text = text.replace(".", "")
+    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+        raise InvalidOperation
+    return Decimal(text)
+
+
+def parse_number(value: object) -> Decimal:
+    """A number from a number or French text ("1,5", "1 500")."""
+    if isinstance(value, bool):
+        raise ValueProblem(f"{show(value)} n'est pas un nombre")
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    try:
+        return _decimal_text(str(value), amount=False)
+    except InvalidOperation:
+        raise ValueProblem(f"{show(value)} n'est pas un nombre (attendu : par exemple 12 ou 1,5)") from None
+
+
+def parse_integer(value: object) -> int:
+    """A whole number (a count of meals, of volunteers…)."""
+    number = parse_number(value)
+    if number != number.to_integral_value():
+        raise ValueProblem(f"{show(value)} n'est pas un nombre entier")
+    if number < 0:
+        raise ValueProblem(f"{show(value)} est négatif (attendu : un nombre positif ou zéro)")
+    return int(number)
+
+
+def parse_amount(value: object) -> Decimal:
+    """An amount in euros from a number or French text ("12 500 €", "1 500,50", "12.500")."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        amount = parse_number(value)
+    else:
+        try:
+            amount = _decimal_text(str(value), amount=True)
+        except InvalidOperation:
+            raise ValueProblem(
+                f"{show(value)} n'est pas un montant valide (attendu : un nombre d'euros, par exemple 12 500 €)"
+            ) from None
+    if amount < 0:
+        raise ValueProblem(f"{show(value)} est un montant négatif (attendu : un montant positif)")
+    return amount
+
+
+def parse_percent(value: object) -> Decimal:
+    """A share as a fraction (0.45) from 0,45, 45, "45 %" or "45%": numbers above 1 are percents."""
+    text = str(value)
+    percent_sign = isinstance(value, str) and "%" in text
+    try:
+        number = parse_number(text.replace("%", "")) if isinstance(value, str) else parse_number(value)
+    except ValueProblem:
+        raise ValueProblem(f"{show(value)} n'est pas un pourcentage (attendu : par exemple 45 %)") from None
+    if percent_sign or number > 1:
+        number = number / 100
+    if not 0 <= number <= 1:
+        raise ValueProblem(f"{show(value)} n'est pas un pourcentage entre 0 et 100 %")
+    return number
+
+
+def parse_bool(value: object) -> bool:
+    """A checkbox: a real checkbox, or oui/non, x, vrai/faux, 1/0."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().casefold()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS or word == "":
+        return False
+    raise ValueProblem(f"{show(value)} n'est pas une case à cocher (attendu : oui ou non)")
+
+
+def parse_email(value: object) -> str:
+    """One email address, checked for shape (not for deliverability)."""
+    text = str(value).strip()
+    if m := re.fullmatch(r".*<([^>]+)>\s*", text):  # "Jeanne Martin <jeanne@…>"
+        text = m[1].strip()
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueProblem(
+            f"{show(value)} n'est pas une adresse email valide (attendu : prenom.nom@exemple.fr)"
+        ) from None
+
+
+def parse_emails(value: object) -> tuple[str, ...]:
+    """Several addresses in one cell, separated by commas, semicolons or new lines."""
+    items = value if isinstance(value, (list, tuple)) else split_list(str(value))
+    return tuple(parse_email(item) for item in items)
+
+
+def parse_choice(value: object, choices: Sequence[str]) -> str:
+    """One of the choices, forgiving case, accents and spaces ("en montage" → "En montage")."""
+    text = " ".join(str(value).split())
+    if not choices or text in choices:
+        return text
+    folded = {fold(c): c for c in choices}
+    if fold(text) in folded:
+        return folded[fold(text)]
+    raise ValueProblem(f"{show(value)} n'est pas une valeur possible (attendu : {', '.join(choices)})")
+
+
+def parse_multi(value: object, choices: Sequence[str]) -> tuple[str, ...]:
+    """Several choices (a list, or text separated by commas or semicolons)."""
+    items = value if isinstance(value, (list, tuple)) else split_list(str(value))
+    result: list[str] = []
+    for item in items:
+        choice = parse_choice(item, choices)
+        if choice not in result:
+            result.append(choice)
+    return tuple(result)

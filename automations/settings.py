@@ -1,0 +1,287 @@
+"""Settings: one TOML file plus secrets from environment variables, validated once at start.
+
+Each section declares its options; later backends add their own section to `SECTIONS`. Every problem
+is reported at once, one line each, naming the key or the environment variable to fix. Relative paths
+in the file are relative to the file itself, so the worker behaves the same from any directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from connectors.errors import ConfigurationError
+
+from .reference import Reference, load_reference
+from .schema import Schema, load_schema
+
+REQUIRED = object()
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
+
+# Secrets and deployment variables read from the environment, never from files.
+ENV_DATABASE_URLS = ("DATABASE_URL", "SCALINGO_POSTGRESQL_URL", "POSTGRESQL_ADDON_URI")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its TOML type, its default, and what it may be."""
+
+    type: type | tuple[type, ...]
+    default: Any = REQUIRED
+    choices: tuple[str, ...] = ()
+    path: bool = False  # resolved against the config file's folder
+    email: bool = False
+    item_type: type | None = None  # for lists
+
+    @property
+    def type_name(self) -> str:
+        names = {str: "text", int: "a whole number", bool: "true or false", list: "a list",
+                 dict: "a table", float: "a number"}
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+SECTIONS: dict[str, dict[str, Option]] = {
+    "network": {
+        "name": Option(str, "Les Petites Cantines"),
+        "coordinator_name": Option(str, "La coordination"),
+        "coordinator_email": Option(str, email=True),
+        "sender": Option(str, email=True),
+        "sender_name": Option(str, "Réseau des Petites Cantines"),
+        "reply_to": Option(str, "", email=True),
+        "signature": Option(str, ""),
+        "timezone": Option(str, "Europe/Paris"),
+    },
+    "tables": {
+        "backend": Option(str, "workbook", choices=("workbook",)),
+        "schema": Option(str, "schema.toml", path=True),
+        "bindings": Option(dict, {}),
+    },
+    "workbook": {
+        "path": Option(str, path=True),
+    },
+    "state": {
+        "backend": Option(str, "auto", choices=("auto", "sqlite", "postgresql")),
+        "path": Option(str, "state.sqlite", path=True),
+    },
+    "mail": {
+        "backend": Option(str, "outbox", choices=("outbox",)),
+        "outbox_dir": Option(str, "outbox", path=True),
+    },
+    "reminders": {
+        "echeance_offsets": Option(list, [-30, -14, -7, -1, 1, 7], item_type=int),
+    },
+    "paths": {
+        "templates": Option(str, str(PROJECT_ROOT / "templates"), path=True),
+        "reference": Option(str, "departements.csv", path=True),
+    },
+}
+
+# Checks that need several options, or the environment: each returns problem lines.
+CrossCheck = Callable[[dict[str, dict[str, Any]], Mapping[str, str]], list[str]]
+CROSS_CHECKS: list[CrossCheck] = []
+
+
+def cross_check(func: CrossCheck) -> CrossCheck:
+    CROSS_CHECKS.append(func)
+    return func
+
+
+@cross_check
+def _state_needs_database(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    if values["state"]["backend"] == "postgresql" and database_url(environ) is None:
+        return ["[state] backend = 'postgresql' needs the DATABASE_URL environment variable"]
+    return []
+
+
+@cross_check
+def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    name = values["network"]["timezone"]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [f"[network] timezone: unknown time zone '{name}' (e.g. 'Europe/Paris')"]
+    return []
+
+
+def database_url(environ: Mapping[str, str]) -> str | None:
+    """The PostgreSQL URL the platform gave, if any (Heroku, Scalingo, Clever Cloud names)."""
+    for name in ENV_DATABASE_URLS:
+        if environ.get(name, "").strip():
+            return environ[name].strip()
+    return None
+
+
+class Section(Mapping[str, Any]):
+    """The validated options of one section, readable as attributes (`settings.mail.backend`)."""
+
+    def __init__(self, name: str, values: Mapping[str, Any]):
+        self._name = name
+        self._values = dict(values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"[{self._name}] has no option '{key}'") from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values from the environment; never printed (the repr hides them)."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name) or None
+
+    def __repr__(self) -> str:
+        return f"Secrets({', '.join(sorted(self.values))})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, checked."""
+
+    path: Path
+    sections: Mapping[str, Section]
+    schema: Schema
+    reference: Reference
+    secrets: Secrets
+
+    def __getattr__(self, name: str) -> Section:
+        sections = object.__getattribute__(self, "sections")
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.sections["network"]["timezone"])
+
+    @property
+    def database_url(self) -> str | None:
+        return self.secrets.get("DATABASE_URL")
+
+    def backend_for(self, table: str) -> str:
+        """Which table backend holds the table with code name `table`."""
+        return self.sections["tables"]["bindings"].get(table, self.sections["tables"]["backend"])
+
+
+def _check_value(where: str, option: Option, value: Any, base: Path) -> tuple[Any, list[str]]:
+    types = option.type if isinstance(option.type, tuple) else (option.type,)
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        return None, [f"{where}: expected {option.type_name}, got {type(value).__name__} {value!r}"]
+    if option.choices and value not in option.choices:
+        return None, [f"{where}: '{value}' is not one of {', '.join(option.choices)}"]
+    if option.item_type is not None:
+        bad = [v for v in value if not isinstance(v, option.item_type) or isinstance(v, bool)]
+        if bad:
+            return None, [f"{where}: every item must be {Option(option.item_type).type_name}, got {bad!r}"]
+    if option.email and value:
+        try:
+            validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            return None, [f"{where}: '{value}' is not a valid email address ({exc})"]
+    if option.path:
+        value = (base / value).resolve() if value else None
+    return value, []
+
+
+def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Settings:
+    """Read, check and resolve the settings; raise ConfigurationError listing every problem."""
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file not found: {config_path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{config_path}: invalid TOML: {exc}") from None
+    base = config_path.resolve().parent
+    problems: list[str] = []
+    values: dict[str, dict[str, Any]] = {}
+    for section in sorted(set(raw) - set(SECTIONS)):
+        problems.append(f"unknown section [{section}]{_suggest(section, SECTIONS)}")
+    for name, options in SECTIONS.items():
+        given = raw.get(name, {})
+        if not isinstance(given, dict):
+            problems.append(f"[{name}] must be a table of options")
+            given = {}
+        for key in sorted(set(given) - set(options)):
+            problems.append(f"[{name}] unknown key '{key}'{_suggest(key, options)}")
+        resolved: dict[str, Any] = {}
+        for key, option in options.items():
+            where = f"[{name}] {key}"
+            if key not in given:
+                if option.default is REQUIRED:
+                    problems.append(f"{where}: missing (required)")
+                    continue
+                value = option.default
+                if option.path and value:
+                    value = (base / value).resolve()
+                resolved[key] = value
+                continue
+            value, found = _check_value(where, option, given[key], base)
+            problems.extend(found)
+            resolved[key] = value
+        values[name] = resolved
+    if problems:
+        raise ConfigurationError(problems)
+    for check in CROSS_CHECKS:
+        problems.extend(check(values, environ))
+    schema = reference = None
+    try:
+        schema = load_schema(values["tables"]["schema"])
+    except ConfigurationError as exc:
+        problems.extend(exc.problems)
+    try:
+        reference = load_reference(values["paths"]["reference"])
+    except ConfigurationError as exc:
+        problems.extend(exc.problems)
+    if schema is not None:
+        for table, backend in values["tables"]["bindings"].items():
+            if table not in schema:
+                problems.append(f"[tables.bindings] unknown table '{table}'{_suggest(table, schema)}")
+            if backend not in SECTIONS["tables"]["backend"].choices:
+                choices = ", ".join(SECTIONS["tables"]["backend"].choices)
+                problems.append(f"[tables.bindings] {table}: '{backend}' is not one of {choices}")
+    templates = values["paths"]["templates"]
+    if not Path(templates).is_dir():
+        problems.append(f"[paths] templates: folder not found: {templates}")
+    if problems:
+        raise ConfigurationError(problems)
+    secrets = {}
+    url = database_url(environ)
+    if url is not None and values["state"]["backend"] != "sqlite":
+        secrets["DATABASE_URL"] = url
+    assert schema is not None and reference is not None
+    return Settings(
+        path=config_path.resolve(),
+        sections={name: Section(name, opts) for name, opts in values.items()},
+        schema=schema,
+        reference=reference,
+        secrets=Secrets(secrets),
+    )
+
+
+def _suggest(word: str, known: Mapping[str, Any] | Any) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

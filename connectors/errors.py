@@ -1,0 +1,34 @@
+"""One exception tree for everything that touches the outside world, grouped by what the caller does."""
+
+from __future__ import annotations
+
+
+class CantinesError(Exception):
+    """Base class: every error cantines-worker raises on purpose."""
+
+
+class ConfigurationError(CantinesError):
+    """The settings or the environment are wrong: fix them and start again."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class BackendError(CantinesError):
+    """A table, mail or state backend failed; the message names what to fix."""
+
+
+class RetriableBackendError(BackendError):
+    """A temporary failure (rate limit, 5xx, connection): trying again later may work."""
+
+
+class SchemaError(BackendError, KeyError):
+    """A table or column the schema needs is missing in the backend."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class LockBusyError(CantinesError):
+    """Another run holds the run lock."""

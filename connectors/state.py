@@ -1,0 +1,291 @@
+"""The state store: the worker's only memory (outbox and sent ledger, run journal, job runs, run lock).
+
+SQLAlchemy Core over a SQLite file (local default) or PostgreSQL (`DATABASE_URL` on a PaaS, where the
+filesystem is wiped at every restart). Migrations are applied at start, each in one transaction with
+its own record, so a half-applied migration never exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import BackendError, LockBusyError
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# One row per message: queued once under its idempotency key, then delivered and marked sent.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(500), nullable=False, unique=True),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),  # the full RFC 5322 bytes
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # pending, sending, sent, held
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("backend", sa.String(50)),
+    sa.Column("provider_id", sa.String(500)),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(100), nullable=False),
+    sa.Column("today", sa.Date, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("result", sa.String(20)),  # OK, Avertissements, Échec
+    sa.Column("counts", sa.Text),  # JSON
+    sa.Column("detail", sa.Text),
+)
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "outbox, runs", lambda conn: metadata.create_all(conn, tables=[outbox, runs])),
+]
+
+PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
+
+
+def engine_url(url: str) -> str:
+    """Accept what PaaS give (postgres://…) and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def lock_id(name: str) -> int:
+    """A stable signed 64-bit advisory lock id for a lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    idempotency_key: str
+    kind: str
+    recipients: list[str]
+    subject: str
+    message: bytes
+    status: str
+    attempts: int
+
+
+class StateStore:
+    """Open with `StateStore.open(url_or_path)`; call `migrate()` once at start."""
+
+    def __init__(self, engine: Engine, lock_path: Path | None = None):
+        self.engine = engine
+        self.lock_path = lock_path
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, database_url: str | None, sqlite_path: Path | None = None) -> StateStore:
+        if database_url:
+            engine = sa.create_engine(engine_url(database_url), pool_pre_ping=True, future=True)
+            return cls(engine)
+        if sqlite_path is None:
+            raise BackendError("state store: no DATABASE_URL and no SQLite path")
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{sqlite_path}", future=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+        return cls(engine, lock_path=sqlite_path.with_suffix(sqlite_path.suffix + ".lock"))
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def migrate(self, now: dt.datetime) -> list[int]:
+        """Apply the migrations not yet applied; returns their versions."""
+        applied: list[int] = []
+        with self.engine.begin() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+        for version, name, apply in MIGRATIONS:
+            with self.engine.begin() as conn:
+                if self.is_postgresql:  # two workers starting together migrate one after the other
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
+                done = conn.execute(
+                    sa.select(schema_migrations.c.version).where(schema_migrations.c.version == version)
+                ).first()
+                if done:
+                    continue
+                apply(conn)
+                conn.execute(schema_migrations.insert().values(version=version, name=name, applied_at=now))
+                applied.append(version)
+        return applied
+
+    # -- run lock ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def run_lock(self, name: str = "cycle", wait_seconds: float = 0) -> Iterator[None]:
+        """Hold the lock named `name` across processes and machines, or raise LockBusyError.
+
+        PostgreSQL: a session advisory lock on a dedicated connection (released if the connection
+        drops, so a dead worker never keeps it). SQLite: a lock file beside the database.
+        """
+        if self.is_postgresql:
+            with self.engine.connect() as conn:
+                ident = lock_id(name)
+                if wait_seconds > 0:
+                    conn.execute(sa.text("SET lock_timeout = :ms").bindparams(ms=f"{int(wait_seconds * 1000)}ms"))
+                    try:
+                        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": ident})
+                        got = True
+                    except sa.exc.OperationalError:
+                        conn.rollback()
+                        got = False
+                else:
+                    got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": ident}).scalar()
+                conn.commit()
+                if not got:
+                    raise LockBusyError(f"another run holds the '{name}' lock")
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ident})
+                    conn.commit()
+        else:
+            assert self.lock_path is not None
+            lock = filelock.FileLock(str(self.lock_path.with_name(f"{self.lock_path.stem}.{name}.lock")))
+            try:
+                lock.acquire(timeout=wait_seconds)
+            except filelock.Timeout:
+                raise LockBusyError(f"another run holds the '{name}' lock ({lock.lock_file})") from None
+            try:
+                yield
+            finally:
+                lock.release()
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def enqueue(
+        self, *, key: str, kind: str, recipients: list[str], subject: str, message: bytes, now: dt.datetime
+    ) -> bool:
+        """Queue a message under its idempotency key; False if that key was ever queued before."""
+        values = dict(
+            idempotency_key=key, kind=kind, recipients=json.dumps(recipients), subject=subject,
+            message=message, status=PENDING, attempts=0, queued_at=now,
+        )
+        insert = (postgresql.insert if self.is_postgresql else sqlite.insert)(outbox).values(**values)
+        with self.engine.begin() as conn:
+            result = conn.execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+            return result.rowcount == 1
+
+    def known_keys(self, keys: list[str]) -> set[str]:
+        """The keys among `keys` already queued (whatever became of them)."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                found.update(
+                    conn.execute(sa.select(outbox.c.idempotency_key).where(outbox.c.idempotency_key.in_(chunk))).scalars()
+                )
+        return found
+
+    def pending(self, limit: int | None = None) -> list[QueuedMessage]:
+        """Messages waiting to be delivered, oldest first."""
+        query = sa.select(outbox).where(outbox.c.status == PENDING).order_by(outbox.c.id)
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [_queued(row) for row in conn.execute(query)]
+
+    def claim(self, message_id: int) -> bool:
+        """Move one message from pending to sending; False if another process took it first."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id, outbox.c.status == PENDING)
+                .values(status=SENDING, attempts=outbox.c.attempts + 1)
+            )
+            return result.rowcount == 1
+
+    def mark_sent(self, message_id: int, *, backend: str, provider_id: str | None, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(status=SENT, sent_at=now, backend=backend, provider_id=provider_id, last_error=None)
+            )
+
+    def mark_failed(self, message_id: int, error: str, *, hold: bool = False) -> None:
+        """Back to pending (tried again next run) with the error kept; held if it must not be retried."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(status=HELD if hold else PENDING, last_error=error[:2000])
+            )
+
+    def counts(self) -> dict[str, int]:
+        """How many messages are in each status."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
+            return {status: count for status, count in rows}
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def start_run(self, *, job: str, today: dt.date, now: dt.datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(runs.insert().values(job=job, today=today, started_at=now))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, *, result: str, counts: dict[str, int], detail: str, now: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(finished_at=now, result=result, counts=json.dumps(counts), detail=detail)
+            )
+
+    def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
+            return [dict(r) | {"counts": json.loads(r["counts"] or "{}")} for r in rows]
+
+
+def _queued(row: Any) -> QueuedMessage:
+    return QueuedMessage(
+        id=row.id, idempotency_key=row.idempotency_key, kind=row.kind,
+        recipients=json.loads(row.recipients), subject=row.subject, message=bytes(row.message),
+        status=row.status, attempts=row.attempts,
+    )
