@@ -1,0 +1,40 @@
+"""Open the backends the settings name: tables, mail and state. Resolved once, at the edge."""
+
+from __future__ import annotations
+
+from connectors.errors import ConfigurationError
+from connectors.mail import MailBackend, OutboxBackend
+from connectors.state import StateStore
+from connectors.tables.base import Table
+from connectors.tables.workbook import WorkbookStore
+
+from .settings import Settings
+
+
+def open_tables(settings: Settings) -> dict[str, Table]:
+    """Every table of the schema, each in the backend the settings bind it to."""
+    stores: dict[str, WorkbookStore] = {}
+    tables: dict[str, Table] = {}
+    for code, spec in settings.schema.items():
+        backend = settings.backend_for(code)
+        if backend == "workbook":
+            path = settings.workbook.path
+            if path is None:
+                raise ConfigurationError("[workbook] path is needed when a table is in the workbook")
+            store = stores.setdefault(str(path), WorkbookStore(path, timezone=settings.timezone))
+            tables[code] = store.table(spec)
+        else:  # settings validation lists the available backends
+            raise ConfigurationError(f"table backend '{backend}' is not available")
+    return tables
+
+
+def open_mail(settings: Settings) -> MailBackend:
+    """The mail backend of the settings; the local outbox unless a provider is configured."""
+    if settings.mail.backend == "outbox":
+        return OutboxBackend(settings.mail.outbox_dir)
+    raise ConfigurationError(f"mail backend '{settings.mail.backend}' is not available")
+
+
+def open_state(settings: Settings) -> StateStore:
+    """PostgreSQL when DATABASE_URL is set (unless [state] backend = 'sqlite'), else the SQLite file."""
+    return StateStore.open(settings.database_url, sqlite_path=settings.state.path)

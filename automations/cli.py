@@ -1,0 +1,213 @@
+"""The `cantines` command: a thin layer over library calls. Only this module (and the worker) reads
+the clock and the environment; everything below takes `today` and settings as parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connectors.errors import CantinesError, ConfigurationError, LockBusyError
+
+from .settings import DEFAULT_CONFIG, Settings, load_settings
+
+EXIT_PROBLEM, EXIT_CONFIG = 1, 2
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=None, envvar="CANTINES_CONFIG", show_envvar=True,
+    help=f"Settings file (TOML). Default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parent.parent)}.",
+)
+today_option = click.option(
+    "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+    help="Run as if today were this date (YYYY-MM-DD), to replay a run. Default: today in Europe/Paris.",
+)
+
+
+def settings_or_exit(path: Path | None) -> Settings:
+    """Load the settings, or print one line per problem and exit 2."""
+    try:
+        return load_settings(path, os.environ)
+    except ConfigurationError as exc:
+        click.echo(f"Configuration error{'s' if len(exc.problems) > 1 else ''} ({path or DEFAULT_CONFIG}):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def clock_for(settings: Settings) -> Callable[[], dt.datetime]:
+    tz = settings.timezone
+    return lambda: dt.datetime.now(tz)
+
+
+def resolve_today(settings: Settings, today: dt.datetime | None) -> dt.date:
+    return today.date() if today is not None else clock_for(settings)().date()
+
+
+def fail(message: str, code: int = EXIT_PROBLEM) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log every step (to standard error).")
+def cli(verbose: bool) -> None:
+    """cantines-worker: funding opportunities, deadlines, reminders and report drafts for
+    Les Petites Cantines, from the tables the team already uses.
+
+    \b
+    Examples:
+      cantines demo                                   # one full cycle on local demo data
+      cantines check --config config/production.toml  # validate settings and data, write nothing
+      cantines run --config config/production.toml --today 2026-03-02 --dry-run
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@config_option
+@today_option
+@click.option("--dry-run", is_flag=True, help="Read and compute, print what would be sent; write and queue nothing.")
+def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> None:
+    """Run one full cycle: read the tables, report data problems, queue and send reminders, write
+    the Problèmes and Journal tabs.
+
+    \b
+    Example:
+      cantines run --config config/demo.toml --today 2026-03-02
+    """
+    from .run import run_cycle
+    from .summary import format_report
+
+    settings = settings_or_exit(config_path)
+    day = resolve_today(settings, today)
+    try:
+        report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run)
+    except LockBusyError as exc:
+        fail(f"{exc}; try again when it has finished")
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
+    except CantinesError as exc:
+        fail(str(exc))
+    outbox = settings.mail.outbox_dir / "index.html" if settings.mail.backend == "outbox" else None
+    click.echo(format_report(report, outbox=str(outbox) if outbox else None))
+    if report.fatal:
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@config_option
+@today_option
+def check(config_path: Path | None, today: dt.datetime | None) -> None:
+    """Validate the settings, the schema and the data, and write nothing.
+
+    Exits 2 on a configuration error, 1 when a table cannot be read, and 0 otherwise, even when
+    the data has problems (they are listed for staff to fix).
+
+    \b
+    Example:
+      cantines check --config config/demo.toml
+    """
+    from .backends import open_tables
+    from .run import RunReport, compute_messages, load
+    from .summary import format_report
+
+    settings = settings_or_exit(config_path)
+    day = resolve_today(settings, today)
+    clock = clock_for(settings)
+    report = RunReport(today=day, started_at=clock(), dry_run=True)
+    try:
+        tables = open_tables(settings)
+        dataset = load(settings, tables, report)
+        report.messages = compute_messages(settings, dataset, day, report)
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
+    except CantinesError as exc:
+        fail(str(exc))
+    click.echo(f"Configuration OK ({settings.path}).")
+    click.echo(format_report(report))
+    if report.errors:
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@config_option
+def init(config_path: Path | None) -> None:
+    """Create the missing tabs and columns of every table (never deletes or renames anything).
+
+    \b
+    Example:
+      cantines init --config config/demo.toml
+    """
+    from .backends import open_tables
+
+    settings = settings_or_exit(config_path)
+    try:
+        for table in open_tables(settings).values():
+            changes = table.ensure_schema()
+            if changes.created_table:
+                click.echo(f"Créé : onglet « {table.spec.name} »")
+            elif changes.added_columns:
+                click.echo(f"« {table.spec.name} » : colonnes ajoutées : {', '.join(changes.added_columns)}")
+    except CantinesError as exc:
+        fail(str(exc))
+    click.echo("Schéma à jour.")
+
+
+@cli.command()
+@config_option
+@today_option
+@click.option("--reset", is_flag=True, help="Regenerate the demo workbook even if today's already exists.")
+@click.option("--no-run", is_flag=True, help="Only generate the demo workbook.")
+def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_run: bool) -> None:
+    """Generate the demo workbook for today (if needed) and run one full cycle on it.
+
+    The demo data is fictional and deterministic: the same day always gives the same workbook,
+    with dates relative to that day so that reminders are due. Output goes to the folder named in
+    the demo settings (demo/ by default), which git ignores.
+
+    \b
+    Example:
+      cantines demo --today 2026-03-02
+    """
+    from .demo import ensure_demo_workbook
+
+    settings = settings_or_exit(config_path)
+    day = resolve_today(settings, today)
+    try:
+        created = ensure_demo_workbook(settings, day, reset=reset)
+    except CantinesError as exc:
+        fail(str(exc))
+    path = settings.workbook.path
+    click.echo(("Classeur de démonstration créé : " if created else "Classeur de démonstration : ") + str(path))
+    if not no_run:
+        ctx: Any = click.get_current_context()
+        ctx.invoke(run, config_path=config_path, today=today, dry_run=False)
+
+
+@cli.command()
+@config_option
+def worker(config_path: Path | None) -> None:
+    """The scheduled worker (the Procfile's `worker:` process). Not available yet: until it is,
+    schedule `cantines run` with your platform's scheduler."""
+    fail(
+        "the scheduled worker is not available yet; schedule `cantines run --config PATH` "
+        "once a day with your platform's scheduler instead (see README)"
+    )
+
+
+def main() -> None:
+    cli(prog_name="cantines")
+
+
+if __name__ == "__main__":
+    main()

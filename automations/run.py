@@ -1,0 +1,218 @@
+"""One cycle: load, parse, compute, write back, queue and send, report. `cantines run` and the
+scheduled worker both call `run_cycle`; every step takes `today` so any run can be replayed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+
+from connectors.errors import BackendError, CantinesError, LockBusyError
+from connectors.mail import DeliveryError, MailBackend, OutgoingMessage, build_message
+from connectors.state import StateStore
+from connectors.tables.base import Row, Table
+
+from .backends import open_mail, open_state, open_tables
+from .messages import Network, reminder_messages
+from .model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
+from .reminders import due_item_reminders
+from .render import Renderer
+from .settings import Settings
+from .writeback import replace_rows
+
+log = logging.getLogger(__name__)
+
+WORKER_TABLES = ("correspondances", "journal", "problemes")
+OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
+
+
+@dataclass
+class RunReport:
+    """What one cycle did, for the summary, the Journal tab and the state store."""
+
+    today: dt.date
+    started_at: dt.datetime
+    dry_run: bool = False
+    finished_at: dt.datetime | None = None
+    rows_read: int = 0
+    rows_written: int = 0
+    reminders: int = 0
+    queued: int = 0
+    already_queued: int = 0
+    sent: int = 0
+    send_failures: int = 0
+    pending: int = 0
+    drafts: int = 0
+    problems: list[DataProblem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    messages: list[OutgoingMessage] = field(default_factory=list)
+    fatal: bool = False
+
+    @property
+    def result(self) -> str:
+        if self.fatal:
+            return FAILED
+        return WARNINGS if self.problems or self.errors or self.send_failures else OK
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders,
+            "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
+            "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
+        }
+
+
+def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[Row]]:
+    """Read every staff table; one that cannot be read is reported and left out, the rest go on."""
+    rows: dict[str, list[Row]] = {}
+    for code in DOMAIN_TABLES:
+        table = tables.get(code)
+        if table is None:
+            continue
+        try:
+            rows[code] = table.read()
+        except BackendError as exc:
+            report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
+            log.warning("cannot read table %s: %s", table.spec.name, exc)
+    return rows
+
+
+def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dataset:
+    """Read and parse the staff tables into a Dataset; problems go into the report."""
+    dataset = parse_dataset(read_tables(tables, report), settings.schema, settings.reference, settings.timezone)
+    report.rows_read = dataset.rows_read
+    report.problems.extend(dataset.problems)
+    return dataset
+
+
+def compute_messages(settings: Settings, dataset: Dataset, today: dt.date, report: RunReport) -> list[OutgoingMessage]:
+    """Every message due today (pure: nothing is read or written)."""
+    renderer = Renderer(settings.paths.templates)
+    network = Network.from_settings(settings)
+    reminders = due_item_reminders(dataset.echeances, settings.reminders.echeance_offsets, today)
+    report.reminders = len(reminders)
+    messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
+    report.problems.extend(problems)
+    return messages
+
+
+def problem_rows(problems: list[DataProblem], today: dt.date) -> list[dict[str, object]]:
+    return [
+        {"Table": p.table, "Ligne": p.row, "Colonne": p.column, "Valeur": p.value, "Problème": p.message, "Vu le": today}
+        for p in problems
+    ]
+
+
+def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, report: RunReport) -> None:
+    """Put each message in the outbox under its idempotency key; a key seen before is skipped."""
+    known = state.known_keys([m.key for m in messages])
+    for outgoing in messages:
+        if outgoing.key in known:
+            report.already_queued += 1
+            continue
+        built = build_message(outgoing, date=now)
+        if state.enqueue(
+            key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
+            message=built.as_bytes(policy=policy.SMTP), now=now,
+        ):
+            report.queued += 1
+        else:
+            report.already_queued += 1
+
+
+def deliver(state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport) -> None:
+    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run."""
+    parser = BytesParser(policy=policy.default)
+    with backend:
+        for queued in state.pending():
+            if not state.claim(queued.id):
+                continue  # another process is sending it
+            try:
+                provider_id = backend.deliver(parser.parsebytes(queued.message))
+            except DeliveryError as exc:
+                state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
+                report.send_failures += 1
+                report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
+                continue
+            state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
+            report.sent += 1
+    report.pending = state.counts().get("pending", 0)
+
+
+def journal_row(report: RunReport) -> dict[str, object]:
+    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors
+    return {
+        "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
+        "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
+        "Brouillons": report.drafts, "Problèmes": len(report.problems), "Détail": "\n".join(detail),
+    }
+
+
+def run_cycle(
+    settings: Settings,
+    *,
+    today: dt.date,
+    clock: Callable[[], dt.datetime],
+    dry_run: bool = False,
+    lock_wait_seconds: float = 0,
+) -> RunReport:
+    """Run one full cycle for `today`. `clock` gives the current time for timestamps only."""
+    report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
+    tables = open_tables(settings)
+    if dry_run:
+        dataset = load(settings, tables, report)
+        report.messages = compute_messages(settings, dataset, today, report)
+        report.finished_at = clock()
+        return report
+    state = open_state(settings)
+    try:
+        state.migrate(report.started_at)
+        with state.run_lock("cycle", wait_seconds=lock_wait_seconds):
+            run_id = state.start_run(job="cycle", today=today, now=report.started_at)
+            try:
+                _cycle(settings, tables, state, today, clock, report)
+            except CantinesError as exc:
+                report.fatal = True
+                report.errors.append(str(exc))
+                log.error("cycle failed: %s", exc)
+            finally:
+                report.finished_at = clock()
+                _write_journal(tables, report)
+                state.finish_run(
+                    run_id, result=report.result, counts=report.counts,
+                    detail="\n".join(report.errors), now=report.finished_at,
+                )
+    except LockBusyError:
+        raise
+    finally:
+        state.close()
+    return report
+
+
+def _cycle(
+    settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
+    clock: Callable[[], dt.datetime], report: RunReport,
+) -> None:
+    for code in WORKER_TABLES:
+        tables[code].ensure_schema()
+    dataset = load(settings, tables, report)
+    messages = compute_messages(settings, dataset, today, report)
+    report.messages = messages
+    written = replace_rows(
+        tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key, keep=("Vu le",)
+    )
+    report.rows_written += written.total
+    queue(state, messages, clock(), report)
+    deliver(state, open_mail(settings), clock, report)
+
+
+def _write_journal(tables: dict[str, Table], report: RunReport) -> None:
+    try:
+        tables["journal"].create([journal_row(report)])
+    except CantinesError as exc:  # the state store keeps the journal too
+        report.errors.append(f"Journal : écriture impossible : {exc}")
+        log.error("cannot write the Journal table: %s", exc)

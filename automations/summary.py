@@ -1,0 +1,37 @@
+"""The short French summary printed at the end of a run or a check."""
+
+from __future__ import annotations
+
+from .render import date_longue, pluriel
+from .run import RunReport
+
+
+def format_report(report: RunReport, *, outbox: str | None = None) -> str:
+    """A few lines a coordinator can read: what was read, sent, written, and every problem."""
+    title = "Simulation" if report.dry_run else "Cycle"
+    lines = [f"{title} du {date_longue(report.today)} : {report.result}"]
+    lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
+    lines.append(f"  Rappels dus aujourd'hui : {report.reminders}")
+    if report.dry_run:
+        lines.append(f"  Messages qui seraient envoyés : {len(report.messages)} (rien n'est mis en file)")
+        for message in report.messages:
+            lines.append(f"    - à {', '.join(message.to)} : {message.subject}")
+    else:
+        lines.append(
+            f"  Messages : {report.queued} mis en file, {report.already_queued} déjà traités auparavant, "
+            f"{report.sent} envoyés" + (f", {report.send_failures} en échec" if report.send_failures else "")
+        )
+        if report.pending:
+            lines.append(f"  En attente d'envoi : {report.pending}")
+        if outbox and report.sent:
+            lines.append(f"  Boîte d'envoi locale : {outbox}")
+        lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")
+    if report.errors:
+        lines.append(f"  Erreurs ({len(report.errors)}) :")
+        lines.extend(f"    - {error}" for error in report.errors)
+    if report.problems:
+        lines.append(f"  Problèmes de données ({len(report.problems)}) : lignes ignorées, à corriger")
+        lines.extend(f"    - {problem}" for problem in report.problems)
+    else:
+        lines.append("  Aucun problème de données.")
+    return "\n".join(lines)
