@@ -25,12 +25,13 @@ NBSP = "\u00a0"
 
 
 def date_longue(value: dt.date | None) -> str:
-    """ "lundi 2 mars 2026" """
+    """ "lundi 2 mars 2026", "mardi 1er décembre 2026" """
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         value = value.date()
-    return format_date(value, "EEEE d MMMM y", locale=LOCALE)
+    day = "d'er'" if value.day == 1 else "d"
+    return format_date(value, f"EEEE {day} MMMM y", locale=LOCALE)
 
 
 def date_courte(value: dt.date | None) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import BackendError, LockBusyError
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -166,7 +169,10 @@ class StateStore:
             with self.engine.connect() as conn:
                 ident = lock_id(name)
                 if wait_seconds > 0:
-                    conn.execute(sa.text("SET lock_timeout = :ms").bindparams(ms=f"{int(wait_seconds * 1000)}ms"))
+                    conn.execute(
+                        sa.text("SELECT set_config('lock_timeout', :ms, true)"),  # until the commit below
+                        {"ms": f"{int(wait_seconds * 1000)}ms"},
+                    )
                     try:
                         conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": ident})
                         got = True
@@ -181,8 +187,11 @@ class StateStore:
                 try:
                     yield
                 finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ident})
-                    conn.commit()
+                    try:
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ident})
+                        conn.commit()
+                    except sa.exc.DBAPIError as exc:  # the connection died, and the lock with it
+                        log.warning("run lock '%s': connection lost before unlock (%s)", name, exc.orig)
         else:
             assert self.lock_path is not None
             lock = filelock.FileLock(str(self.lock_path.with_name(f"{self.lock_path.stem}.{name}.lock")))
@@ -207,8 +216,8 @@ class StateStore:
         )
         insert = (postgresql.insert if self.is_postgresql else sqlite.insert)(outbox).values(**values)
         with self.engine.begin() as conn:
-            result = conn.execute(insert.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-            return result.rowcount == 1
+            statement = insert.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(outbox.c.id)
+            return conn.execute(statement).first() is not None
 
     def known_keys(self, keys: list[str]) -> set[str]:
         """The keys among `keys` already queued (whatever became of them)."""

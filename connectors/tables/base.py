@@ -28,7 +28,7 @@ COLUMN_TYPES = frozenset(
         "link",
     }
 )
-LIST_TYPES = frozenset({"multi", "link"})
+LIST_TYPES = frozenset({"multi", "emails"})  # and links with multiple = true
 NUMBER_TYPES = frozenset({"number", "integer", "amount", "percent"})
 
 Value = Any  # str | int | Decimal | bool | date | datetime | list[str] | None
@@ -48,7 +48,7 @@ class ColumnSpec:
 
     @property
     def is_list(self) -> bool:
-        return self.type == "multi" or (self.type == "link" and self.multiple)
+        return self.type in LIST_TYPES or (self.type == "link" and self.multiple)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Each creates .venv if missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## One full cycle on the embedded demo data (results in demo/).
+demo: $(VENV)/.installed
+	$(BIN)/cantines demo
+
+## The whole test suite (PostgreSQL tests run when CANTINES_TEST_DATABASE_URL is set).
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+## Benchmarks: they print figures, they do not pass or fail on time.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -s tests/bench
+
+clean:
+	rm -rf demo .pytest_cache

@@ -1,0 +1,192 @@
+"""The workbook backend: round trip, staff edits kept, atomic save, schema ensured without loss."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from automations.schema import load_schema
+from connectors.errors import SchemaError
+from connectors.tables.base import TableSpec
+from connectors.tables.workbook import WorkbookStore
+
+from .conftest import PARIS, REPO
+
+SCHEMA = load_schema(REPO / "config" / "schema.toml")
+
+
+def table(path: Path, code: str = "cantines"):
+    return WorkbookStore(path, timezone=PARIS).table(SCHEMA[code])
+
+
+CANTINE = {
+    "Nom": "Cantine des Canuts", "Statut": "Ouverte", "Ville": "Lyon", "Code postal": "01000",
+    "Département": "69", "Quartier prioritaire": True, "Thématiques": ["Lien social", "Culture"],
+    "Budget annuel": Decimal("125000.50"), "Date d'ouverture": dt.date(2019, 3, 1),
+    "Email responsable": "canuts@example.org", "Reçoit les emails": False,
+}
+
+
+def test_round_trip_keeps_every_type(tmp_path: Path) -> None:
+    cantines = table(tmp_path / "hub.xlsx")
+    cantines.ensure_schema()
+    (created,) = cantines.create([CANTINE])
+    (row,) = table(tmp_path / "hub.xlsx").read()  # a fresh store reads from disk
+    assert row.id == created.id == "2"
+    assert row.position == 2
+    for name, value in CANTINE.items():
+        assert row.fields[name] == value, name
+    assert isinstance(row.fields["Date d'ouverture"], dt.date)
+    assert not isinstance(row.fields["Date d'ouverture"], dt.datetime)
+    assert row.fields["Emails en copie"] == []
+    assert row.fields["Association"] is None
+
+
+def test_datetimes_come_back_timezone_aware(tmp_path: Path) -> None:
+    journal = table(tmp_path / "hub.xlsx", "journal")
+    journal.ensure_schema()
+    start = dt.datetime(2026, 3, 29, 7, 30, tzinfo=PARIS)  # the day summer time starts
+    journal.create([{"Début": start, "Résultat": "OK", "Lu": 12}])
+    (row,) = journal.read()
+    assert row.fields["Début"] == start
+    assert row.fields["Début"].utcoffset() == dt.timedelta(hours=2)
+
+
+def test_staff_columns_order_and_blank_rows_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Cantines"
+    sheet.append(["Ville", "Notes du bureau", " nom ", "Statut", "Département"])  # reordered, extra, sloppy case
+    sheet.append(["Lyon", "à rappeler", "Cantine des Canuts", "Ouverte", 69])
+    sheet.append([None, None, None, None, None])
+    sheet.append(["Marseille", None, "Cantine du Port", "Ouverte", "13"])
+    book.save(path)
+
+    cantines = table(path)
+    changes = cantines.ensure_schema()
+    assert "Nom" not in changes.added_columns and "Code postal" in changes.added_columns
+    rows = cantines.read()
+    assert [(r.fields["Nom"], r.fields["Ville"], r.position) for r in rows] == [
+        ("Cantine des Canuts", "Lyon", 2),
+        ("Cantine du Port", "Marseille", 4),
+    ]
+    assert rows[0].fields["Département"] == "69"  # a number typed in a text column comes back as text
+    cantines.update([(rows[1].id, {"Ville": "Marseille 2e", "Budget annuel": Decimal(90000)})])
+    cantines.create([{"Nom": "La Louche", "Ville": "Lille", "Statut": "Ouverte", "Département": "59"}])
+
+    sheet = openpyxl.load_workbook(path)["Cantines"]
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Ville", "Notes du bureau", " nom ", "Statut", "Département"]
+    assert sheet["B2"].value == "à rappeler"  # the staff's own column is untouched
+    assert sheet["A4"].value == "Marseille 2e"
+    assert sheet.cell(row=5, column=3).value == "La Louche"  # appended after the last used row
+    assert len(header) == len(set(header)) == len(SCHEMA["cantines"].columns) + 1
+
+
+def test_upsert_writes_only_changed_cells_and_creates_new_keys(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    cantines = table(path)
+    cantines.ensure_schema()
+    cantines.create([CANTINE])
+    before = os.stat(path).st_mtime_ns
+    result = cantines.upsert([{**CANTINE, "Budget annuel": 125000.5}], key=["Nom"])  # same value, other type
+    assert (result.created, result.updated, result.unchanged) == ([], [], 1)
+    assert os.stat(path).st_mtime_ns == before  # nothing written at all
+    result = cantines.upsert(
+        [{"Nom": "Cantine des Canuts", "Ville": "Lyon 4e"}, {"Nom": "Cantine du Port", "Ville": "Marseille"}],
+        key=["Nom"],
+    )
+    assert [r.fields["Ville"] for r in result.updated] == ["Lyon 4e"]
+    assert [r.fields["Nom"] for r in result.created] == ["Cantine du Port"]
+    rows = {r.fields["Nom"]: r.fields for r in cantines.read()}
+    assert rows["Cantine des Canuts"]["Ville"] == "Lyon 4e"
+    assert rows["Cantine des Canuts"]["Statut"] == "Ouverte"  # columns not given are left alone
+
+
+def test_upsert_refuses_a_duplicate_key_in_its_input(tmp_path: Path) -> None:
+    cantines = table(tmp_path / "hub.xlsx")
+    cantines.ensure_schema()
+    with pytest.raises(ValueError, match="duplicate key"):
+        cantines.upsert([{"Nom": "A"}, {"Nom": " A "}], key=["Nom"])
+
+
+def test_delete_bottom_up_keeps_the_right_rows(tmp_path: Path) -> None:
+    cantines = table(tmp_path / "hub.xlsx")
+    cantines.ensure_schema()
+    created = cantines.create([{"Nom": f"C{i}", "Ville": "V"} for i in range(6)])
+    assert cantines.delete([created[1].id, created[4].id, created[2].id]) == 3
+    assert [r.fields["Nom"] for r in cantines.read()] == ["C0", "C3", "C5"]
+
+
+def test_missing_tab_and_missing_column_are_clear_errors(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    cantines = table(path)
+    cantines.ensure_schema()
+    with pytest.raises(SchemaError, match="Onglet « Échéances » absent.*cantines init"):
+        table(path, "echeances").read()
+    narrow = TableSpec("cantines", "Cantines", SCHEMA["cantines"].columns[:2], ("Nom",))
+    book = openpyxl.Workbook()
+    book.active.title = "Cantines"
+    book.active.append(["Nom"])
+    book.save(tmp_path / "narrow.xlsx")
+    with pytest.raises(SchemaError, match="« Statut » absente"):
+        WorkbookStore(tmp_path / "narrow.xlsx", timezone=PARIS).table(narrow).create([{"Nom": "A", "Statut": "Ouverte"}])
+
+
+def test_ensure_schema_never_drops_anything_and_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active["A1"] = "ne pas toucher"
+    book.save(path)
+    for code in SCHEMA:
+        assert table(path, code).ensure_schema().created_table
+    assert all(not table(path, code).ensure_schema().changed for code in SCHEMA)
+    reloaded = openpyxl.load_workbook(path)
+    assert reloaded["Notes"]["A1"].value == "ne pas toucher"
+    assert {SCHEMA[c].name for c in SCHEMA} <= set(reloaded.sheetnames)
+
+
+class Unwritable:
+    def __str__(self) -> str:
+        raise RuntimeError("disk full")  # stands for any failure while the file is being written
+
+    __repr__ = __str__
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # openpyxl leaves its zip open
+def test_save_is_atomic_a_failed_save_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    store = WorkbookStore(path, timezone=PARIS)
+    cantines = store.table(SCHEMA["cantines"])
+    cantines.ensure_schema()
+    cantines.create([CANTINE])
+    good = path.read_bytes()
+    cell = store.book()["Cantines"]["A3"]
+    cell._value, cell.data_type = Unwritable(), "n"  # a cell whose serialisation fails midway
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.save()
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["hub.xlsx"]  # no temporary file left behind
+
+
+def test_a_file_saved_by_someone_else_is_reloaded_before_writing(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    cantines = table(path)
+    cantines.ensure_schema()
+    cantines.create([CANTINE])
+    cantines.read()  # the store now holds the workbook in memory
+    staff = openpyxl.load_workbook(path)
+    staff["Cantines"]["C2"] = "Association des Canuts"  # a staff edit saved in the meantime
+    staff.save(path)
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    cantines.update([("2", {"Ville": "Lyon 4e"})])
+    (row,) = table(path).read()
+    assert row.fields["Association"] == "Association des Canuts"
+    assert row.fields["Ville"] == "Lyon 4e"
