@@ -103,7 +103,8 @@ def parse_datetime(value: object, tz: dt.tzinfo) -> dt.datetime:
 
 
 def _decimal_text(text: str, *, amount: bool) -> Decimal:
-    text = SPACES.sub("", text).replace("€", "").replace("EUR", "").replace("eur", "").replace("'", "")
+    # the currency in any case ("€", "EUR", "euros": never "12 500 euros" → "12500os"), and Swiss '
+    text = re.sub(r"€|euros?|eur|'", "", SPACES.sub("", text), flags=re.IGNORECASE)
     if text.startswith("+"):
         text = text[1:]
     if "," in text and "." in text:

@@ -20,32 +20,37 @@ PARIS = ZoneInfo("Europe/Paris")
 PG_ENV = "CANTINES_TEST_DATABASE_URL"
 
 
-def write_config(folder: Path, extra: str = "", *, network: str | None = None) -> Path:
-    """A settings file in `folder` using the project's schema, reference data and templates."""
+def write_config(folder: Path, extra: str = "", *, network: str | None = None, **sections: str) -> Path:
+    """A settings file in `folder` using the project's schema, reference data and templates.
+
+    `network` replaces the [network] options; each keyword adds lines to that section; `extra` is
+    appended as is (new sections)."""
     folder.mkdir(parents=True, exist_ok=True)
-    network = network if network is not None else (
-        'coordinator_email = "coordination@example.org"\n'
-        'sender = "robot@example.org"\n'
-        'signature = "La coordination"\n'
-    )
+    body = {
+        "network": network if network is not None else (
+            'coordinator_email = "coordination@example.org"\n'
+            'sender = "robot@example.org"\n'
+            'signature = "La coordination"\n'
+        ),
+        "tables": f'schema = "{REPO / "config" / "schema.toml"}"\n',
+        "workbook": 'path = "hub.xlsx"\n',
+        "state": 'path = "state.sqlite"\n',
+        "mail": 'outbox_dir = "outbox"\n',
+        "paths": f'templates = "{REPO / "templates"}"\nreference = "{REPO / "config" / "departements.csv"}"\n',
+    }
+    for section, lines in sections.items():
+        body[section] = body.get(section, "") + lines + "\n"
     path = folder / "settings.toml"
     path.write_text(
-        "[network]\n" + network + "\n"
-        f'[tables]\nschema = "{REPO / "config" / "schema.toml"}"\n\n'
-        '[workbook]\npath = "hub.xlsx"\n\n'
-        '[state]\npath = "state.sqlite"\n\n'
-        '[mail]\noutbox_dir = "outbox"\n\n'
-        f'[paths]\ntemplates = "{REPO / "templates"}"\nreference = "{REPO / "config" / "departements.csv"}"\n\n'
-        + extra,
-        encoding="utf-8",
+        "".join(f"[{name}]\n{lines}\n" for name, lines in body.items()) + extra, encoding="utf-8"
     )
     return path
 
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    def make(extra: str = "", environ: dict[str, str] | None = None, folder: str = "deploy") -> Settings:
-        return load_settings(write_config(tmp_path / folder, extra), environ or {})
+    def make(extra: str = "", environ: dict[str, str] | None = None, folder: str = "deploy", **sections: str) -> Settings:
+        return load_settings(write_config(tmp_path / folder, extra, **sections), environ or {})
 
     return make
 

@@ -1,0 +1,179 @@
+"""The full cycle on a workbook: problems, reminders, journal, idempotent sending, replay by date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from collections.abc import Callable
+from email import policy
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from automations.demo import demo_rows, write_demo_workbook
+from automations.run import run_cycle
+from automations.settings import Settings
+from connectors.state import StateStore
+from connectors.tables.workbook import WorkbookStore
+
+from .conftest import PARIS
+
+TODAY = dt.date(2026, 11, 24)
+
+
+@pytest.fixture
+def demo(settings: Settings) -> Settings:
+    write_demo_workbook(settings, TODAY)
+    return settings
+
+
+def clock_at(day: dt.date) -> Callable[[], dt.datetime]:
+    return lambda: dt.datetime.combine(day, dt.time(7, 30), tzinfo=PARIS)
+
+
+def outbox_messages(settings: Settings) -> list[email.message.EmailMessage]:
+    folder: Path = settings.mail.outbox_dir
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in sorted(folder.glob("*.eml"))
+    ]
+
+
+def sheet_rows(settings: Settings, code: str) -> list[dict]:
+    return [dict(r.fields) for r in WorkbookStore(settings.workbook.path, timezone=PARIS).table(settings.schema[code]).read()]
+
+
+def edit_cell(settings: Settings, tab: str, match: Callable[[dict], bool], column: str, value: object) -> None:
+    book = openpyxl.load_workbook(settings.workbook.path)
+    sheet = book[tab]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        values = dict(zip(header, (c.value for c in row)))
+        if match(values):
+            row[header.index(column)].value = value
+    book.save(settings.workbook.path)
+
+
+def test_two_runs_send_each_reminder_once(demo: Settings) -> None:
+    first = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    assert first.reminders == 6  # the demo has one échéance at each offset
+    assert (first.queued, first.sent, first.already_queued) == (6, 6, 0)
+    second = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    assert second.reminders == 6
+    assert (second.queued, second.sent, second.already_queued) == (0, 0, 6)
+    messages = outbox_messages(demo)
+    assert len(messages) == 6
+    assert len({m["Message-ID"] for m in messages}) == 6
+    subjects = sorted(str(m["Subject"]) for m in messages)
+    assert any(s.startswith("En retard : Bilan final") for s in subjects)
+    assert any("à rendre dans 30 jours" in s for s in subjects)
+    assert (demo.mail.outbox_dir / "index.html").read_text().count('.html">') == 6
+    state = StateStore.open(None, sqlite_path=demo.state.path)
+    assert state.counts() == {"sent": 6}
+    assert [r["result"] for r in state.last_runs()] == ["Avertissements", "Avertissements"]
+
+
+def test_reminder_goes_to_the_responsable_with_the_right_figures(demo: Settings) -> None:
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    rows = demo_rows(TODAY)["echeances"]
+    week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
+    (message,) = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    assert message["To"] == week["Responsable"]
+    text = message.get_body(("plain",)).get_content()
+    assert "dans 7 jours, le mardi 1er décembre 2026" in text
+    assert week["Convention"] in text
+    html = message.get_body(("html",)).get_content()
+    assert "<strong>dans 7 jours</strong>" in html
+
+
+def test_data_problems_are_written_kept_and_removed_when_fixed(demo: Settings) -> None:
+    report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    problems = sheet_rows(demo, "problemes")
+    assert len(problems) == len(report.problems) == 7
+    canal = [p for p in problems if "Cantine du Canal" in p["Ligne"]]
+    assert canal and canal[0]["Colonne"] == "Département" and canal[0]["Valeur"] == "99"
+    assert all(p["Vu le"] == TODAY for p in problems)
+
+    edit_cell(demo, "Cantines", lambda v: v["Nom"] == "Cantine du Canal", "Département", "69")
+    tomorrow = TODAY + dt.timedelta(days=1)
+    run_cycle(demo, today=tomorrow, clock=clock_at(tomorrow))
+    problems = sheet_rows(demo, "problemes")
+    assert len(problems) == 6
+    assert not [p for p in problems if "Cantine du Canal" in p["Ligne"]]
+    assert all(p["Vu le"] == TODAY for p in problems)  # first seen yesterday, still there
+
+
+def test_a_run_that_changes_nothing_writes_nothing_but_its_journal(demo: Settings) -> None:
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    second = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    assert second.rows_written == 0
+    journal = sheet_rows(demo, "journal")
+    assert len(journal) == 2
+    assert journal[1]["Résultat"] == "Avertissements"
+    assert journal[1]["Problèmes"] == 7
+    assert journal[0]["Emails envoyés"] == 6 and journal[1]["Emails envoyés"] == 0
+
+
+def test_moving_a_due_date_makes_new_reminders_and_done_stops_them(demo: Settings) -> None:
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    rows = demo_rows(TODAY)["echeances"]
+    week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
+    month = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=30))
+    next_day = TODAY + dt.timedelta(days=1)
+    # the "in 7 days" item is postponed by one day: it is due in 7 days again tomorrow
+    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == week["Intitulé"], "Date d'échéance",
+              dt.datetime.combine(week["Date d'échéance"] + dt.timedelta(days=1), dt.time()))
+    # the "in 30 days" item is postponed too, but marked as sent: no reminder
+    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == month["Intitulé"], "Date d'échéance",
+              dt.datetime.combine(month["Date d'échéance"] + dt.timedelta(days=1), dt.time()))
+    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == month["Intitulé"], "Statut", "Envoyée")
+    run_cycle(demo, today=next_day, clock=clock_at(next_day))
+    week_messages = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    assert len(week_messages) == 2  # the original reminder and the one for the new date
+    assert {str(m["X-Cantines-Key"]).rsplit(":", 2)[1] for m in week_messages} == {
+        (week["Date d'échéance"] + dt.timedelta(days=d)).isoformat() for d in (0, 1)
+    }
+    month_messages = [m for m in outbox_messages(demo) if month["Intitulé"] in str(m["Subject"])]
+    assert len(month_messages) == 1  # only yesterday's: done items are not reminded
+
+
+def test_an_echeance_without_responsable_reminds_the_coordinator(demo: Settings) -> None:
+    rows = demo_rows(TODAY)["echeances"]
+    week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
+    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == week["Intitulé"], "Responsable", None)
+    report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    (message,) = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    assert message["To"] == demo.network.coordinator_email
+    assert "pas de responsable" in message.get_body(("plain",)).get_content()
+    assert any(p.column == "Responsable" and "coordination" in p.message for p in report.problems)
+
+
+def test_dry_run_computes_but_writes_and_queues_nothing(demo: Settings) -> None:
+    before = demo.workbook.path.read_bytes()
+    report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY), dry_run=True)
+    assert len(report.messages) == 6 and report.queued == 0
+    assert demo.workbook.path.read_bytes() == before
+    assert not demo.state.path.exists()
+    assert not demo.mail.outbox_dir.exists()
+
+
+def test_an_unreadable_table_is_reported_and_the_rest_goes_on(demo: Settings) -> None:
+    book = openpyxl.load_workbook(demo.workbook.path)
+    del book["Visites"]
+    book.save(demo.workbook.path)
+    report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    assert any("Visites" in e and "absent" in e for e in report.errors)
+    assert report.sent == 6
+    assert report.result == "Avertissements"
+
+
+def test_replaying_a_day_gives_the_same_messages(demo: Settings, make_settings: Callable[..., Settings]) -> None:
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    other = make_settings(folder="replay")
+    write_demo_workbook(other, TODAY)
+    later = dt.datetime(2027, 1, 5, 9, 0, tzinfo=PARIS)
+    run_cycle(other, today=TODAY, clock=lambda: later)  # replayed weeks later with --today
+    first = {m["Message-ID"]: m.get_body(("plain",)).get_content() for m in outbox_messages(demo)}
+    replay = {m["Message-ID"]: m.get_body(("plain",)).get_content() for m in outbox_messages(other)}
+    assert first == replay

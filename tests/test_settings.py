@@ -1,0 +1,119 @@
+"""Settings: one clear line per problem, secrets only from the environment, paths from the file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from automations.settings import Settings, load_settings
+from connectors.errors import ConfigurationError
+
+from .conftest import REPO, write_config
+
+
+def problems_of(
+    tmp_path: Path, extra: str = "", *, environ: dict[str, str] | None = None, network: str | None = None,
+    **sections: str,
+) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write_config(tmp_path, extra, network=network, **sections), environ or {})
+    return caught.value.problems
+
+
+def test_shipped_configs_are_valid() -> None:
+    demo = load_settings(REPO / "config" / "demo.toml", {})
+    assert demo.workbook.path == REPO / "demo" / "hub.xlsx"  # relative to the config file, not the cwd
+    assert demo.mail.backend == "outbox"
+    example = load_settings(REPO / "config" / "example.toml", {})
+    assert example.reminders.echeance_offsets == [-30, -14, -7, -1, 1, 7]
+    assert len(example.schema) == 14
+    assert example.reference.departement("2A").region == "Corse"
+
+
+def test_defaults_fill_what_is_not_said(settings: Settings) -> None:
+    assert settings.network.timezone == "Europe/Paris"
+    assert settings.tables.backend == "workbook"
+    assert settings.backend_for("cantines") == "workbook"
+    assert settings.database_url is None
+
+
+def test_every_problem_is_reported_at_once_one_line_each(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        '[reminders]\nechance_offsets = [1]\n\n[surprise]\nx = 1\n',
+        mail='bakend = "outbox"',
+        network='coordinator_email = 42\nsender = "pas-une-adresse"\n',
+    )
+    text = "\n".join(problems)
+    assert "unknown section [surprise]" in text
+    assert "[mail] unknown key 'bakend' (did you mean 'backend'?)" in text
+    assert "[reminders] unknown key 'echance_offsets' (did you mean 'echeance_offsets'?)" in text
+    assert "[network] coordinator_email: expected text, got int 42" in text
+    assert "[network] sender: 'pas-une-adresse' is not a valid email address" in text
+    assert all("\n" not in p for p in problems)
+    assert len(problems) >= 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param({"mail": 'backend = "pigeon"'}, "[mail] backend: 'pigeon' is not one of outbox", id="unknown-backend"),
+        pytest.param({"reminders": 'echeance_offsets = [-7, "demain"]'}, "every item must be a whole number", id="bad-offset"),
+        pytest.param({"reminders": "echeance_offsets = true"}, "expected a list, got bool", id="bool-is-not-list"),
+        pytest.param({"extra": '[tables.bindings]\ncantine = "workbook"\n'}, "unknown table 'cantine' (did you mean 'cantines'?)", id="unknown-table"),
+        pytest.param({"network": ""}, "[network] coordinator_email: missing (required)", id="missing-required"),
+    ],
+)
+def test_one_problem_one_clear_line(tmp_path: Path, extra: dict[str, str], expected: str) -> None:
+    problems = problems_of(tmp_path, **extra)
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_missing_secret_is_named_by_its_variable(tmp_path: Path) -> None:
+    path = write_config(tmp_path, state='backend = "postgresql"')
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, {})
+    assert caught.value.problems == ["[state] backend = 'postgresql' needs the DATABASE_URL environment variable"]
+    settings = load_settings(path, {"SCALINGO_POSTGRESQL_URL": "postgres://u:secret@db:5432/app"})
+    assert settings.database_url == "postgres://u:secret@db:5432/app"
+    assert "secret" not in repr(settings.secrets)
+
+
+def test_database_url_is_ignored_when_sqlite_is_chosen(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    path = write_config(tmp_path / "lite", state='backend = "sqlite"')
+    assert load_settings(path, {"DATABASE_URL": "postgres://x@y/z"}).database_url is None
+    assert make_settings(environ={"DATABASE_URL": "postgres://x@y/z"}).database_url == "postgres://x@y/z"
+
+
+def test_a_missing_file_and_invalid_toml_are_one_line_each(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="configuration file not found"):
+        load_settings(tmp_path / "nope.toml", {})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[network\nname = 1\n")
+    with pytest.raises(ConfigurationError, match="invalid TOML"):
+        load_settings(broken, {})
+
+
+def test_a_broken_schema_is_reported_with_the_table_and_column(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.toml"
+    schema.write_text(
+        '[tables.cantines]\nname = "Cantines"\ncolumns = [\n'
+        '  { name = "Nom", type = "texte" },\n'
+        '  { name = "Ville", type = "link", table = "villes" },\n]\n'
+    )
+    path = write_config(tmp_path / "cfg")
+    path.write_text(path.read_text().replace(str(REPO / "config" / "schema.toml"), str(schema)))
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, {})
+    text = "\n".join(caught.value.problems)
+    assert "[tables.cantines] column 1 (Nom): type must be one of" in text
+    assert "column 'Ville' links to unknown table 'villes'" in text
+
+
+def test_unknown_timezone_is_reported(tmp_path: Path) -> None:
+    network = 'coordinator_email = "a@example.org"\nsender = "b@example.org"\ntimezone = "Europe/Lyon"\n'
+    assert problems_of(tmp_path, network=network) == [
+        "[network] timezone: unknown time zone 'Europe/Lyon' (e.g. 'Europe/Paris')"
+    ]
