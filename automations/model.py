@@ -390,7 +390,11 @@ class LinkIndex:
         self.names: dict[str, dict[str, str]] = {}  # table code → folded name → name
 
     def add(self, code: str, names: Iterable[str]) -> None:
-        self.names[code] = {fold(n): n for n in names}
+        """Index `names` in order of preference: the first spelling of a name wins over later ones."""
+        known: dict[str, str] = {}
+        for name in names:
+            known.setdefault(fold(name), name)
+        self.names[code] = known
 
     def resolve(self, code: str, table_name: str, name: str) -> str:
         known = self.names.get(code, {})
@@ -417,6 +421,7 @@ def parse_table(
     problems: list[DataProblem] = []
     seen_keys: dict[tuple, str] = {}
     names: list[str] = []
+    kept_names: list[str] = []  # the rows kept: links resolve to their spelling, not a skipped duplicate's
     for row in rows:
         label = row_label(spec, row)
         first = row.get(spec.primary)
@@ -465,8 +470,10 @@ def parse_table(
             else:
                 seen_keys[key] = label
                 objects.append(obj)
+                if isinstance(first, str) and first.strip():
+                    kept_names.append(" ".join(first.split()))
         problems.extend(row_problems)
-    links.add(spec.code, names)
+    links.add(spec.code, kept_names + names)
     return objects, problems
 
 
