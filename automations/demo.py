@@ -330,11 +330,12 @@ def write_demo_workbook(settings: Settings, today: dt.date) -> None:
     path.unlink(missing_ok=True)
     store = WorkbookStore(path, timezone=settings.timezone)
     rows = demo_rows(today)
-    for code, spec in settings.schema.items():
-        table = store.table(spec)
-        table.ensure_schema()
-        if rows.get(code):
-            table.create(rows[code])
+    with store.batch():
+        for code, spec in settings.schema.items():
+            table = store.table(spec)
+            table.ensure_schema()
+            if rows.get(code):
+                table.create(rows[code])
 
 
 def ensure_demo_workbook(settings: Settings, today: dt.date, *, reset: bool = False) -> bool:

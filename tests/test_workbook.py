@@ -190,3 +190,15 @@ def test_a_file_saved_by_someone_else_is_reloaded_before_writing(tmp_path: Path)
     (row,) = table(path).read()
     assert row.fields["Association"] == "Association des Canuts"
     assert row.fields["Ville"] == "Lyon 4e"
+
+
+def test_a_batch_saves_once_at_the_end(tmp_path: Path) -> None:
+    store = WorkbookStore(tmp_path / "hub.xlsx", timezone=PARIS)
+    with store.batch():
+        for code in ("cantines", "visites"):
+            store.table(SCHEMA[code]).ensure_schema()
+        store.table(SCHEMA["cantines"]).create([CANTINE])
+        assert store.saves == 0 and not (tmp_path / "hub.xlsx").exists()
+    assert store.saves == 1
+    (row,) = WorkbookStore(tmp_path / "hub.xlsx", timezone=PARIS).table(SCHEMA["cantines"]).read()
+    assert row.fields["Nom"] == CANTINE["Nom"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,16 +48,37 @@ class WorkbookStore:
         self._book: Workbook | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.RLock()
+        self._batch_depth = 0
+        self._dirty = False
         self.saves = 0
 
     def table(self, spec: TableSpec) -> WorkbookTable:
         return WorkbookTable(self, spec)
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Save once at the end of the block instead of after every write."""
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0 and self._dirty:
+                    self.save()
+
+    def changed(self) -> None:
+        """Called after each write: save now, or at the end of the current batch."""
+        self._dirty = True
+        if self._batch_depth == 0:
+            self.save()
+
     def book(self) -> Workbook:
-        """The workbook as it is now on disk (reloaded if someone saved it since we last read it)."""
+        """The workbook as it is now on disk (reloaded if someone saved it since we last read it,
+        unless we hold unsaved changes of our own)."""
         with self._lock:
             stamp = self._disk_stamp()
-            if self._book is None or stamp != self._stamp:
+            if self._book is None or (stamp != self._stamp and not self._dirty):
                 if stamp is None:
                     self._book = openpyxl.Workbook()
                     self._book.remove(self._book.active)
@@ -88,6 +110,7 @@ class WorkbookStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             self._stamp = self._disk_stamp()
+            self._dirty = False
             self.saves += 1
 
     def _disk_stamp(self) -> tuple[int, int] | None:
@@ -197,7 +220,7 @@ class WorkbookTable(Table):
                     self._write_cell(sheet, next_row, header[name], self.spec.column(name), value)
                 created.append(Row(str(next_row), dict(values), next_row))
                 next_row += 1
-            self.store.save()
+            self.store.changed()
             return created
 
     def update(self, changes: Iterable[tuple[str, Mapping[str, Value]]]) -> int:
@@ -210,7 +233,7 @@ class WorkbookTable(Table):
             for row_id, values in changes:
                 for name, value in values.items():
                     self._write_cell(sheet, int(row_id), header[name], self.spec.column(name), value)
-            self.store.save()
+            self.store.changed()
             return len(changes)
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -221,7 +244,7 @@ class WorkbookTable(Table):
             sheet = self._sheet()
             for number in numbers:
                 sheet.delete_rows(number)
-            self.store.save()
+            self.store.changed()
             return len(numbers)
 
     @staticmethod
@@ -252,7 +275,7 @@ class WorkbookTable(Table):
                 self._add_header(sheet, last, column)
                 changes.added_columns.append(column.name)
             if changes.changed:
-                self.store.save()
+                self.store.changed()
             return changes
 
     def _add_header(self, sheet: Worksheet, index: int, column: ColumnSpec) -> None:
