@@ -22,7 +22,7 @@ EXIT_PROBLEM, EXIT_CONFIG = 1, 2
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
     default=None, envvar="CANTINES_CONFIG", show_envvar=True,
-    help=f"Settings file (TOML). Default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parent.parent)}.",
+    help=f"Settings file (TOML). Default: {DEFAULT_CONFIG} in the current folder.",
 )
 today_option = click.option(
     "--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,

@@ -421,12 +421,12 @@ def parse_table(
     problems: list[DataProblem] = []
     seen_keys: dict[tuple, str] = {}
     names: list[str] = []
-    kept_names: list[str] = []  # the rows kept: links resolve to their spelling, not a skipped duplicate's
+    kept_names: list[str] = []  # links resolve to a kept row's name as parsed, not a skipped duplicate's
     for row in rows:
         label = row_label(spec, row)
         first = row.get(spec.primary)
         if isinstance(first, str) and first.strip():
-            names.append(" ".join(first.split()))
+            names.append(first.strip())
         values: dict[str, Any] = {}
         row_problems: list[DataProblem] = []
 
@@ -471,7 +471,7 @@ def parse_table(
                 seen_keys[key] = label
                 objects.append(obj)
                 if isinstance(first, str) and first.strip():
-                    kept_names.append(" ".join(first.split()))
+                    kept_names.append(first.strip())
         problems.extend(row_problems)
     links.add(spec.code, kept_names + names)
     return objects, problems

@@ -24,8 +24,8 @@ from .reference import Reference, load_reference
 from .schema import Schema, load_schema
 
 REQUIRED = object()
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.toml"
+# The settings used when none is named: the demo's, from the checkout the worker runs in.
+DEFAULT_CONFIG = Path("config") / "demo.toml"
 
 # Secrets and deployment variables read from the environment, never from files.
 ENV_DATABASE_URLS = ("DATABASE_URL", "SCALINGO_POSTGRESQL_URL", "POSTGRESQL_ADDON_URI")
@@ -81,7 +81,7 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "echeance_offsets": Option(list, [-30, -14, -7, -1, 1, 7], item_type=int),
     },
     "paths": {
-        "templates": Option(str, str(PROJECT_ROOT / "templates"), path=True),
+        "templates": Option(str, "../templates", path=True),
         "reference": Option(str, "departements.csv", path=True),
     },
 }
