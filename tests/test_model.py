@@ -15,7 +15,6 @@ from automations.model import (
     Cantine,
     DataProblem,
     Dataset,
-    DueItem,
     LinkIndex,
     parse_dataset,
     parse_table,
@@ -45,7 +44,9 @@ def cantine_row(position: int, name: str, **fields: Any) -> Row:
     return Row(f"rec{position}", values, position)
 
 
-def parse_cantines(rows: list[Row], schema: Schema, reference: Reference) -> tuple[list[Cantine], list[DataProblem]]:
+def parse_cantines(
+    rows: list[Row], schema: Schema, reference: Reference
+) -> tuple[list[Cantine], list[DataProblem]]:
     return parse_table(schema["cantines"], rows, schema, LinkIndex(), reference, PARIS)
 
 
@@ -55,6 +56,11 @@ def dataset(schema: Schema, reference: Reference, **tables: list[Row]) -> Datase
 
 PARTNER = Row("recP1", {"Nom": "Fondation Avenir"}, 2)
 CONVENTION = Row("recC1", {"Référence": "CONV-2026-01", "Partenaire": "Fondation Avenir"}, 2)
+
+
+def convention_row(position: int, number: str, *cantines: str, partner: str = "Fondation Avenir") -> Row:
+    values: dict[str, Any] = {"Référence": number, "Partenaire": partner, "Cantines": list(cantines)}
+    return Row(f"recC{position}", values, position)
 
 
 def echeance_row(position: int, **fields: Any) -> Row:
@@ -232,7 +238,8 @@ def test_bad_values_do_not_stop_the_next_rows(schema: Schema, reference: Referen
 
 
 def test_problem_reads_as_a_french_sentence(schema: Schema, reference: Reference) -> None:
-    _, (problem,) = parse_cantines([cantine_row(4, "Cantine C", **{"Date d'ouverture": "31/02/2026"})], schema, reference)
+    row = cantine_row(4, "Cantine C", **{"Date d'ouverture": "31/02/2026"})
+    _, (problem,) = parse_cantines([row], schema, reference)
     assert str(problem) == (
         "Cantines, ligne 4 (Cantine C), colonne « Date d'ouverture » : "
         "« 31/02/2026 » n'est pas une date valide (attendu : JJ/MM/AAAA)"
@@ -248,7 +255,9 @@ def test_problem_reads_as_a_french_sentence(schema: Schema, reference: Reference
         pytest.param(Row("rec1", {"Nom": "Cantine Lyon"}, 12), "ligne 12 (Cantine Lyon)", id="position-and-name"),
         pytest.param(Row("rec1", {"Nom": ""}, 12), "ligne 12", id="no-name"),
         pytest.param(Row("rec1", {}, 12), "ligne 12", id="no-first-cell"),
-        pytest.param(Row("recAbc", {"Nom": "Cantine Lyon"}), "enregistrement recAbc (Cantine Lyon)", id="airtable"),
+        pytest.param(
+            Row("recAbc", {"Nom": "Cantine Lyon"}), "enregistrement recAbc (Cantine Lyon)", id="airtable"
+        ),
     ],
 )
 def test_row_label(schema: Schema, row: Row, expected: str) -> None:
@@ -270,9 +279,9 @@ def test_link_to_unknown_cantine_suggests_a_close_name(schema: Schema, reference
         cantines=[cantine_row(2, "Cantine Rennes", Département="35")],
         partenaires=[PARTNER],
         conventions=[
-            Row("recC1", {"Référence": "CONV-1", "Partenaire": "Fondation Avenir", "Cantines": ["Cantine Renes"]}, 2),
-            Row("recC2", {"Référence": "CONV-2", "Partenaire": "Fondation Avenir", "Cantines": ["Cantine Brest"]}, 3),
-            Row("recC3", {"Référence": "CONV-3", "Partenaire": "Fondation Avenir", "Cantines": ["Cantine Rennes"]}, 4),
+            convention_row(2, "CONV-1", "Cantine Renes"),
+            convention_row(3, "CONV-2", "Cantine Brest"),
+            convention_row(4, "CONV-3", "Cantine Rennes"),
         ],
     )
     assert [c.reference for c in data.conventions] == ["CONV-3"]
@@ -300,13 +309,29 @@ def test_link_resolves_to_the_real_name(schema: Schema, reference: Reference, wr
         reference,
         cantines=[cantine_row(2, "Cantine Lyon")],
         partenaires=[PARTNER],
-        conventions=[Row("recC1", {"Référence": "CONV-1", "Partenaire": "fondation avenir", "Cantines": [written]}, 2)],
+        conventions=[convention_row(2, "CONV-1", written, partner="fondation avenir")],
     )
     assert data.problems == []
     (convention,) = data.conventions
     assert convention.partner == "Fondation Avenir"
     assert convention.cantines == ("Cantine Lyon",)
     assert data.cantine(convention.cantines[0]) is not None
+
+
+def test_link_resolves_to_a_name_typed_with_extra_spaces(schema: Schema, reference: Reference) -> None:
+    data = dataset(
+        schema,
+        reference,
+        cantines=[cantine_row(2, "Cantine  Lyon   Guillotière ")],
+        partenaires=[PARTNER],
+        conventions=[
+            convention_row(2, "CONV-1", "Cantine Lyon Guillotière")
+        ],
+    )
+    assert data.problems == []
+    (convention,) = data.conventions
+    assert convention.cantines == (data.cantines[0].name,)
+    assert data.cantine(convention.cantines[0]) is data.cantines[0]
 
 
 def test_link_resolves_to_the_kept_row_when_a_duplicate_is_spelled_differently(
@@ -318,8 +343,8 @@ def test_link_resolves_to_the_kept_row_when_a_duplicate_is_spelled_differently(
         cantines=[cantine_row(2, "Cantine Lyon"), cantine_row(3, "cantine lyon")],
         partenaires=[PARTNER],
         conventions=[
-            Row("recC1", {"Référence": "CONV-1", "Partenaire": "Fondation Avenir", "Cantines": ["Cantine Lyon"]}, 2),
-            Row("recC2", {"Référence": "CONV-2", "Partenaire": "Fondation Avenir", "Cantines": ["cantine lyon"]}, 3),
+            convention_row(2, "CONV-1", "Cantine Lyon"),
+            convention_row(3, "CONV-2", "cantine lyon"),
         ],
     )
     assert [c.name for c in data.cantines] == ["Cantine Lyon"]
@@ -337,7 +362,7 @@ def test_link_resolves_to_the_valid_row_when_an_earlier_duplicate_was_skipped(
         cantines=[cantine_row(2, "CANTINE LYON", Département="99"), cantine_row(3, "Cantine Lyon")],
         partenaires=[PARTNER],
         conventions=[
-            Row("recC1", {"Référence": "CONV-1", "Partenaire": "Fondation Avenir", "Cantines": ["cantine lyon"]}, 2)
+            convention_row(2, "CONV-1", "cantine lyon")
         ],
     )
     assert [c.name for c in data.cantines] == ["Cantine Lyon"]

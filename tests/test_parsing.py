@@ -66,8 +66,12 @@ def test_parse_date(value: object, expected: dt.date) -> None:
         pytest.param(
             "31/02/2026", "« 31/02/2026 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="no-31-february"
         ),
-        pytest.param("29/02/2026", "« 29/02/2026 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="not-leap"),
-        pytest.param("2026-13-01", "« 2026-13-01 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="month-13"),
+        pytest.param(
+            "29/02/2026", "« 29/02/2026 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="not-a-leap-year"
+        ),
+        pytest.param(
+            "2026-13-01", "« 2026-13-01 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="month-13"
+        ),
         pytest.param("demain", "« demain » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="word"),
         pytest.param("02/03", "« 02/03 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="no-year"),
     ],

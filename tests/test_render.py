@@ -149,7 +149,10 @@ def test_pluriel(count: int, singular: str, plural: str | None, expected: str) -
 # -- renderer --------------------------------------------------------------------------------
 
 SUBJECT = "{{ cantine }} : {{ n | pluriel('échéance') }} à venir\n"
-BODY_TXT = "Bonjour {{ cantine }},\n\n{% for e in echeances %}\n- {{ e.titre }} : {{ e.date | date_longue }}\n{% endfor %}\n"
+BODY_TXT = (
+    "Bonjour {{ cantine }},\n\n"
+    "{% for e in echeances %}\n- {{ e.titre }} : {{ e.date | date_longue }}\n{% endfor %}\n"
+)
 BODY_HTML = (
     "<p>Bonjour {{ cantine }},</p>\n"
     "<ul>{% for e in echeances %}<li>{{ e.titre }} : {{ e.montant | euros }}</li>{% endfor %}</ul>\n"
