@@ -19,7 +19,7 @@ from connectors.tables.base import ColumnSpec, Row, TableSpec
 
 from . import parsing
 from .parsing import ValueProblem, fold, show
-from .reference import Departement, Reference
+from .reference import Departement, Reference, Territory
 from .schema import Schema
 
 DONE_STATUSES = frozenset({"Envoyée", "Acceptée", "Payée", "Annulée"})
@@ -111,7 +111,7 @@ class Opportunity:
     title: str
     partner: str | None = None
     nature: str | None = None
-    territories: tuple[str, ...] = ()
+    territories: tuple[Territory, ...] = ()  # none listed: all of France
     qpv_only: bool = False
     stages: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
@@ -219,7 +219,7 @@ class PartnerOffer:
     partner: str
     type: str | None = None
     description: str | None = None
-    territories: tuple[str, ...] = ()
+    territories: tuple[Territory, ...] = ()  # none listed: all of France
     places: int | None = None
     unit_value: Decimal | None = None
     starts_on: dt.date | None = None
@@ -518,6 +518,19 @@ def build(cls: type, spec: TableSpec, values: Mapping[str, Any], reference: Refe
         kwargs["departement"] = departement
         if kwargs.get("postcode") and kwargs["postcode"].isdigit() and len(kwargs["postcode"]) == 4:
             kwargs["postcode"] = "0" + kwargs["postcode"]  # a spreadsheet ate the leading zero
+    if cls in (Opportunity, PartnerOffer):
+        column = next(c for c, a in cls.COLUMNS.items() if a == "territories")  # type: ignore[attr-defined]
+        territories = []
+        for text in values.get(column) or ():
+            territory = reference.territory(text)
+            if territory is None:
+                raise ValueProblem(
+                    f"Territoire {show(text)} inconnu (attendu : France, une région, ou un département "
+                    "par son nom ou son numéro)",
+                    column,
+                )
+            territories.append(territory)
+        kwargs["territories"] = tuple(dict.fromkeys(territories))
     if "key" in allowed:
         kwargs["key"] = key_text(values, spec.key)
     return cls(**kwargs)

@@ -41,6 +41,31 @@ def normalise_code(text: str) -> str | None:
     return None
 
 
+FRANCE_WORDS = {"france", "national", "nationale", "france entiere", "toute la france"}
+METROPOLE_WORDS = {"france metropolitaine", "metropole", "hexagone"}
+
+
+@dataclass(frozen=True)
+class Territory:
+    """Where an opportunity or an offer applies: all of France, mainland France, a région or a département."""
+
+    kind: str  # "france", "metropole", "region", "departement"
+    code: str  # "France", "France métropolitaine", the région's name, or the département's code
+    label: str  # as staff read it: "Rhône (69)"
+
+    def covers(self, departement: Departement) -> bool:
+        if self.kind == "france":
+            return True
+        if self.kind == "metropole":
+            return not departement.code.startswith("97")
+        if self.kind == "region":
+            return departement.region == self.code
+        return departement.code == self.code
+
+
+FRANCE = Territory("france", "France", "France")
+
+
 @dataclass(frozen=True)
 class Reference:
     """Every département, and the régions they make up."""
@@ -62,6 +87,21 @@ class Reference:
     def region(self, text: str) -> str | None:
         """The région's official name for `text` ("ile de france" → "Île-de-France"), or None."""
         return self._regions.get(fold(text))  # type: ignore[attr-defined]
+
+    def territory(self, text: str | int) -> Territory | None:
+        """ "France", "France métropolitaine", a région, or a département (name or number); else None."""
+        folded = fold(str(text))
+        if folded in FRANCE_WORDS:
+            return FRANCE
+        if folded in METROPOLE_WORDS:
+            return Territory("metropole", "France métropolitaine", "France métropolitaine")
+        region = self.region(str(text))
+        if region is not None:
+            return Territory("region", region, region)
+        departement = self.departement(text)
+        if departement is not None:
+            return Territory("departement", departement.code, departement.label)
+        return None
 
     @property
     def regions(self) -> list[str]:

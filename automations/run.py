@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -16,16 +16,18 @@ from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
 from .backends import open_mail, open_state, open_tables
+from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .messages import Network, reminder_messages
 from .model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
+from .offers import OfferProposal, propose_offers
 from .reminders import due_item_reminders
 from .render import Renderer
 from .settings import Settings
-from .writeback import replace_rows
+from .writeback import replace_rows, upsert_results
 
 log = logging.getLogger(__name__)
 
-WORKER_TABLES = ("correspondances", "journal", "problemes")
+WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
 
 
@@ -49,6 +51,10 @@ class RunReport:
     problems: list[DataProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    new_matches: int = 0
+    suggestions: list[CollectiveSuggestion] = field(default_factory=list)
+    offer_proposals: list[OfferProposal] = field(default_factory=list)
     fatal: bool = False
 
     @property
@@ -63,6 +69,8 @@ class RunReport:
             "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders,
             "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
+            "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
+            "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
         }
 
 
@@ -98,6 +106,79 @@ def compute_messages(settings: Settings, dataset: Dataset, today: dt.date, repor
     messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
     report.problems.extend(problems)
     return messages
+
+
+@dataclass
+class Matching:
+    """What matching computed for one day (pure), ready to be written back."""
+
+    matcher: Matcher
+    matches: list[Match]
+    suggestions: list[CollectiveSuggestion]
+    proposals: list[OfferProposal]
+
+
+def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, report: RunReport) -> Matching:
+    """Matches, collective-application suggestions and partner-offer proposals for today."""
+    rules = MatchingRules.from_settings(settings.matching)
+    matcher = Matcher(dataset, today, rules)
+    matches = matcher.matches()
+    outcome = Matching(matcher, matches, collective_suggestions(matches, rules), propose_offers(dataset, today))
+    report.matches = outcome.matches
+    report.suggestions = outcome.suggestions
+    report.offer_proposals = outcome.proposals
+    return outcome
+
+
+def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matching, today: dt.date, report: RunReport) -> None:
+    """Correspondances and Suggestions collectives upserted (staff columns kept, nothing deleted);
+    partner-offer proposals created as Déclinaisons."""
+    matcher = outcome.matcher
+
+    def stale_match(fields: Mapping[str, object]) -> dict[str, object]:
+        opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
+        cantine = matcher.dataset.cantine(str(fields.get("Cantine") or ""))
+        if opportunity is None or cantine is None:
+            return {"État": NO_LONGER}
+        state = matcher.pair_state(opportunity, cantine)
+        return {"État": NO_LONGER if state == ACTIVE else state}  # ACTIVE but not wanted: score too low
+
+    counts = upsert_results(
+        tables["correspondances"],
+        (
+            {"Clé": m.key, "Opportunité": m.opportunity.title, "Cantine": m.cantine.name, "Score": m.score,
+             "Raisons": m.reasons, "Date limite": m.opportunity.deadline, "État": ACTIVE, "Statut": "Proposée"}
+            for m in outcome.matches
+        ),
+        settings.schema["correspondances"].key,
+        staff_columns=("Statut", "Commentaire"), first_seen="Proposée le", updated="Mise à jour le",
+        today=today, stale=stale_match,
+    )
+    report.new_matches = counts.created
+    report.rows_written += counts.total
+
+    def stale_suggestion(fields: Mapping[str, object]) -> dict[str, object]:
+        opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
+        state = matcher.opportunity_state(opportunity) if opportunity is not None else NO_LONGER
+        return {"État": NO_LONGER if state == ACTIVE else state}
+
+    counts = upsert_results(
+        tables["suggestions"],
+        (
+            {"Opportunité": s.opportunity.title, "Cantines": list(s.cantines), "Nombre de cantines": len(s.cantines),
+             "Budget cumulé": s.combined_budget, "Date limite": s.opportunity.deadline, "État": ACTIVE}
+            for s in outcome.suggestions
+        ),
+        settings.schema["suggestions"].key,
+        staff_columns=("Commentaire",), first_seen="Proposée le", updated="Mise à jour le",
+        today=today, stale=stale_suggestion,
+    )
+    report.rows_written += counts.total
+    if outcome.proposals:
+        created = tables["declinaisons"].create(
+            {"Offre": p.offer.name, "Cantine": p.cantine.name, "Statut": "Proposée"} for p in outcome.proposals
+        )
+        report.rows_written += len(created)
 
 
 def problem_rows(problems: list[DataProblem], today: dt.date) -> list[dict[str, object]]:
@@ -165,6 +246,7 @@ def run_cycle(
     tables = open_tables(settings)
     if dry_run:
         dataset = load(settings, tables, report)
+        compute_matching(settings, dataset, today, report)
         report.messages = compute_messages(settings, dataset, today, report)
         report.finished_at = clock()
         return report
@@ -200,8 +282,10 @@ def _cycle(
     for code in WORKER_TABLES:
         tables[code].ensure_schema()
     dataset = load(settings, tables, report)
+    outcome = compute_matching(settings, dataset, today, report)
     messages = compute_messages(settings, dataset, today, report)
     report.messages = messages
+    write_matching(settings, tables, outcome, today, report)
     written = replace_rows(
         tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key, keep=("Vu le",)
     )

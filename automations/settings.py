@@ -80,6 +80,13 @@ SECTIONS: dict[str, dict[str, Option]] = {
     "reminders": {
         "echeance_offsets": Option(list, [-30, -14, -7, -1, 1, 7], item_type=int),
     },
+    "matching": {
+        "min_days_to_prepare": Option(int, 10),
+        "threshold": Option(int, 50),
+        "collective_min_cantines": Option(int, 3),
+        "refusal_memory_days": Option(int, 365),
+        "weights": Option(dict, {}),
+    },
     "paths": {
         "templates": Option(str, "../templates", path=True),
         "reference": Option(str, "departements.csv", path=True),
@@ -111,6 +118,27 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
     except (ZoneInfoNotFoundError, ValueError):
         return [f"[network] timezone: unknown time zone '{name}' (e.g. 'Europe/Paris')"]
     return []
+
+
+@cross_check
+def _matching_weights(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    from .matching import DEFAULT_WEIGHTS  # the criteria live with the matching code
+
+    problems = []
+    for name, weight in values["matching"]["weights"].items():
+        if name not in DEFAULT_WEIGHTS:
+            problems.append(
+                f"[matching.weights] unknown criterion '{name}' (expected one of {', '.join(DEFAULT_WEIGHTS)})"
+            )
+        elif not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            problems.append(f"[matching.weights] {name}: expected a whole number ≥ 0, got {weight!r}")
+    matching = values["matching"]
+    for key in ("min_days_to_prepare", "collective_min_cantines", "refusal_memory_days"):
+        if matching[key] < 0:
+            problems.append(f"[matching] {key}: expected a whole number ≥ 0, got {matching[key]}")
+    if not 0 <= matching["threshold"] <= 100:
+        problems.append(f"[matching] threshold: expected a score from 0 to 100, got {matching['threshold']}")
+    return problems
 
 
 def database_url(environ: Mapping[str, str]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .render import date_longue, pluriel
+from .render import date_courte, date_longue, euros, pluriel
 from .run import RunReport
 
 
@@ -11,6 +11,21 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     title = "Simulation" if report.dry_run else "Cycle"
     lines = [f"{title} du {date_longue(report.today)} : {report.result}"]
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
+    new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
+    lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
+    if report.suggestions:
+        lines.append(f"  Candidatures collectives possibles ({len(report.suggestions)}) :")
+        for suggestion in report.suggestions:
+            deadline = suggestion.opportunity.deadline
+            lines.append(
+                f"    - {suggestion.opportunity.title} : {pluriel(len(suggestion.cantines), 'cantine')}, "
+                f"budget cumulé {euros(suggestion.combined_budget)}"
+                + (f", date limite {date_courte(deadline)}" if deadline else ", sans date limite")
+            )
+    if report.offer_proposals:
+        verb = "à proposer" if report.dry_run else "proposées"
+        lines.append(f"  Offres partenaires {verb} ({len(report.offer_proposals)}) :")
+        lines.extend(f"    - {p.offer.name} → {p.cantine.name} ({p.reason})" for p in report.offer_proposals)
     lines.append(f"  Rappels dus aujourd'hui : {report.reminders}")
     if report.dry_run:
         lines.append(f"  Messages qui seraient envoyés : {len(report.messages)} (rien n'est mis en file)")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from connectors.tables.base import Table, Value, changed_fields, key_of
+from connectors.tables.base import Row, Table, Value, changed_fields, key_of
 
 
 @dataclass
@@ -66,4 +66,53 @@ def replace_rows(
     stale = list(existing.values()) + extra_ids
     if stale:  # last: on a workbook, deleting shifts the rows below
         counts.deleted = table.delete(stale)
+    return counts
+
+
+def upsert_results(
+    table: Table,
+    wanted: Iterable[Mapping[str, Value]],
+    key: Sequence[str],
+    *,
+    staff_columns: Sequence[str],
+    first_seen: str,
+    updated: str,
+    today: object,
+    stale: Callable[[Mapping[str, Value]], Mapping[str, Value]],
+) -> WriteCounts:
+    """Write the worker's results into a table staff annotate, without ever losing their work.
+
+    New rows are created (with the staff columns' initial values given in `wanted`, and `first_seen`
+    set to today); on existing rows only the worker's columns that differ are updated (and `updated`
+    set to today); staff columns are never overwritten; rows no longer wanted are never deleted, but
+    get the worker-column values `stale(fields)` returns (e.g. État = "Date limite passée").
+    """
+    counts = WriteCounts()
+    existing: dict[tuple, Row] = {}
+    for row in table.read():
+        existing.setdefault(key_of(row.fields, key), row)
+    creates: list[Mapping[str, Value]] = []
+    updates: list[tuple[str, dict[str, Value]]] = []
+    protected = set(staff_columns) | {first_seen, updated}
+    seen: set[tuple] = set()
+    for values in wanted:
+        k = key_of(values, key)
+        if k in seen:
+            continue
+        seen.add(k)
+        row = existing.pop(k, None)
+        if row is None:
+            creates.append({**values, first_seen: today, updated: today})
+            continue
+        diff = changed_fields(row.fields, {n: v for n, v in values.items() if n not in protected})
+        if diff:
+            updates.append((row.id, {**diff, updated: today}))
+    for row in existing.values():
+        diff = changed_fields(row.fields, {n: v for n, v in stale(row.fields).items() if n not in protected})
+        if diff:
+            updates.append((row.id, {**diff, updated: today}))
+    if updates:
+        counts.updated = table.update(updates)
+    if creates:
+        counts.created = len(table.create(creates))
     return counts

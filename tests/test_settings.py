@@ -28,7 +28,7 @@ def test_shipped_configs_are_valid() -> None:
     assert demo.mail.backend == "outbox"
     example = load_settings(REPO / "config" / "example.toml", {})
     assert example.reminders.echeance_offsets == [-30, -14, -7, -1, 1, 7]
-    assert len(example.schema) == 14
+    assert len(example.schema) == 15
     assert example.reference.departement("2A").region == "Corse"
 
 
