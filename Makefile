@@ -27,7 +27,7 @@ test: $(VENV)/.installed-test
 
 ## Benchmarks: they print figures, they do not pass or fail on time.
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -s tests/bench
+	@for b in tests/bench/bench_*.py; do $(BIN)/python -m tests.bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf demo .pytest_cache
