@@ -117,3 +117,20 @@ def test_unknown_timezone_is_reported(tmp_path: Path) -> None:
     assert problems_of(tmp_path, network=network) == [
         "[network] timezone: unknown time zone 'Europe/Lyon' (e.g. 'Europe/Paris')"
     ]
+
+
+def test_matching_settings_are_checked(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path, "[matching.weights]\nthemes = 40\ntheme = 3\nneeds = -1\n", matching="threshold = 120"
+    )
+    assert "[matching] threshold: expected a score from 0 to 100, got 120" in problems
+    assert any(p.startswith("[matching.weights] unknown criterion 'theme'") for p in problems)
+    assert "[matching.weights] needs: expected a whole number ≥ 0, got -1" in problems
+
+
+def test_matching_weights_override_the_defaults(make_settings: Callable[..., Settings]) -> None:
+    from automations.matching import MatchingRules
+
+    rules = MatchingRules.from_settings(make_settings(extra="[matching.weights]\nthemes = 50\n").matching)
+    assert rules.weights == {"themes": 50, "needs": 20, "amount": 20, "time": 10, "history": 15}
+    assert rules.total_weight == 115
