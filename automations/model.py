@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -23,6 +23,13 @@ from .reference import Departement, Reference, Territory
 from .schema import Schema
 
 DONE_STATUSES = frozenset({"Envoyée", "Acceptée", "Payée", "Annulée"})
+FINANCIAL_REPORT = "Compte rendu financier"
+
+
+def financial_report_due(agreement_end: dt.date) -> dt.date:
+    """The compte rendu financier (CERFA 15059) is due within 6 months of the end of the financial
+    year funded; associations' financial years are taken as calendar years: 30 June of the next year."""
+    return dt.date(agreement_end.year + 1, 6, 30)
 
 
 @dataclass(frozen=True)
@@ -189,8 +196,8 @@ class DueItem:
     key: str
     agreement: str
     type: str
-    due_on: dt.date
     status: str
+    due_on: dt.date = dt.date.min  # derived for a compte rendu financier left without a date
     label: str | None = None
     cantine: str | None = None
     internal_due_on: dt.date | None = None
@@ -288,7 +295,27 @@ class Visit:
     notes: str | None = None
 
 
-# Staff tables in link order: a table only links to tables above it.
+@dataclass(frozen=True)
+class MatchRecord:
+    """A row of Correspondances as staff left it (their Statut and Commentaire included)."""
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "Clé": "key", "Opportunité": "opportunity", "Cantine": "cantine", "Score": "score",
+        "Date limite": "deadline", "État": "state", "Statut": "status", "Commentaire": "comment",
+        "Proposée le": "proposed_on",
+    }
+    key: str
+    opportunity: str | None = None
+    cantine: str | None = None
+    score: int | None = None
+    deadline: dt.date | None = None
+    state: str | None = None
+    status: str | None = None
+    comment: str | None = None
+    proposed_on: dt.date | None = None
+
+
+# Tables read at every run, in link order: a table only links to tables above it.
 DOMAIN_TABLES: dict[str, type] = {
     "cantines": Cantine,
     "partenaires": Partner,
@@ -301,6 +328,7 @@ DOMAIN_TABLES: dict[str, type] = {
     "indicateurs": MonthlyFigures,
     "questions": Question,
     "visites": Visit,
+    "correspondances": MatchRecord,
 }
 
 
@@ -319,6 +347,7 @@ class Dataset:
     indicateurs: list[MonthlyFigures] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     visites: list[Visit] = field(default_factory=list)
+    correspondances: list[MatchRecord] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     rows_read: int = 0
 
@@ -531,6 +560,12 @@ def build(cls: type, spec: TableSpec, values: Mapping[str, Any], reference: Refe
                 )
             territories.append(territory)
         kwargs["territories"] = tuple(dict.fromkeys(territories))
+    if cls is DueItem and values.get("Date d'échéance") is None and values.get("Type") != FINANCIAL_REPORT:
+        raise ValueProblem(
+            "Date d'échéance est obligatoire (sauf pour un compte rendu financier : sa date est calculée "
+            "à partir de la date de fin de la convention)",
+            "Date d'échéance",
+        )
     if "key" in allowed:
         kwargs["key"] = key_text(values, spec.key)
     return cls(**kwargs)
@@ -551,4 +586,24 @@ def parse_dataset(
         objects, problems = parse_table(schema[code], rows, schema, links, reference, tz)
         setattr(dataset, code, objects)
         dataset.problems.extend(problems)
+    derive_due_dates(dataset, schema["echeances"].name)
     return dataset
+
+
+def derive_due_dates(dataset: Dataset, table_name: str) -> None:
+    """Give a date to each compte rendu financier left without one; report other échéances without."""
+    kept = []
+    for item in dataset.echeances:
+        if item.due_on != dt.date.min:
+            kept.append(item)
+            continue
+        agreement = dataset.convention(item.agreement)
+        if item.type == FINANCIAL_REPORT and agreement is not None and agreement.ends_on is not None:
+            kept.append(replace(item, due_on=financial_report_due(agreement.ends_on)))
+            continue
+        message = (
+            "Date d'échéance manquante, et la convention n'a pas de date de fin pour calculer celle du "
+            "compte rendu financier (6 mois après la fin de l'exercice)"
+        )
+        dataset.problems.append(DataProblem(table_name, item.title, "Date d'échéance", "", message))
+    dataset.echeances = kept

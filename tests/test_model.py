@@ -493,7 +493,23 @@ def test_echeance_missing_due_date(schema: Schema, reference: Reference) -> None
     assert data.echeances == []
     (problem,) = data.problems
     assert (problem.table, problem.row, problem.column) == ("Échéances", "ligne 7", "Date d'échéance")
-    assert problem.message == "Date d'échéance est obligatoire et n'est pas rempli"
+    assert problem.message.startswith("Date d'échéance est obligatoire (sauf pour un compte rendu financier")
+
+
+def test_financial_report_without_date_is_due_six_months_after_the_financial_year(
+    schema: Schema, reference: Reference
+) -> None:
+    row = echeance_row(7, **{"Date d'échéance": None, "Type": "Compte rendu financier"})
+    ending = Row("recC9", {**CONVENTION.fields, "Date de fin": dt.date(2026, 8, 31)}, 2)
+    data = dataset(schema, reference, cantines=[cantine_row(2, "Cantine Lyon")], partenaires=[PARTNER],
+                   conventions=[ending], echeances=[row])
+    assert data.problems == []
+    (item,) = data.echeances
+    assert item.due_on == dt.date(2027, 6, 30)  # end of the 2026 financial year + 6 months
+    without_end = parse_echeances(schema, reference, row)  # CONVENTION has no Date de fin
+    assert without_end.echeances == []
+    (problem,) = without_end.problems
+    assert problem.column == "Date d'échéance" and "date de fin" in problem.message
 
 
 # -- the whole dataset -----------------------------------------------------------------------
