@@ -212,7 +212,7 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
     echeances: Rows = []
     # One échéance at each reminder offset, so that every demo day has reminders due.
     firing = [(30, "Bilan intermédiaire"), (14, "Visibilité partenaire"), (7, "Rapport d'activité"),
-              (1, "Versement"), (-1, "Compte rendu financier"), (-7, "Bilan final")]
+              (2, "Versement"), (-1, "Compte rendu financier"), (-7, "Bilan final")]
     for index, (days, kind) in enumerate(firing):
         convention = conventions[index % len(conventions)]
         echeances.append({
@@ -228,8 +228,8 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
         for kind, days, status in (("Bilan final", 40 + index * 11, "À venir"),
                                    ("Versement", -20 - index * 3, "Payée"),
                                    ("Visite partenaire", 3 + index * 4, "À venir")):
-            if days in (30, 14, 7, 1, -1, -7):
-                days += 2
+            while days in (30, 14, 7, 2, -1, -7, -30) or 3 <= days <= 4:
+                days += 3  # keep these clear of every reminder offset, weekends included
             echeances.append({
                 "Intitulé": f"{kind} – {convention['Référence']}", "Convention": convention["Référence"],
                 "Cantine": None, "Type": kind, "Date d'échéance": day(days), "Date interne": None,

@@ -1,15 +1,18 @@
-"""Turn what is due (reminders, later digests and drafts) into messages, one recipient's data each."""
+"""Turn what is due (reminders, digests) into messages, each built from its recipient's data only."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 
-from connectors.mail import OutgoingMessage
+from icalendar import Calendar, Event
 
-from .model import DataProblem, Dataset
+from connectors.mail import Attachment, OutgoingMessage
+
+from .model import Cantine, DataProblem, Dataset
 from .reminders import Reminder
 from .render import Renderer
 from .settings import Settings
@@ -42,6 +45,42 @@ class Network:
         return Address(display_name=self.sender_name, username=user, domain=domain)
 
 
+@dataclass
+class Addressing:
+    """Who gets one message: To, Cc, and what was missing on the way."""
+
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # French: which address was missing
+
+    def add(self, addresses: Iterable[str | None], *, primary: bool = True) -> None:
+        for address in addresses:
+            if not address or address in self.to or address in self.cc:
+                continue
+            (self.to if primary and not self.to else self.cc).append(address)
+
+
+def calendar_attachment(reminder: Reminder, network: Network) -> Attachment:
+    """An all-day event on the due date ("Ajouter à mon agenda"); one UID per item and date, so that
+    each reminder for it updates the same event instead of adding one."""
+    subject = reminder.subject
+    calendar = Calendar()
+    calendar.add("prodid", f"-//{network.name}//cantines-worker//FR")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    uid = hashlib.sha256(f"{reminder.rule.id}|{subject.key}|{subject.due_on}".encode()).hexdigest()[:32]
+    event.add("uid", f"{uid}@cantines-worker")
+    event.add("dtstamp", dt.datetime.combine(reminder.fires_on, dt.time(), tzinfo=dt.timezone.utc))
+    event.add("dtstart", subject.due_on)
+    event.add("dtend", subject.due_on + dt.timedelta(days=1))
+    event.add("summary", subject.title)
+    event.add("description", f"{network.name} : {subject.title}")
+    event.add("transp", "TRANSPARENT")
+    calendar.add_component(event)
+    return Attachment(f"{subject.due_on.isoformat()}-echeance.ics", calendar.to_ical(), "text/calendar")
+
+
 def reminder_messages(
     reminders: Iterable[Reminder],
     dataset: Dataset,
@@ -49,44 +88,75 @@ def reminder_messages(
     renderer: Renderer,
     today: dt.date,
 ) -> tuple[list[OutgoingMessage], list[DataProblem]]:
-    """One message per reminder, to the échéance's Responsable (the coordinator when there is none)."""
+    """One message per reminder (one per cantine when it goes to several cantines), each rendered
+    from the data of the cantine it goes to only."""
     messages: list[OutgoingMessage] = []
     problems: list[DataProblem] = []
+    cantines = {c.name: c for c in dataset.cantines}
     for reminder in reminders:
-        item = reminder.item
-        agreement = dataset.convention(item.agreement)
-        partner = dataset.partenaire(agreement.partner) if agreement else None
-        cantine = dataset.cantine(item.cantine)
-        missing_owner = not item.owner_email
-        if missing_owner:
-            problems.append(
-                DataProblem(
-                    "Échéances", item.title, "Responsable", "",
-                    "aucun responsable : le rappel a été adressé à la coordination (attendu : une adresse email)",
+        subject = reminder.subject
+        split = "cantine" in reminder.rule.recipients and len(subject.cantines) > 1
+        views: list[tuple[Cantine | None, str]] = (
+            [(cantines.get(name), f":{name}") for name in subject.cantines] if split
+            else [(cantines.get(subject.cantines[0]) if len(subject.cantines) == 1 else None, "")]
+        )
+        for cantine, suffix in views:
+            addressing = address(reminder, cantine, dataset, network)
+            if not addressing.to:
+                addressing.to.append(network.coordinator_email)
+            for missing in addressing.missing:
+                problems.append(DataProblem(_table_name(subject.source), subject.title, "", "", missing))
+            context = {
+                "network": network, "reminder": reminder, "subject": subject, "item": subject.item,
+                "days": (subject.due_on - today).days, "today": today, "cantine": cantine,
+                "cantines": [cantine.name] if split and cantine else list(subject.cantines),
+                "agreement": dataset.convention(getattr(subject.item, "agreement", None)),
+                "partner": dataset.partenaire(subject.partner),
+                "opportunity": next((o for o in dataset.opportunites if o.title == getattr(subject.item, "opportunity", None)), None),
+                "missing": addressing.missing,
+            }
+            rendered = renderer.email(reminder.rule.template, context)
+            messages.append(
+                OutgoingMessage(
+                    key=reminder.key + suffix, kind=f"rappel-{reminder.rule.id}", sender=network.sender_address,
+                    to=tuple(addressing.to), cc=tuple(addressing.cc), reply_to=network.reply_to,
+                    subject=rendered.subject, text=rendered.text, html=rendered.html,
+                    attachments=(calendar_attachment(reminder, network),) if reminder.rule.calendar else (),
                 )
             )
-        context = {
-            "network": network,
-            "item": item,
-            "agreement": agreement,
-            "partner": partner,
-            "cantine": cantine,
-            "days": (item.due_on - today).days,
-            "offset": reminder.offset,
-            "missing_owner": missing_owner,
-            "today": today,
-        }
-        rendered = renderer.email("rappel_echeance", context)
-        messages.append(
-            OutgoingMessage(
-                key=reminder.key,
-                kind="rappel-echeance",
-                sender=network.sender_address,
-                to=(network.coordinator_email if missing_owner else item.owner_email,),  # type: ignore[arg-type]
-                reply_to=network.reply_to,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-            )
-        )
     return messages, problems
+
+
+def address(reminder: Reminder, cantine: Cantine | None, dataset: Dataset, network: Network) -> Addressing:
+    """To and Cc for one reminder, in the order of the rule's recipients."""
+    subject = reminder.subject
+    addressing = Addressing()
+    for kind in reminder.rule.recipients:
+        if kind == "responsable":
+            if not subject.owner_email:
+                addressing.missing.append(
+                    "aucun responsable (adresse email) : le rappel est adressé aux autres destinataires ou à la coordination"
+                )
+            addressing.add([subject.owner_email])
+        elif kind == "cantine":
+            if cantine is None:
+                continue
+            if not cantine.manager_email:
+                addressing.missing.append(
+                    f"la cantine {cantine.name} n'a pas d'Email responsable : elle n'a pas reçu ce rappel"
+                )
+            addressing.add([cantine.manager_email])
+            addressing.add(cantine.cc_emails, primary=False)
+        elif kind == "coordinator":
+            addressing.add([network.coordinator_email])
+        elif kind == "partner_owner":
+            partner = dataset.partenaire(subject.partner)
+            addressing.add([partner.owner_email if partner else None])
+    return addressing
+
+
+def _table_name(source: str) -> str:
+    return {
+        "echeances": "Échéances", "candidatures": "Candidatures", "correspondances": "Correspondances",
+        "partenaires": "Partenaires", "conventions": "Conventions", "questions": "Questions",
+    }[source]

@@ -1,58 +1,181 @@
-"""Deadline reminders: which reminders come due on a given day (pure functions, no I/O).
+"""Which reminders come due (pure functions of the data, the rules and the days covered).
 
-A rule fires once per (rule, row, due date, offset): its idempotency key. Offsets are days relative to
-the due date, negative before it (-7: a week ahead), positive after it (+1: a day late). A reminder
-fires on `due date + offset`; a run covers every firing day in (since, today], so a run that follows
-a missed day still sends what came due, and the outbox's unique key makes sure it goes only once.
+A reminder is (rule, item, date, offset): its idempotency key. It fires on `date + offset`, moved to
+the business day before when ahead of the date (never on a Sunday or a public holiday) and to the
+business day after when late (never before the item is actually late). A run covers every firing
+day in (since, today]: after a missed run, what came due in between goes out once, and when several
+offsets of one item came due, only the latest is sent (one message, not a burst). Moving the date
+makes new reminders; marking the item done stops them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .model import DueItem
+from .business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
+from .model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
+from .rules import Rule
 
-ECHEANCE_RULE = "echeance"
+ACTIVE_MATCH = "Active"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a reminder is about, whatever its table: a key, a title, a date, who it concerns."""
+
+    source: str
+    key: str
+    title: str
+    due_on: dt.date
+    item: Any  # the domain object, for templates
+    cantines: tuple[str, ...] = ()  # the cantines it concerns (one per message when sent to cantines)
+    owner_email: str | None = None
+    partner: str | None = None
 
 
 @dataclass(frozen=True)
 class Reminder:
-    rule: str
-    item: DueItem
-    due_on: dt.date
-    offset: int  # days relative to the due date
+    rule: Rule
+    subject: Subject
+    offset: int
     fires_on: dt.date
 
     @property
     def key(self) -> str:
-        """The idempotency key: moving the due date makes new reminders, nothing else does."""
-        return f"reminder:{self.rule}:{self.item.key}:{self.due_on.isoformat()}:{self.offset:+d}"
+        """The idempotency key: rule, row, date and offset."""
+        return f"reminder:{self.rule.id}:{self.subject.key}:{self.subject.due_on.isoformat()}:{self.offset:+d}"
+
+    @property
+    def due_on(self) -> dt.date:
+        return self.subject.due_on
 
     @property
     def overdue(self) -> bool:
         return self.offset > 0
 
 
-def due_item_reminders(
-    items: Iterable[DueItem],
-    offsets: Sequence[int],
-    today: dt.date,
-    since: dt.date | None = None,
-) -> list[Reminder]:
-    """Reminders for échéances not yet done whose firing day is in (since, today].
+def fire_date(due_on: dt.date, offset: int, *, business_days: bool = False) -> dt.date:
+    """The day a reminder goes out, never on a weekend or a French public holiday."""
+    if business_days:
+        return add_business_days(business_day_on_or_after(due_on), offset) if offset else business_day_on_or_before(due_on)
+    nominal = due_on + dt.timedelta(days=offset)
+    return business_day_on_or_before(nominal) if offset <= 0 else business_day_on_or_after(nominal)
 
-    `since` defaults to the day before `today`: a daily run sends what fires today.
-    """
-    since = since if since is not None else today - dt.timedelta(days=1)
-    reminders = []
-    for item in items:
-        if item.is_done:
+
+# -- sources: the items each kind of rule watches ----------------------------------------------
+
+
+def _echeances(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    for item in dataset.echeances:
+        if item.is_done or (rule.types and item.type not in rule.types):
             continue
-        for offset in sorted(set(offsets)):
-            fires_on = item.due_on + dt.timedelta(days=offset)
-            if since < fires_on <= today:
-                reminders.append(Reminder(ECHEANCE_RULE, item, item.due_on, offset, fires_on))
-    reminders.sort(key=lambda r: (r.due_on, r.item.key, r.offset))
+        if rule.statuses and item.status not in rule.statuses:
+            continue
+        yield Subject("echeances", item.key, item.title, item.due_on, item, _echeance_cantines(item, dataset),
+                      item.owner_email, _partner_of(dataset.convention(item.agreement)))
+
+
+def _echeance_cantines(item: DueItem, dataset: Dataset) -> tuple[str, ...]:
+    if item.cantine:
+        return (item.cantine,)
+    agreement = dataset.convention(item.agreement)
+    return agreement.cantines if agreement else ()
+
+
+def _partner_of(agreement: Agreement | None) -> str | None:
+    return agreement.partner if agreement else None
+
+
+def _candidatures(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    opportunities = {o.title: o for o in dataset.opportunites}
+    cantine_names = {c.name for c in dataset.cantines}
+    for application in dataset.candidatures:
+        if rule.statuses and application.status not in rule.statuses:
+            continue
+        opportunity: Opportunity | None = opportunities.get(application.opportunity)
+        due = application.internal_deadline or (opportunity.deadline if opportunity else None)
+        if due is None:
+            continue
+        cantines = tuple(dict.fromkeys(
+            [*application.cantines, *([application.carrier] if application.carrier in cantine_names else [])]
+        ))
+        yield Subject("candidatures", application.title, application.title, due, application, cantines,
+                      application.owner_email, opportunity.partner if opportunity else None)
+
+
+def _correspondances(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    opportunities = {o.title: o for o in dataset.opportunites}
+    for record in dataset.correspondances:
+        match: MatchRecord = record
+        if match.state not in (None, ACTIVE_MATCH) or match.deadline is None or match.cantine is None:
+            continue
+        if rule.statuses and match.status not in rule.statuses:
+            continue
+        opportunity = opportunities.get(match.opportunity or "")
+        yield Subject("correspondances", match.key, match.opportunity or match.key, match.deadline, match,
+                      (match.cantine,), None, opportunity.partner if opportunity else None)
+
+
+def _partenaires(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    for partner in dataset.partenaires:
+        p: Partner = partner
+        if p.next_action_on is None or p.status == "Écarté":
+            continue
+        if rule.statuses and p.status not in rule.statuses:
+            continue
+        title = f"{p.next_action or 'Prochaine action'} – {p.name}"
+        yield Subject("partenaires", p.name, title, p.next_action_on, p, (), p.owner_email, p.name)
+
+
+def _conventions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    for agreement in dataset.conventions:
+        if agreement.ends_on is None or (rule.statuses and agreement.status not in rule.statuses):
+            continue
+        yield Subject("conventions", agreement.reference, f"Convention {agreement.reference}", agreement.ends_on,
+                      agreement, agreement.cantines, None, agreement.partner)
+
+
+def _questions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    for question in dataset.questions:
+        if question.status == "Résolue" or question.answered_on is not None:
+            continue
+        if rule.statuses and question.status not in rule.statuses:
+            continue
+        key = f"{question.cantine}|{question.asked_on.isoformat()}|{question.question[:80]}"
+        yield Subject("questions", key, f"Question de {question.cantine}", question.asked_on, question,
+                      (question.cantine,), question.owner_email)
+
+
+SOURCES = {
+    "echeances": _echeances, "candidatures": _candidatures, "correspondances": _correspondances,
+    "partenaires": _partenaires, "conventions": _conventions, "questions": _questions,
+}
+
+
+def subjects(rule: Rule, dataset: Dataset) -> Iterable[Subject]:
+    """The items a rule keeps alive (not done, of its types and statuses)."""
+    return SOURCES[rule.source](rule, dataset)
+
+
+def due_reminders(
+    rules: Sequence[Rule], dataset: Dataset, today: dt.date, since: dt.date | None = None
+) -> list[Reminder]:
+    """Every reminder whose firing day is in (since, today]; one per (rule, item): the latest offset.
+
+    `since` is the day of the last run (default: yesterday, for a daily run)."""
+    since = since if since is not None else today - dt.timedelta(days=1)
+    reminders: list[Reminder] = []
+    for rule in rules:
+        for subject in subjects(rule, dataset):
+            latest: Reminder | None = None
+            for offset in rule.offsets:
+                fires_on = fire_date(subject.due_on, offset, business_days=rule.business_days)
+                if since < fires_on <= today and (latest is None or offset > latest.offset):
+                    latest = Reminder(rule, subject, offset, fires_on)
+            if latest is not None:
+                reminders.append(latest)
+    reminders.sort(key=lambda r: (r.due_on, r.rule.id, r.subject.key))
     return reminders

@@ -8,6 +8,7 @@ parts render without escaping; HTML parts with autoescape.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -139,4 +140,5 @@ class Renderer:
             html = self.html_env.get_template(f"emails/{name}/body.html").render(context)
         except TemplateNotFound as exc:
             raise ConfigurationError(f"email template not found: {self.templates / exc.name}") from None
+        text = re.sub(r"\n[ \t]*(\n[ \t]*)+\n", "\n\n", text)  # blocks left empty by conditions
         return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)

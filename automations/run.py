@@ -20,7 +20,7 @@ from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, M
 from .messages import Network, reminder_messages
 from .model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from .offers import OfferProposal, propose_offers
-from .reminders import due_item_reminders
+from .reminders import due_reminders
 from .render import Renderer
 from .settings import Settings
 from .writeback import replace_rows, upsert_results
@@ -97,11 +97,23 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     return dataset
 
 
-def compute_messages(settings: Settings, dataset: Dataset, today: dt.date, report: RunReport) -> list[OutgoingMessage]:
-    """Every message due today (pure: nothing is read or written)."""
+def reminder_window_start(settings: Settings, state: StateStore | None, today: dt.date) -> dt.date:
+    """The day after which reminders are due: the last completed run's day (so that a missed day
+    is caught up), at most `catch_up_days` back; yesterday when there is no earlier run."""
+    yesterday = today - dt.timedelta(days=1)
+    last = state.last_completed_day("cycle", before=today) if state is not None else None
+    if last is None:
+        return yesterday
+    return max(last, today - dt.timedelta(days=settings.reminders.catch_up_days))
+
+
+def compute_messages(
+    settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None
+) -> list[OutgoingMessage]:
+    """Every message due in (since, today] (pure: nothing is read or written)."""
     renderer = Renderer(settings.paths.templates)
     network = Network.from_settings(settings)
-    reminders = due_item_reminders(dataset.echeances, settings.reminders.echeance_offsets, today)
+    reminders = due_reminders(settings.rules, dataset, today, since)
     report.reminders = len(reminders)
     messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
     report.problems.extend(problems)
@@ -283,7 +295,7 @@ def _cycle(
         tables[code].ensure_schema()
     dataset = load(settings, tables, report)
     outcome = compute_matching(settings, dataset, today, report)
-    messages = compute_messages(settings, dataset, today, report)
+    messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
     report.messages = messages
     write_matching(settings, tables, outcome, today, report)
     written = replace_rows(

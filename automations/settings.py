@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 from connectors.errors import ConfigurationError
 
 from .reference import Reference, load_reference
+from .rules import Rule, load_rules
 from .schema import Schema, load_schema
 
 REQUIRED = object()
@@ -78,7 +79,8 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "outbox_dir": Option(str, "outbox", path=True),
     },
     "reminders": {
-        "echeance_offsets": Option(list, [-30, -14, -7, -1, 1, 7], item_type=int),
+        "rules": Option(str, "reminders.toml", path=True),
+        "catch_up_days": Option(int, 14),
     },
     "matching": {
         "min_days_to_prepare": Option(int, 10),
@@ -194,6 +196,7 @@ class Settings:
     schema: Schema
     reference: Reference
     secrets: Secrets
+    rules: tuple[Rule, ...] = ()
 
     def __getattr__(self, name: str) -> Section:
         sections = object.__getattribute__(self, "sections")
@@ -292,8 +295,14 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
                 choices = ", ".join(SECTIONS["tables"]["backend"].choices)
                 problems.append(f"[tables.bindings] {table}: '{backend}' is not one of {choices}")
     templates = values["paths"]["templates"]
+    rules: tuple[Rule, ...] = ()
     if not Path(templates).is_dir():
         problems.append(f"[paths] templates: folder not found: {templates}")
+    else:
+        try:
+            rules = load_rules(values["reminders"]["rules"], Path(templates))
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigurationError(problems)
     secrets = {}
@@ -307,6 +316,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         schema=schema,
         reference=reference,
         secrets=Secrets(secrets),
+        rules=rules,
     )
 
 

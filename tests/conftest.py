@@ -36,6 +36,7 @@ def write_config(folder: Path, extra: str = "", *, network: str | None = None, *
         "workbook": 'path = "hub.xlsx"\n',
         "state": 'path = "state.sqlite"\n',
         "mail": 'outbox_dir = "outbox"\n',
+        "reminders": f'rules = "{REPO / "config" / "reminders.toml"}"\n',
         "paths": f'templates = "{REPO / "templates"}"\nreference = "{REPO / "config" / "departements.csv"}"\n',
     }
     for section, lines in sections.items():

@@ -20,6 +20,9 @@ from connectors.tables.workbook import WorkbookStore
 from .conftest import PARIS
 
 TODAY = dt.date(2026, 11, 24)
+# On that day the demo has one échéance at each reminder offset (6), a candidature due in 7 days and
+# a partner action due today.
+DEMO_REMINDERS = 8
 
 
 @pytest.fixture
@@ -57,20 +60,21 @@ def edit_cell(settings: Settings, tab: str, match: Callable[[dict], bool], colum
 
 def test_two_runs_send_each_reminder_once(demo: Settings) -> None:
     first = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
-    assert first.reminders == 6  # the demo has one échéance at each offset
-    assert (first.queued, first.sent, first.already_queued) == (6, 6, 0)
+    assert first.reminders == DEMO_REMINDERS
+    assert (first.queued, first.sent, first.already_queued) == (DEMO_REMINDERS, DEMO_REMINDERS, 0)
     second = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
-    assert second.reminders == 6
-    assert (second.queued, second.sent, second.already_queued) == (0, 0, 6)
+    assert second.reminders == DEMO_REMINDERS
+    assert (second.queued, second.sent, second.already_queued) == (0, 0, DEMO_REMINDERS)
     messages = outbox_messages(demo)
-    assert len(messages) == 6
-    assert len({m["Message-ID"] for m in messages}) == 6
+    assert len(messages) == DEMO_REMINDERS
+    assert len({m["Message-ID"] for m in messages}) == DEMO_REMINDERS
+    assert sum(1 for m in messages if str(m["X-Cantines-Kind"]).startswith("rappel-echeance")) == 6
     subjects = sorted(str(m["Subject"]) for m in messages)
     assert any(s.startswith("En retard : Bilan final") for s in subjects)
-    assert any("à rendre dans 30 jours" in s for s in subjects)
-    assert (demo.mail.outbox_dir / "index.html").read_text().count('.html">') == 6
+    assert any("Bilan intermédiaire" in s and "dans 30 jours" in s for s in subjects)
+    assert (demo.mail.outbox_dir / "index.html").read_text().count('.html">') == DEMO_REMINDERS
     state = StateStore.open(None, sqlite_path=demo.state.path)
-    assert state.counts() == {"sent": 6}
+    assert state.counts() == {"sent": DEMO_REMINDERS}
     assert [r["result"] for r in state.last_runs()] == ["Avertissements", "Avertissements"]
 
 
@@ -112,7 +116,7 @@ def test_a_run_that_changes_nothing_writes_nothing_but_its_journal(demo: Setting
     assert len(journal) == 2
     assert journal[1]["Résultat"] == "Avertissements"
     assert journal[1]["Problèmes"] == 7
-    assert journal[0]["Emails envoyés"] == 6 and journal[1]["Emails envoyés"] == 0
+    assert journal[0]["Emails envoyés"] == DEMO_REMINDERS and journal[1]["Emails envoyés"] == 0
 
 
 def test_moving_a_due_date_makes_new_reminders_and_done_stops_them(demo: Settings) -> None:
@@ -138,21 +142,26 @@ def test_moving_a_due_date_makes_new_reminders_and_done_stops_them(demo: Setting
     assert len(month_messages) == 1  # only yesterday's: done items are not reminded
 
 
-def test_an_echeance_without_responsable_reminds_the_coordinator(demo: Settings) -> None:
+def test_an_echeance_without_responsable_goes_to_the_others_or_the_coordinator(demo: Settings) -> None:
     rows = demo_rows(TODAY)["echeances"]
     week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
-    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == week["Intitulé"], "Responsable", None)
+    payment = next(r for r in rows if r["Type"] == "Versement" and r["Date d'échéance"] == TODAY + dt.timedelta(days=2))
+    for row in (week, payment):
+        edit_cell(demo, "Échéances", lambda v, row=row: v["Intitulé"] == row["Intitulé"], "Responsable", None)
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    cantine = next(c for c in demo_rows(TODAY)["cantines"] if c["Nom"] == week["Cantine"])
     (message,) = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
-    assert message["To"] == demo.network.coordinator_email
-    assert "pas de responsable" in message.get_body(("plain",)).get_content()
-    assert any(p.column == "Responsable" and "coordination" in p.message for p in report.problems)
+    assert message["To"] == cantine["Email responsable"]  # the rule's next recipient
+    assert "aucun responsable" in message.get_body(("plain",)).get_content()
+    (alone,) = [m for m in outbox_messages(demo) if payment["Intitulé"] in str(m["Subject"])]
+    assert alone["To"] == demo.network.coordinator_email  # nobody else: the coordinator
+    assert sum(1 for p in report.problems if "aucun responsable" in p.message) == 2
 
 
 def test_dry_run_computes_but_writes_and_queues_nothing(demo: Settings) -> None:
     before = demo.workbook.path.read_bytes()
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY), dry_run=True)
-    assert len(report.messages) == 6 and report.queued == 0
+    assert len(report.messages) == DEMO_REMINDERS and report.queued == 0
     assert demo.workbook.path.read_bytes() == before
     assert not demo.state.path.exists()
     assert not demo.mail.outbox_dir.exists()
@@ -164,7 +173,7 @@ def test_an_unreadable_table_is_reported_and_the_rest_goes_on(demo: Settings) ->
     book.save(demo.workbook.path)
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     assert any("Visites" in e and "absent" in e for e in report.errors)
-    assert report.sent == 6
+    assert report.sent == DEMO_REMINDERS
     assert report.result == "Avertissements"
 
 

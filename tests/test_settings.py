@@ -27,7 +27,7 @@ def test_shipped_configs_are_valid() -> None:
     assert demo.workbook.path == REPO / "demo" / "hub.xlsx"  # relative to the config file, not the cwd
     assert demo.mail.backend == "outbox"
     example = load_settings(REPO / "config" / "example.toml", {})
-    assert example.reminders.echeance_offsets == [-30, -14, -7, -1, 1, 7]
+    assert {r.id for r in example.rules} >= {"echeance-rapport", "candidature", "question-ouverte"}
     assert len(example.schema) == 15
     assert example.reference.departement("2A").region == "Corse"
 
@@ -42,14 +42,15 @@ def test_defaults_fill_what_is_not_said(settings: Settings) -> None:
 def test_every_problem_is_reported_at_once_one_line_each(tmp_path: Path) -> None:
     problems = problems_of(
         tmp_path,
-        '[reminders]\nechance_offsets = [1]\n\n[surprise]\nx = 1\n',
+        '[surprise]\nx = 1\n',
+        reminders="catch_up_dayz = 3",
         mail='bakend = "outbox"',
         network='coordinator_email = 42\nsender = "pas-une-adresse"\n',
     )
     text = "\n".join(problems)
     assert "unknown section [surprise]" in text
     assert "[mail] unknown key 'bakend' (did you mean 'backend'?)" in text
-    assert "[reminders] unknown key 'echance_offsets' (did you mean 'echeance_offsets'?)" in text
+    assert "[reminders] unknown key 'catch_up_dayz' (did you mean 'catch_up_days'?)" in text
     assert "[network] coordinator_email: expected text, got int 42" in text
     assert "[network] sender: 'pas-une-adresse' is not a valid email address" in text
     assert all("\n" not in p for p in problems)
@@ -60,8 +61,8 @@ def test_every_problem_is_reported_at_once_one_line_each(tmp_path: Path) -> None
     ("extra", "expected"),
     [
         pytest.param({"mail": 'backend = "pigeon"'}, "[mail] backend: 'pigeon' is not one of outbox", id="unknown-backend"),
-        pytest.param({"reminders": 'echeance_offsets = [-7, "demain"]'}, "every item must be a whole number", id="bad-offset"),
-        pytest.param({"reminders": "echeance_offsets = true"}, "expected a list, got bool", id="bool-is-not-list"),
+        pytest.param({"reminders": 'catch_up_days = "sept"'}, "[reminders] catch_up_days: expected a whole number, got str", id="bad-number"),
+        pytest.param({"reminders": "catch_up_days = true"}, "expected a whole number, got bool", id="bool-is-not-number"),
         pytest.param({"extra": '[tables.bindings]\ncantine = "workbook"\n'}, "unknown table 'cantine' (did you mean 'cantines'?)", id="unknown-table"),
         pytest.param({"network": ""}, "[network] coordinator_email: missing (required)", id="missing-required"),
     ],
