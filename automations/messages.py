@@ -7,11 +7,13 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
+from urllib.parse import quote
 
 from icalendar import Calendar, Event
 
 from connectors.mail import Attachment, OutgoingMessage
 
+from .digests import CantineDigest, CoordinatorDigest, week_label
 from .model import Cantine, DataProblem, Dataset
 from .reminders import Reminder
 from .render import Renderer
@@ -160,3 +162,46 @@ def _table_name(source: str) -> str:
         "echeances": "Échéances", "candidatures": "Candidatures", "correspondances": "Correspondances",
         "partenaires": "Partenaires", "conventions": "Conventions", "questions": "Questions",
     }[source]
+
+
+def unsubscribe_header(network: Network, what: str) -> tuple[str, str]:
+    """A List-Unsubscribe header: a mail to the coordinator, who updates « Reçoit les emails »."""
+    subject = quote(f"Ne plus recevoir : {what}")
+    return ("List-Unsubscribe", f"<mailto:{network.coordinator_email}?subject={subject}>")
+
+
+def digest_messages(
+    digests: Iterable[CantineDigest],
+    coordinator: CoordinatorDigest | None,
+    network: Network,
+    renderer: Renderer,
+    day: dt.date,
+) -> tuple[list[OutgoingMessage], list[DataProblem]]:
+    """The week's digests: one per cantine (its own data only), one for the coordinator."""
+    week = week_label(day)
+    messages: list[OutgoingMessage] = []
+    problems: list[DataProblem] = []
+    for digest in digests:
+        cantine = digest.cantine
+        if not cantine.manager_email:
+            problems.append(DataProblem(
+                "Cantines", cantine.name, "Email responsable", "",
+                "pas d'Email responsable : le récapitulatif de la semaine n'a pas pu être envoyé",
+            ))
+            continue
+        rendered = renderer.email("digest_cantine", {"network": network, "digest": digest, "today": day})
+        messages.append(OutgoingMessage(
+            key=f"digest:cantine:{cantine.name}:{week}", kind="recapitulatif-cantine",
+            sender=network.sender_address, to=(cantine.manager_email,), cc=cantine.cc_emails,
+            reply_to=network.reply_to, subject=rendered.subject, text=rendered.text, html=rendered.html,
+            headers=(unsubscribe_header(network, f"récapitulatif {cantine.name}"),),
+        ))
+    if coordinator is not None:
+        rendered = renderer.email("digest_coordination", {"network": network, "digest": coordinator, "today": day})
+        messages.append(OutgoingMessage(
+            key=f"digest:coordination:{week}", kind="recapitulatif-coordination",
+            sender=network.sender_address, to=(network.coordinator_email,), reply_to=network.reply_to,
+            subject=rendered.subject, text=rendered.text, html=rendered.html,
+            headers=(unsubscribe_header(network, "récapitulatif de la coordination"),),
+        ))
+    return messages, problems

@@ -17,7 +17,8 @@ from connectors.tables.base import Row, Table
 
 from .backends import open_mail, open_state, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
-from .messages import Network, reminder_messages
+from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
+from .messages import Network, digest_messages, reminder_messages
 from .model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from .offers import OfferProposal, propose_offers
 from .reminders import due_reminders
@@ -42,6 +43,7 @@ class RunReport:
     rows_read: int = 0
     rows_written: int = 0
     reminders: int = 0
+    digests: int = 0
     queued: int = 0
     already_queued: int = 0
     sent: int = 0
@@ -66,7 +68,7 @@ class RunReport:
     @property
     def counts(self) -> dict[str, int]:
         return {
-            "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders,
+            "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders, "recapitulatifs": self.digests,
             "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
@@ -113,10 +115,19 @@ def compute_messages(
     """Every message due in (since, today] (pure: nothing is read or written)."""
     renderer = Renderer(settings.paths.templates)
     network = Network.from_settings(settings)
+    since = since if since is not None else today - dt.timedelta(days=1)
     reminders = due_reminders(settings.rules, dataset, today, since)
     report.reminders = len(reminders)
     messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
     report.problems.extend(problems)
+    day = digest_day(today, WEEKDAYS[settings.digests.weekday.strip().lower()])
+    if settings.digests.enabled and day is not None:
+        digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
+        coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
+        report.digests = len(digest_mail)
+        report.problems.extend(problems)
+        messages.extend(digest_mail)
     return messages
 
 

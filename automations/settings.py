@@ -82,6 +82,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "rules": Option(str, "reminders.toml", path=True),
         "catch_up_days": Option(int, 14),
     },
+    "digests": {
+        "enabled": Option(bool, True),
+        "weekday": Option(str, "lundi"),
+        "hour": Option(int, 8),
+    },
     "matching": {
         "min_days_to_prepare": Option(int, 10),
         "threshold": Option(int, 50),
@@ -120,6 +125,19 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
     except (ZoneInfoNotFoundError, ValueError):
         return [f"[network] timezone: unknown time zone '{name}' (e.g. 'Europe/Paris')"]
     return []
+
+
+@cross_check
+def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    from .digests import WEEKDAYS
+
+    digests = values["digests"]
+    problems = []
+    if digests["weekday"].strip().lower() not in WEEKDAYS:
+        problems.append(f"[digests] weekday: '{digests['weekday']}' is not a day (e.g. 'lundi' or 'monday')")
+    if not 0 <= digests["hour"] <= 23:
+        problems.append(f"[digests] hour: expected 0 to 23, got {digests['hour']}")
+    return problems
 
 
 @cross_check

@@ -27,6 +27,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         lines.append(f"  Offres partenaires {verb} ({len(report.offer_proposals)}) :")
         lines.extend(f"    - {p.offer.name} → {p.cantine.name} ({p.reason})" for p in report.offer_proposals)
     lines.append(f"  Rappels dus aujourd'hui : {report.reminders}")
+    if report.digests:
+        lines.append(f"  Récapitulatifs de la semaine : {report.digests}")
     if report.dry_run:
         lines.append(f"  Messages qui seraient envoyés : {len(report.messages)} (rien n'est mis en file)")
         for message in report.messages:

@@ -82,15 +82,15 @@ def test_run_prints_a_summary_and_sends_once(config: Path) -> None:
     first = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     assert first.exit_code == 0, first.output
     assert "Cycle du mardi 24 novembre 2026 : Avertissements" in first.output
-    assert "8 mis en file, 0 déjà traités auparavant, 8 envoyés" in first.output  # see test_run.DEMO_REMINDERS
+    assert "22 mis en file, 0 déjà traités auparavant, 22 envoyés" in first.output  # see test_run.DEMO_MESSAGES
     second = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
-    assert "0 mis en file, 8 déjà traités auparavant, 0 envoyés" in second.output
+    assert "0 mis en file, 22 déjà traités auparavant, 0 envoyés" in second.output
 
 
 def test_run_dry_run_lists_what_would_be_sent(config: Path) -> None:
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY, "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "Messages qui seraient envoyés : 8" in result.output
+    assert "Messages qui seraient envoyés : 22" in result.output
     assert not (config.parent / "outbox").exists()
 
 
@@ -115,6 +115,6 @@ def test_demo_generates_once_per_day_and_runs(tmp_path: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert first.exit_code == 0, first.output
-    assert "Classeur de démonstration créé" in first.output and "8 envoyés" in first.output
+    assert "Classeur de démonstration créé" in first.output and "22 envoyés" in first.output
     second = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert "Classeur de démonstration :" in second.output and "0 mis en file" in second.output

@@ -23,6 +23,10 @@ TODAY = dt.date(2026, 11, 24)
 # On that day the demo has one échéance at each reminder offset (6), a candidature due in 7 days and
 # a partner action due today.
 DEMO_REMINDERS = 8
+# 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 13 cantines have
+# something for the week, plus the coordinator's digest.
+DEMO_DIGESTS = 14
+DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS
 
 
 @pytest.fixture
@@ -60,21 +64,21 @@ def edit_cell(settings: Settings, tab: str, match: Callable[[dict], bool], colum
 
 def test_two_runs_send_each_reminder_once(demo: Settings) -> None:
     first = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
-    assert first.reminders == DEMO_REMINDERS
-    assert (first.queued, first.sent, first.already_queued) == (DEMO_REMINDERS, DEMO_REMINDERS, 0)
+    assert (first.reminders, first.digests) == (DEMO_REMINDERS, DEMO_DIGESTS)
+    assert (first.queued, first.sent, first.already_queued) == (DEMO_MESSAGES, DEMO_MESSAGES, 0)
     second = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
-    assert second.reminders == DEMO_REMINDERS
-    assert (second.queued, second.sent, second.already_queued) == (0, 0, DEMO_REMINDERS)
+    assert (second.reminders, second.digests) == (DEMO_REMINDERS, DEMO_DIGESTS)
+    assert (second.queued, second.sent, second.already_queued) == (0, 0, DEMO_MESSAGES)
     messages = outbox_messages(demo)
-    assert len(messages) == DEMO_REMINDERS
-    assert len({m["Message-ID"] for m in messages}) == DEMO_REMINDERS
+    assert len(messages) == DEMO_MESSAGES
+    assert len({m["Message-ID"] for m in messages}) == DEMO_MESSAGES
     assert sum(1 for m in messages if str(m["X-Cantines-Kind"]).startswith("rappel-echeance")) == 6
     subjects = sorted(str(m["Subject"]) for m in messages)
     assert any(s.startswith("En retard : Bilan final") for s in subjects)
     assert any("Bilan intermédiaire" in s and "dans 30 jours" in s for s in subjects)
-    assert (demo.mail.outbox_dir / "index.html").read_text().count('.html">') == DEMO_REMINDERS
+    assert (demo.mail.outbox_dir / "index.html").read_text().count('.html">') == DEMO_MESSAGES
     state = StateStore.open(None, sqlite_path=demo.state.path)
-    assert state.counts() == {"sent": DEMO_REMINDERS}
+    assert state.counts() == {"sent": DEMO_MESSAGES}
     assert [r["result"] for r in state.last_runs()] == ["Avertissements", "Avertissements"]
 
 
@@ -116,7 +120,7 @@ def test_a_run_that_changes_nothing_writes_nothing_but_its_journal(demo: Setting
     assert len(journal) == 2
     assert journal[1]["Résultat"] == "Avertissements"
     assert journal[1]["Problèmes"] == 7
-    assert journal[0]["Emails envoyés"] == DEMO_REMINDERS and journal[1]["Emails envoyés"] == 0
+    assert journal[0]["Emails envoyés"] == DEMO_MESSAGES and journal[1]["Emails envoyés"] == 0
 
 
 def test_moving_a_due_date_makes_new_reminders_and_done_stops_them(demo: Settings) -> None:
@@ -161,7 +165,7 @@ def test_an_echeance_without_responsable_goes_to_the_others_or_the_coordinator(d
 def test_dry_run_computes_but_writes_and_queues_nothing(demo: Settings) -> None:
     before = demo.workbook.path.read_bytes()
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY), dry_run=True)
-    assert len(report.messages) == DEMO_REMINDERS and report.queued == 0
+    assert len(report.messages) == DEMO_MESSAGES and report.queued == 0
     assert demo.workbook.path.read_bytes() == before
     assert not demo.state.path.exists()
     assert not demo.mail.outbox_dir.exists()
@@ -173,7 +177,7 @@ def test_an_unreadable_table_is_reported_and_the_rest_goes_on(demo: Settings) ->
     book.save(demo.workbook.path)
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     assert any("Visites" in e and "absent" in e for e in report.errors)
-    assert report.sent == DEMO_REMINDERS
+    assert report.sent == DEMO_MESSAGES
     assert report.result == "Avertissements"
 
 
