@@ -286,6 +286,16 @@ class StateStore:
                 .values(finished_at=now, result=result, counts=json.dumps(counts), detail=detail)
             )
 
+    def last_completed_day(self, job: str, before: dt.date) -> dt.date | None:
+        """The latest `today` before `before` for which `job` ran to the end (with or without
+        warnings): the start of the window the next run must cover."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.max(runs.c.today)).where(
+                    runs.c.job == job, runs.c.result.in_(("OK", "Avertissements")), runs.c.today < before
+                )
+            ).scalar()
+
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
