@@ -38,3 +38,14 @@ def open_mail(settings: Settings) -> MailBackend:
 def open_state(settings: Settings) -> StateStore:
     """PostgreSQL when DATABASE_URL is set (unless [state] backend = 'sqlite'), else the SQLite file."""
     return StateStore.open(settings.database_url, sqlite_path=settings.state.path)
+
+
+def open_state_if_present(settings: Settings) -> StateStore | None:
+    """The state store if it already exists, for commands that must not create anything."""
+    if settings.database_url is None and not settings.state.path.exists():
+        return None
+    state = open_state(settings)
+    if not state.is_migrated():
+        state.close()
+        return None
+    return state

@@ -117,18 +117,13 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     Example:
       cantines check --config config/demo.toml
     """
-    from .backends import open_tables
-    from .run import RunReport, compute_messages, load
+    from .run import plan
     from .summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
-    clock = clock_for(settings)
-    report = RunReport(today=day, started_at=clock(), dry_run=True)
     try:
-        tables = open_tables(settings)
-        dataset = load(settings, tables, report)
-        report.messages = compute_messages(settings, dataset, day, report)
+        report = plan(settings, today=day, clock=clock_for(settings))
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -137,6 +132,34 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     click.echo(format_report(report))
     if report.errors:
         sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@config_option
+@today_option
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to render the messages into (created if needed).")
+def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> None:
+    """Render every message the run would send today into a folder, with an index.html to open in a
+    browser; nothing is queued, sent or written to the tables.
+
+    \b
+    Example:
+      cantines preview --config config/demo.toml --today 2026-03-02 --out apercu/
+    """
+    from .run import plan
+    from .summary import format_report
+
+    settings = settings_or_exit(config_path)
+    day = resolve_today(settings, today)
+    try:
+        report = plan(settings, today=day, clock=clock_for(settings), out=out)
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
+    except CantinesError as exc:
+        fail(str(exc))
+    click.echo(format_report(report))
+    click.echo(f"Aperçu : {out / 'index.html'} ({len(report.messages)} message(s))")
 
 
 @cli.command()

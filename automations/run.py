@@ -9,13 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 
 from connectors.errors import BackendError, CantinesError, LockBusyError
-from connectors.mail import DeliveryError, MailBackend, OutgoingMessage, build_message
+from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
-from .backends import open_mail, open_state, open_tables
+from .backends import open_mail, open_state, open_state_if_present, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from .messages import Network, digest_messages, reminder_messages
@@ -49,6 +50,8 @@ class RunReport:
     sent: int = 0
     send_failures: int = 0
     pending: int = 0
+    held: int = 0  # held by this run (interrupted sends)
+    held_total: int = 0
     drafts: int = 0
     problems: list[DataProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -231,6 +234,18 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
 def deliver(state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport) -> None:
     """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run."""
     parser = BytesParser(policy=policy.default)
+    for stuck in state.interrupted():  # we hold the run lock: whoever was sending it died
+        resend = backend.after_crash == "resend"
+        state.recover(
+            stuck.id, resend=resend,
+            note="interrompu pendant l'envoi : renvoyé avec le même Message-ID" if resend
+            else f"interrompu pendant l'envoi par {backend.name} : vérifiez s'il est parti avant de le relancer",
+        )
+        if not resend:
+            report.held += 1
+            report.errors.append(
+                f"« {stuck.subject} » : envoi interrompu, peut-être déjà parti ; mis de côté pour vérification"
+            )
     with backend:
         for queued in state.pending():
             if not state.claim(queued.id):
@@ -244,7 +259,9 @@ def deliver(state: StateStore, backend: MailBackend, clock: Callable[[], dt.date
                 continue
             state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
             report.sent += 1
-    report.pending = state.counts().get("pending", 0)
+    counts = state.counts()
+    report.pending = counts.get("pending", 0)
+    report.held_total = counts.get("held", 0)
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
@@ -256,6 +273,30 @@ def journal_row(report: RunReport) -> dict[str, object]:
     }
 
 
+def plan(settings: Settings, *, today: dt.date, clock: Callable[[], dt.datetime], out: Path | None = None) -> RunReport:
+    """What a run would do today, writing nothing anywhere: the messages it would send (those not
+    already in the state store), rendered into `out` with an index.html when given."""
+    report = RunReport(today=today, started_at=clock(), dry_run=True)
+    tables = open_tables(settings)
+    dataset = load(settings, tables, report)
+    compute_matching(settings, dataset, today, report)
+    state = open_state_if_present(settings)
+    try:
+        messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
+        known = state.known_keys([m.key for m in messages]) if state is not None else set()
+    finally:
+        if state is not None:
+            state.close()
+    report.already_queued = sum(1 for m in messages if m.key in known)
+    report.messages = [m for m in messages if m.key not in known]
+    if out is not None:
+        with OutboxBackend(out) as backend:
+            for message in report.messages:
+                backend.deliver(build_message(message, date=clock()))
+    report.finished_at = clock()
+    return report
+
+
 def run_cycle(
     settings: Settings,
     *,
@@ -265,14 +306,10 @@ def run_cycle(
     lock_wait_seconds: float = 0,
 ) -> RunReport:
     """Run one full cycle for `today`. `clock` gives the current time for timestamps only."""
+    if dry_run:
+        return plan(settings, today=today, clock=clock)
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
     tables = open_tables(settings)
-    if dry_run:
-        dataset = load(settings, tables, report)
-        compute_matching(settings, dataset, today, report)
-        report.messages = compute_messages(settings, dataset, today, report)
-        report.finished_at = clock()
-        return report
     state = open_state(settings)
     try:
         state.migrate(report.started_at)

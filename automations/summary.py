@@ -30,7 +30,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     if report.digests:
         lines.append(f"  Récapitulatifs de la semaine : {report.digests}")
     if report.dry_run:
-        lines.append(f"  Messages qui seraient envoyés : {len(report.messages)} (rien n'est mis en file)")
+        already = f", {report.already_queued} déjà envoyés auparavant" if report.already_queued else ""
+        lines.append(f"  Messages qui seraient envoyés : {len(report.messages)}{already} (rien n'est mis en file)")
         for message in report.messages:
             lines.append(f"    - à {', '.join(message.to)} : {message.subject}")
     else:
@@ -40,6 +41,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         )
         if report.pending:
             lines.append(f"  En attente d'envoi : {report.pending}")
+        if report.held_total:
+            lines.append(f"  Mis de côté (à vérifier avant de renvoyer) : {report.held_total}")
         if outbox and report.sent:
             lines.append(f"  Boîte d'envoi locale : {outbox}")
         lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")

@@ -137,6 +137,10 @@ class StateStore:
 
     # -- migrations -------------------------------------------------------------------------
 
+    def is_migrated(self) -> bool:
+        """Whether the store has its tables (without creating anything)."""
+        return sa.inspect(self.engine).has_table("outbox")
+
     def migrate(self, now: dt.datetime) -> list[int]:
         """Apply the migrations not yet applied; returns their versions."""
         applied: list[int] = []
@@ -247,6 +251,21 @@ class StateStore:
                 .values(status=SENDING, attempts=outbox.c.attempts + 1)
             )
             return result.rowcount == 1
+
+    def interrupted(self) -> list[QueuedMessage]:
+        """Messages left in "sending" by a process that died while handing them over."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(outbox).where(outbox.c.status == SENDING).order_by(outbox.c.id))
+            return [_queued(row) for row in rows]
+
+    def recover(self, message_id: int, *, resend: bool, note: str) -> None:
+        """Deal with an interrupted message: back to pending (resend) or held for a person."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id, outbox.c.status == SENDING)
+                .values(status=PENDING if resend else HELD, last_error=note)
+            )
 
     def mark_sent(self, message_id: int, *, backend: str, provider_id: str | None, now: dt.datetime) -> None:
         with self.engine.begin() as conn:

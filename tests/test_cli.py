@@ -118,3 +118,15 @@ def test_demo_generates_once_per_day_and_runs(tmp_path: Path) -> None:
     assert "Classeur de démonstration créé" in first.output and "22 envoyés" in first.output
     second = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert "Classeur de démonstration :" in second.output and "0 mis en file" in second.output
+
+
+def test_preview_renders_what_would_be_sent_and_queues_nothing(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "apercu"
+    result = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("*.eml"))) == 22
+    assert "22 messages" in (out / "index.html").read_text()
+    assert not (config.parent / "state.sqlite").exists() and not (config.parent / "outbox").exists()
+    CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY])
+    after = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(tmp_path / "again")])
+    assert "0, 22 déjà envoyés auparavant" in after.output

@@ -190,3 +190,81 @@ def test_replaying_a_day_gives_the_same_messages(demo: Settings, make_settings: 
     first = {m["Message-ID"]: m.get_body(("plain",)).get_content() for m in outbox_messages(demo)}
     replay = {m["Message-ID"]: m.get_body(("plain",)).get_content() for m in outbox_messages(other)}
     assert first == replay
+
+
+def test_missed_days_are_caught_up_once(settings: Settings) -> None:
+    monday = dt.date(2026, 11, 23)
+    thursday = monday + dt.timedelta(days=3)
+    write_demo_workbook(settings, monday)
+    run_cycle(settings, today=monday, clock=clock_at(monday))
+    # the worker was down on Tuesday and Wednesday
+    report = run_cycle(settings, today=thursday, clock=clock_at(thursday))
+    from automations.model import parse_dataset
+    from automations.reminders import due_reminders
+    from connectors.tables.workbook import WorkbookStore as Store
+
+    store = Store(settings.workbook.path, timezone=PARIS)
+    rows = {code: store.table(settings.schema[code]).read() for code in ("cantines", "partenaires", "opportunites",
+            "candidatures", "conventions", "echeances", "offres", "declinaisons", "indicateurs", "questions", "visites")}
+    dataset = parse_dataset(rows, settings.schema, settings.reference, PARIS)
+    window = due_reminders(settings.rules, dataset, thursday, since=monday)
+    only_today = due_reminders(settings.rules, dataset, thursday)
+    assert len(window) > len(only_today)  # Tuesday's and Wednesday's reminders were due too
+    assert report.reminders == len(window)
+    assert report.queued == len(window) and report.digests == 14  # this week's digests were sent on Monday
+    again = run_cycle(settings, today=thursday, clock=clock_at(thursday))
+    assert again.queued == 0
+    keys = [str(m["X-Cantines-Key"]) for m in outbox_messages(settings)]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_message_interrupted_while_sending_is_resent_by_the_outbox(demo: Settings) -> None:
+    import sqlalchemy as sa
+
+    from connectors.state import outbox
+
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    state = StateStore.open(None, sqlite_path=demo.state.path)
+    with state.engine.begin() as conn:  # a process died after claiming this message
+        conn.execute(outbox.update().where(outbox.c.id == 1).values(status="sending", sent_at=None))
+    files = sorted(p.name for p in demo.mail.outbox_dir.glob("*.eml"))
+    report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    assert report.sent == 1 and report.held == 0
+    assert state.counts() == {"sent": DEMO_MESSAGES}
+    assert sorted(p.name for p in demo.mail.outbox_dir.glob("*.eml")) == files  # same file, not a second one
+    with state.engine.connect() as conn:
+        note = conn.execute(sa.select(outbox.c.last_error).where(outbox.c.id == 1)).scalar()
+    assert note is None  # cleared once sent
+
+
+def test_a_provider_that_cannot_tell_gets_the_interrupted_message_held(demo: Settings) -> None:
+    from email.message import EmailMessage
+
+    from automations.run import RunReport, deliver
+    from connectors.mail import MailBackend
+
+    class Recording(MailBackend):  # a provider that cannot say whether it accepted a message
+        name = "api"
+        after_crash = "hold"
+
+        def __init__(self) -> None:
+            self.delivered: list[str] = []
+
+        def deliver(self, message: EmailMessage) -> str | None:
+            self.delivered.append(str(message["Message-ID"]))
+            return "id-" + str(len(self.delivered))
+
+    state = StateStore.open(None, sqlite_path=demo.state.path)
+    state.migrate(clock_at(TODAY)())
+    for key in ("a", "b"):
+        state.enqueue(key=key, kind="test", recipients=["x@example.org"], subject=key,
+                      message=b"Subject: x\r\nMessage-ID: <" + key.encode() + b"@x>\r\n\r\nbody\r\n", now=clock_at(TODAY)())
+    first = state.pending()[0]
+    assert state.claim(first.id)  # ...and the process died here
+    backend = Recording()
+    report = RunReport(today=TODAY, started_at=clock_at(TODAY)())
+    deliver(state, backend, clock_at(TODAY), report)
+    assert backend.delivered == ["<b@x>"]  # the interrupted one is not sent blindly
+    assert (report.sent, report.held, report.held_total) == (1, 1, 1)
+    assert state.counts() == {"sent": 1, "held": 1}
+    assert any("interrompu" in e for e in report.errors)

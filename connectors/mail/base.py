@@ -21,8 +21,11 @@ class MailBackend(abc.ABC):
     """Delivers built messages somewhere. Subclasses set `name` and implement `deliver`."""
 
     name = "base"
-    # Whether handing the same message over twice is harmless (a file overwritten, not an email sent).
-    redelivery_is_harmless = False
+    # What to do with a message found half-sent after a crash (handed over, or not, before the ledger
+    # recorded it): "resend" it (a file overwritten; an SMTP message with the same Message-ID, which
+    # receiving servers and mail clients use to drop duplicates), or "hold" it for a person to check
+    # in the provider's activity log (SendGrid cannot tell whether it accepted it).
+    after_crash = "hold"
 
     def open(self) -> None:
         """Open connections if the backend needs them."""

@@ -42,7 +42,7 @@ class OutboxBackend(MailBackend):
     """Writes messages into a folder; `index.html` in it shows them all in a browser."""
 
     name = "outbox"
-    redelivery_is_harmless = True
+    after_crash = "resend"  # the same file is written again
 
     def __init__(self, folder: str | os.PathLike[str]):
         self.folder = Path(folder)
