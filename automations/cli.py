@@ -202,10 +202,13 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
     Example:
       cantines demo --today 2026-03-02
     """
-    from .demo import ensure_demo_workbook
+    from .demo import demo_day, ensure_demo_workbook
 
     settings = settings_or_exit(config_path)
-    day = resolve_today(settings, today)
+    day, note = demo_day(resolve_today(settings, today), explicit=today is not None)
+    if note:
+        click.echo(note)
+        today = dt.datetime.combine(day, dt.time())
     try:
         created = ensure_demo_workbook(settings, day, reset=reset)
     except CantinesError as exc:

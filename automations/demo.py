@@ -13,6 +13,8 @@ from typing import Any
 
 from connectors.tables.workbook import WorkbookStore
 
+from .business_days import business_day_on_or_after, is_business_day
+from .render import date_longue
 from .settings import Settings
 
 Rows = list[dict[str, Any]]
@@ -322,6 +324,18 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
         "offres": offres, "declinaisons": declinaisons, "indicateurs": indicateurs,
         "questions": questions, "visites": visites,
     }
+
+
+def demo_day(today: dt.date, *, explicit: bool) -> tuple[dt.date, str | None]:
+    """The day the demo plays: today, or the next business day when today is a weekend or a public
+    holiday (nothing goes out then) and no day was asked for; with a note saying so."""
+    if explicit or is_business_day(today):
+        return today, None
+    shown = business_day_on_or_after(today)
+    return shown, (
+        f"Le {date_longue(today)} est un week-end ou un jour férié : aucun rappel ne part ces jours-là. "
+        f"La démonstration est jouée au {date_longue(shown)} (--today {shown.isoformat()})."
+    )
 
 
 def write_demo_workbook(settings: Settings, today: dt.date) -> None:

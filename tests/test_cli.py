@@ -130,3 +130,22 @@ def test_preview_renders_what_would_be_sent_and_queues_nothing(config: Path, tmp
     CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     after = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(tmp_path / "again")])
     assert "0, 22 déjà envoyés auparavant" in after.output
+
+
+@pytest.mark.parametrize(
+    ("today", "explicit", "expected"),
+    [
+        pytest.param(dt.date(2026, 11, 24), False, dt.date(2026, 11, 24), id="a-tuesday"),
+        pytest.param(dt.date(2026, 11, 28), False, dt.date(2026, 11, 30), id="saturday-plays-monday"),
+        pytest.param(dt.date(2026, 12, 25), False, dt.date(2026, 12, 28), id="christmas-plays-monday"),
+        pytest.param(dt.date(2026, 11, 28), True, dt.date(2026, 11, 28), id="an-asked-saturday-is-kept"),
+    ],
+)
+def test_demo_day(today: dt.date, explicit: bool, expected: dt.date) -> None:
+    from automations.demo import demo_day
+
+    day, note = demo_day(today, explicit=explicit)
+    assert day == expected
+    assert (note is None) == (day == today)
+    if note:
+        assert f"--today {expected.isoformat()}" in note
