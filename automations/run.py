@@ -30,6 +30,14 @@ from .writeback import replace_rows, upsert_results
 log = logging.getLogger(__name__)
 
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
+# What a cycle does besides reading, checking and journaling: the scheduled worker runs the
+# reminders and the digests as separate jobs; `cantines run` does everything.
+MATCHING, REMINDERS, DIGESTS = "matching", "reminders", "digests"
+ALL_PARTS = frozenset({MATCHING, REMINDERS, DIGESTS})
+
+
+class Stopped(Exception):
+    """The worker was asked to stop (SIGTERM): no new step starts."""
 OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
 
 
@@ -61,6 +69,8 @@ class RunReport:
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
     fatal: bool = False
+    skipped: str | None = None  # why the cycle did nothing (already done by another worker)
+    stopped: bool = False
 
     @property
     def result(self) -> str:
@@ -113,18 +123,21 @@ def reminder_window_start(settings: Settings, state: StateStore | None, today: d
 
 
 def compute_messages(
-    settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None
+    settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None,
+    parts: frozenset[str] = ALL_PARTS,
 ) -> list[OutgoingMessage]:
     """Every message due in (since, today] (pure: nothing is read or written)."""
     renderer = Renderer(settings.paths.templates)
     network = Network.from_settings(settings)
     since = since if since is not None else today - dt.timedelta(days=1)
-    reminders = due_reminders(settings.rules, dataset, today, since)
-    report.reminders = len(reminders)
-    messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
-    report.problems.extend(problems)
+    messages: list[OutgoingMessage] = []
+    if REMINDERS in parts:
+        reminders = due_reminders(settings.rules, dataset, today, since)
+        report.reminders = len(reminders)
+        messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
+        report.problems.extend(problems)
     day = digest_day(today, WEEKDAYS[settings.digests.weekday.strip().lower()])
-    if settings.digests.enabled and day is not None:
+    if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
@@ -231,8 +244,12 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
             report.already_queued += 1
 
 
-def deliver(state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport) -> None:
-    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run."""
+def deliver(
+    state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run;
+    when asked to stop, the message being sent finishes and the others stay pending."""
     parser = BytesParser(policy=policy.default)
     for stuck in state.interrupted():  # we hold the run lock: whoever was sending it died
         resend = backend.after_crash == "resend"
@@ -248,6 +265,9 @@ def deliver(state: StateStore, backend: MailBackend, clock: Callable[[], dt.date
             )
     with backend:
         for queued in state.pending():
+            if should_stop():
+                report.stopped = True
+                break
             if not state.claim(queued.id):
                 continue  # another process is sending it
             try:
@@ -304,8 +324,16 @@ def run_cycle(
     clock: Callable[[], dt.datetime],
     dry_run: bool = False,
     lock_wait_seconds: float = 0,
+    job: str = "cycle",
+    parts: frozenset[str] = ALL_PARTS,
+    skip_if_done_since: dt.datetime | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> RunReport:
-    """Run one full cycle for `today`. `clock` gives the current time for timestamps only."""
+    """Run one cycle for `today`. `clock` gives the current time for timestamps only.
+
+    The run lock makes cycles run one at a time across processes and machines. With
+    `skip_if_done_since`, a cycle that finds `job` already completed since then (by another worker,
+    while it waited for the lock) does nothing. `should_stop` is checked between steps."""
     if dry_run:
         return plan(settings, today=today, clock=clock)
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
@@ -314,13 +342,25 @@ def run_cycle(
     try:
         state.migrate(report.started_at)
         with state.run_lock("cycle", wait_seconds=lock_wait_seconds):
-            run_id = state.start_run(job="cycle", today=today, now=report.started_at)
+            if skip_if_done_since is not None:
+                done = state.last_success(job)
+                if done is not None and done >= skip_if_done_since:
+                    report.skipped = f"{job} already completed at {done.isoformat()}"
+                    return report
+            run_id = state.start_run(job=job, today=today, now=report.started_at)
             try:
-                _cycle(settings, tables, state, today, clock, report)
+                _cycle(settings, tables, state, today, clock, report, parts, should_stop)
+            except Stopped:
+                report.stopped = True
+                report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
             except CantinesError as exc:
                 report.fatal = True
                 report.errors.append(str(exc))
                 log.error("cycle failed: %s", exc)
+            except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
+                report.fatal = True
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+                raise
             finally:
                 report.finished_at = clock()
                 _write_journal(tables, report)
@@ -328,8 +368,6 @@ def run_cycle(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,
                 )
-    except LockBusyError:
-        raise
     finally:
         state.close()
     return report
@@ -337,21 +375,31 @@ def run_cycle(
 
 def _cycle(
     settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
-    clock: Callable[[], dt.datetime], report: RunReport,
+    clock: Callable[[], dt.datetime], report: RunReport, parts: frozenset[str], should_stop: Callable[[], bool],
 ) -> None:
+    def step() -> None:
+        if should_stop():
+            raise Stopped
+
     for code in WORKER_TABLES:
         tables[code].ensure_schema()
+    step()
     dataset = load(settings, tables, report)
+    step()
     outcome = compute_matching(settings, dataset, today, report)
-    messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
+    since = reminder_window_start(settings, state, today)
+    messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
-    write_matching(settings, tables, outcome, today, report)
+    if MATCHING in parts:
+        write_matching(settings, tables, outcome, today, report)
+    step()
     written = replace_rows(
         tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key, keep=("Vu le",)
     )
     report.rows_written += written.total
+    step()
     queue(state, messages, clock(), report)
-    deliver(state, open_mail(settings), clock, report)
+    deliver(state, open_mail(settings), clock, report, should_stop)
 
 
 def _write_journal(tables: dict[str, Table], report: RunReport) -> None:

@@ -156,7 +156,7 @@ class StateStore:
                 if done:
                     continue
                 apply(conn)
-                conn.execute(schema_migrations.insert().values(version=version, name=name, applied_at=now))
+                conn.execute(schema_migrations.insert().values(version=version, name=name, applied_at=_utc(now)))
                 applied.append(version)
         return applied
 
@@ -216,7 +216,7 @@ class StateStore:
         """Queue a message under its idempotency key; False if that key was ever queued before."""
         values = dict(
             idempotency_key=key, kind=kind, recipients=json.dumps(recipients), subject=subject,
-            message=message, status=PENDING, attempts=0, queued_at=now,
+            message=message, status=PENDING, attempts=0, queued_at=_utc(now),
         )
         insert = (postgresql.insert if self.is_postgresql else sqlite.insert)(outbox).values(**values)
         with self.engine.begin() as conn:
@@ -272,7 +272,7 @@ class StateStore:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id == message_id)
-                .values(status=SENT, sent_at=now, backend=backend, provider_id=provider_id, last_error=None)
+                .values(status=SENT, sent_at=_utc(now), backend=backend, provider_id=provider_id, last_error=None)
             )
 
     def mark_failed(self, message_id: int, error: str, *, hold: bool = False) -> None:
@@ -294,7 +294,7 @@ class StateStore:
 
     def start_run(self, *, job: str, today: dt.date, now: dt.datetime) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(runs.insert().values(job=job, today=today, started_at=now))
+            result = conn.execute(runs.insert().values(job=job, today=today, started_at=_utc(now)))
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, *, result: str, counts: dict[str, int], detail: str, now: dt.datetime) -> None:
@@ -302,7 +302,7 @@ class StateStore:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(finished_at=now, result=result, counts=json.dumps(counts), detail=detail)
+                .values(finished_at=_utc(now), result=result, counts=json.dumps(counts), detail=detail)
             )
 
     def last_completed_day(self, job: str, before: dt.date) -> dt.date | None:
@@ -315,10 +315,35 @@ class StateStore:
                 )
             ).scalar()
 
+    def last_success(self, job: str) -> dt.datetime | None:
+        """When the latest run of `job` that went to the end (with or without warnings) started."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(runs.c.started_at)).where(
+                    runs.c.job == job, runs.c.result.in_(("OK", "Avertissements"))
+                )
+            ).scalar()
+        return _aware(value)
+
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings()
-            return [dict(r) | {"counts": json.loads(r["counts"] or "{}")} for r in rows]
+            return [
+                dict(r) | {"counts": json.loads(r["counts"] or "{}"), "started_at": _aware(r["started_at"]),
+                           "finished_at": _aware(r["finished_at"])}
+                for r in rows
+            ]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives back naive datetimes: they were stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc)
 
 
 def _queued(row: Any) -> QueuedMessage:
