@@ -223,12 +223,42 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
 @cli.command()
 @config_option
 def worker(config_path: Path | None) -> None:
-    """The scheduled worker (the Procfile's `worker:` process). Not available yet: until it is,
-    schedule `cantines run` with your platform's scheduler."""
-    fail(
-        "the scheduled worker is not available yet; schedule `cantines run --config PATH` "
-        "once a day with your platform's scheduler instead (see README)"
-    )
+    """Run the scheduled worker until stopped (the Procfile's `worker:` process).
+
+    Jobs run at their times in Europe/Paris: the cycle every weekday at 07:30 and the digests on
+    Monday at 08:00 by default ([worker] and [digests] settings). On start-up, a job whose last
+    success is older than its latest due time runs at once. SIGTERM or SIGINT stops it cleanly.
+    Logs go to standard output, one line per event.
+
+    \b
+    Example:
+      cantines worker --config config/production.toml
+    """
+    from .logs import configure_worker_logging
+    from .worker import Worker
+
+    settings = settings_or_exit(config_path)
+    configure_worker_logging(os.environ)
+    Worker(settings, clock=clock_for(settings)).run_forever()
+
+
+@cli.command()
+@config_option
+def status(config_path: Path | None) -> None:
+    """Show the last runs and their results, the next due times, pending and held messages, and
+    who holds the run lock.
+
+    \b
+    Example:
+      cantines status --config config/production.toml
+    """
+    from .status import format_status
+
+    settings = settings_or_exit(config_path)
+    try:
+        click.echo(format_status(settings, clock_for(settings)()))
+    except CantinesError as exc:
+        fail(str(exc))
 
 
 def main() -> None:

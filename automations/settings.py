@@ -87,6 +87,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "weekday": Option(str, "lundi"),
         "hour": Option(int, 8),
     },
+    "worker": {
+        "cycle_days": Option(str, "weekdays"),
+        "cycle_at": Option(str, "07:30"),
+        "lock_wait_seconds": Option(int, 60),
+    },
     "matching": {
         "min_days_to_prepare": Option(int, 10),
         "threshold": Option(int, 50),
@@ -137,6 +142,25 @@ def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -
         problems.append(f"[digests] weekday: '{digests['weekday']}' is not a day (e.g. 'lundi' or 'monday')")
     if not 0 <= digests["hour"] <= 23:
         problems.append(f"[digests] hour: expected 0 to 23, got {digests['hour']}")
+    return problems
+
+
+@cross_check
+def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    from .worker import parse_days, parse_time
+
+    worker = values["worker"]
+    problems = []
+    try:
+        parse_days(worker["cycle_days"])
+    except ValueError as exc:
+        problems.append(f"[worker] cycle_days: {exc}")
+    try:
+        parse_time(worker["cycle_at"])
+    except ValueError:
+        problems.append(f"[worker] cycle_at: '{worker['cycle_at']}' is not a time (e.g. '07:30')")
+    if worker["lock_wait_seconds"] < 0:
+        problems.append("[worker] lock_wait_seconds: expected a number of seconds ≥ 0")
     return problems
 
 

@@ -12,7 +12,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import threading
+import os
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,18 @@ runs = sa.Table(
     sa.Column("detail", sa.Text),
 )
 
+# Who holds each run lock, for `cantines status` (the lock itself is the advisory lock or lock file).
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(300), nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "outbox, runs", lambda conn: metadata.create_all(conn, tables=[outbox, runs])),
+    (2, "locks", lambda conn: metadata.create_all(conn, tables=[locks])),
 ]
 
 PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
@@ -104,16 +115,16 @@ class QueuedMessage:
 class StateStore:
     """Open with `StateStore.open(url_or_path)`; call `migrate()` once at start."""
 
-    def __init__(self, engine: Engine, lock_path: Path | None = None):
+    def __init__(self, engine: Engine, lock_path: Path | None = None, holder: str | None = None):
         self.engine = engine
         self.lock_path = lock_path
-        self._local = threading.local()
+        self.holder = holder or f"{socket.gethostname()} (pid {os.getpid()})"
 
     @classmethod
-    def open(cls, database_url: str | None, sqlite_path: Path | None = None) -> StateStore:
+    def open(cls, database_url: str | None, sqlite_path: Path | None = None, holder: str | None = None) -> StateStore:
         if database_url:
             engine = sa.create_engine(engine_url(database_url), pool_pre_ping=True, future=True)
-            return cls(engine)
+            return cls(engine, holder=holder)
         if sqlite_path is None:
             raise BackendError("state store: no DATABASE_URL and no SQLite path")
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +137,7 @@ class StateStore:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
-        return cls(engine, lock_path=sqlite_path.with_suffix(sqlite_path.suffix + ".lock"))
+        return cls(engine, lock_path=sqlite_path.with_suffix(sqlite_path.suffix + ".lock"), holder=holder)
 
     @property
     def is_postgresql(self) -> bool:
@@ -187,26 +198,78 @@ class StateStore:
                     got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": ident}).scalar()
                 conn.commit()
                 if not got:
-                    raise LockBusyError(f"another run holds the '{name}' lock")
+                    raise LockBusyError(f"another run holds the '{name}' lock ({self._holder_of(name)})")
+                self._set_holder(name)
                 try:
                     yield
                 finally:
+                    self._clear_holder(name)
                     try:
                         conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": ident})
                         conn.commit()
                     except sa.exc.DBAPIError as exc:  # the connection died, and the lock with it
                         log.warning("run lock '%s': connection lost before unlock (%s)", name, exc.orig)
         else:
-            assert self.lock_path is not None
-            lock = filelock.FileLock(str(self.lock_path.with_name(f"{self.lock_path.stem}.{name}.lock")))
+            lock = self._file_lock(name)
             try:
                 lock.acquire(timeout=wait_seconds)
             except filelock.Timeout:
-                raise LockBusyError(f"another run holds the '{name}' lock ({lock.lock_file})") from None
+                raise LockBusyError(f"another run holds the '{name}' lock ({self._holder_of(name)})") from None
+            self._set_holder(name)
             try:
                 yield
             finally:
+                self._clear_holder(name)
                 lock.release()
+
+    def _file_lock(self, name: str) -> filelock.FileLock:
+        assert self.lock_path is not None
+        return filelock.FileLock(str(self.lock_path.with_name(f"{self.lock_path.stem}.{name}.lock")))
+
+    def _set_holder(self, name: str) -> None:
+        if not self.is_migrated():
+            return
+        with self.engine.begin() as conn:
+            conn.execute(locks.delete().where(locks.c.name == name))
+            conn.execute(locks.insert().values(name=name, holder=self.holder, since=_utc(dt.datetime.now(dt.timezone.utc))))
+
+    def _clear_holder(self, name: str) -> None:
+        try:
+            if self.is_migrated():
+                with self.engine.begin() as conn:
+                    conn.execute(locks.delete().where(locks.c.name == name, locks.c.holder == self.holder))
+        except sa.exc.DBAPIError as exc:  # the lock went with the connection anyway
+            log.warning("run lock '%s': could not clear its holder (%s)", name, exc.orig)
+
+    def _holder_of(self, name: str) -> str:
+        if not self.is_migrated():
+            return "unknown holder"
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(locks.c.holder, locks.c.since).where(locks.c.name == name)).first()
+        return f"{row.holder} since {_aware(row.since).isoformat(timespec='seconds')}" if row else "unknown holder"
+
+    def lock_holder(self, name: str = "cycle") -> str | None:
+        """Who holds the run lock now, or None when it is free (checked against the lock itself)."""
+        if self.is_postgresql:
+            with self.engine.connect() as conn:
+                ident = lock_id(name)
+                held = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND ((classid::bigint << 32) | objid::bigint) = :id"
+                    ),
+                    {"id": ident},
+                ).scalar()
+            if not held:
+                return None
+            return self._holder_of(name)
+        lock = self._file_lock(name)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            return self._holder_of(name)
+        lock.release()
+        return None
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -283,6 +346,15 @@ class StateStore:
                 .where(outbox.c.id == message_id)
                 .values(status=HELD if hold else PENDING, last_error=error[:2000])
             )
+
+    def held(self) -> list[dict[str, Any]]:
+        """Messages held for a person to check, with the reason."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.idempotency_key, outbox.c.subject, outbox.c.last_error, outbox.c.queued_at)
+                .where(outbox.c.status == HELD).order_by(outbox.c.id)
+            ).mappings()
+            return [dict(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """How many messages are in each status."""

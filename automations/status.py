@@ -1,0 +1,59 @@
+"""`cantines status`: what the worker did, what it will do next, and what is waiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .backends import open_state_if_present
+from .settings import Settings
+from .worker import job_specs, latest_due, next_due
+
+
+def _local(value: dt.datetime | None, settings: Settings) -> str:
+    return value.astimezone(settings.timezone).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+
+def format_status(settings: Settings, now: dt.datetime) -> str:
+    """A few lines for a person checking that the worker runs."""
+    state = open_state_if_present(settings)
+    lines = [f"État au {_local(now, settings)} ({settings.network.timezone})"]
+    if state is None:
+        lines.append("  Aucun cycle n'a encore tourné (pas de base d'état).")
+        for spec in job_specs(settings):
+            lines.append(f"  Prochain « {spec.name} » : {_local(next_due(spec, now, settings.timezone), settings)}")
+        return "\n".join(lines)
+    try:
+        lines.append("Tâches :")
+        for spec in job_specs(settings):
+            last = state.last_success(spec.name)
+            due = latest_due(spec, now, settings.timezone)
+            late = due is not None and (last is None or last < due)
+            lines.append(
+                f"  {spec.name} : dernier succès {_local(last, settings)}, prochaine échéance "
+                f"{_local(next_due(spec, now, settings.timezone), settings)}"
+                + (" (en retard : sera lancée au démarrage du worker)" if late else "")
+            )
+        lines.append("Derniers cycles :")
+        runs = state.last_runs(10)
+        if not runs:
+            lines.append("  aucun")
+        for run in runs:
+            counts = run["counts"] or {}
+            lines.append(
+                f"  {_local(run['started_at'], settings)} {run['job']} ({run['today'].strftime('%d/%m/%Y')}) : "
+                f"{run['result'] or 'en cours ou interrompu'} — {counts.get('envoyes', 0)} envoyé(s), "
+                f"{counts.get('problemes', 0)} problème(s)"
+                + (f" — {run['detail'].splitlines()[0]}" if run["detail"] else "")
+            )
+        counts = state.counts()
+        lines.append(
+            f"Messages : {counts.get('pending', 0)} en attente, {counts.get('sending', 0)} en cours d'envoi, "
+            f"{counts.get('held', 0)} mis de côté, {counts.get('sent', 0)} envoyés"
+        )
+        for held in state.held():
+            lines.append(f"  mis de côté : « {held['subject']} » — {held['last_error'] or ''}")
+        holder = state.lock_holder("cycle")
+        lines.append(f"Verrou : {'tenu par ' + holder if holder else 'libre'}")
+    finally:
+        state.close()
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The scheduled worker: the Procfile's `worker:` process on Scalingo, Clever Cloud or Heroku.
+
+One `schedule.Scheduler()` runs the jobs at their Europe/Paris times. On start-up, a job whose last
+successful run (read from the state store) is older than its latest due time runs at once: the
+platform wiped the filesystem and restarted the process, nothing was lost. Every job is wrapped: an
+exception is logged with its traceback and recorded in the journal, and the loop goes on. Jobs run
+under the run lock, so that during a deploy the old and the new container never run one cycle twice.
+On SIGTERM or SIGINT no new step starts and the process exits well within the platforms' 30 s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+import schedule
+
+from connectors.errors import LockBusyError
+
+from .business_days import is_business_day  # noqa: F401  (re-exported for status output)
+from .digests import WEEKDAYS
+from .run import DIGESTS, MATCHING, REMINDERS, RunReport, run_cycle
+from .settings import Settings
+
+log = logging.getLogger("cantines.worker")
+
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job: when it is due (days and a wall-clock time in the settings' time zone) and what it does."""
+
+    name: str
+    days: tuple[int, ...]  # weekdays, Monday = 0
+    at: dt.time
+    parts: frozenset[str]
+
+
+def parse_days(text: str) -> tuple[int, ...]:
+    """ "daily", "weekdays" (lundi–vendredi), or one day name in French or English."""
+    word = text.strip().lower()
+    if word in ("daily", "tous les jours", "chaque jour"):
+        return tuple(range(7))
+    if word in ("weekdays", "jours ouvrés", "semaine"):
+        return tuple(range(5))
+    if word in WEEKDAYS:
+        return (WEEKDAYS[word],)
+    raise ValueError(f"'{text}' is not daily, weekdays or a day name")
+
+
+def parse_time(text: str) -> dt.time:
+    hours, _, minutes = text.strip().partition(":")
+    return dt.time(int(hours), int(minutes or 0))
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """The jobs the settings ask for: the cycle (matching and reminders) and the weekly digests."""
+    worker = settings.worker
+    digests = settings.digests
+    specs = [JobSpec("cycle", parse_days(worker.cycle_days), parse_time(worker.cycle_at), frozenset({MATCHING, REMINDERS}))]
+    if digests.enabled:
+        specs.append(JobSpec("digests", parse_days(digests.weekday), dt.time(digests.hour, 0), frozenset({DIGESTS})))
+    return specs
+
+
+def due_times(spec: JobSpec, tz: ZoneInfo, start: dt.date, end: dt.date) -> Iterator[dt.datetime]:
+    """Every due instant of a job between two dates, as aware datetimes. A wall-clock time that does
+    not exist (the spring DST gap) is the first instant after the gap."""
+    day = start
+    while day <= end:
+        if day.weekday() in spec.days:
+            local = dt.datetime.combine(day, spec.at, tzinfo=tz)
+            yield local.astimezone(dt.timezone.utc).astimezone(tz)  # normalises a time in the gap
+        day += dt.timedelta(days=1)
+
+
+def latest_due(spec: JobSpec, now: dt.datetime, tz: ZoneInfo) -> dt.datetime | None:
+    """The latest due instant at or before `now` (within the last week)."""
+    today = now.astimezone(tz).date()
+    past = [t for t in due_times(spec, tz, today - dt.timedelta(days=7), today) if t <= now]
+    return past[-1] if past else None
+
+
+def next_due(spec: JobSpec, now: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """The first due instant after `now`."""
+    today = now.astimezone(tz).date()
+    return next(t for t in due_times(spec, tz, today, today + dt.timedelta(days=8)) if t > now)
+
+
+class Worker:
+    """Runs the jobs on a `schedule.Scheduler` until asked to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], dt.datetime],
+        scheduler: schedule.Scheduler | None = None,
+        runner: Callable[..., RunReport] = run_cycle,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self.tz = settings.timezone
+        self.scheduler = scheduler if scheduler is not None else schedule.Scheduler()
+        self.runner = runner
+        self.stop_event = threading.Event()
+        self.specs = job_specs(settings)
+        self.outcomes: list[tuple[str, str]] = []  # (job, outcome) for the log and tests
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def register(self) -> None:
+        """One schedule job per (job, day), at its time in the settings' time zone."""
+        zone = self.settings.network.timezone
+        for spec in self.specs:
+            for day in spec.days:
+                every = getattr(self.scheduler.every(), DAY_NAMES[day])
+                every.at(spec.at.strftime("%H:%M"), zone).do(self.run_job, spec).tag(spec.name)
+
+    def catch_up(self) -> None:
+        """Run once, now, every job whose last success is older than its latest due time."""
+        from .backends import open_state
+
+        state = open_state(self.settings)
+        try:
+            state.migrate(self.clock())
+            for spec in self.specs:
+                due = latest_due(spec, self.clock(), self.tz)
+                last = state.last_success(spec.name)
+                if due is not None and (last is None or last < due):
+                    log.info("job %s: last success %s is older than its due time %s: running it now",
+                             spec.name, last.isoformat() if last else "never", due.isoformat())
+                    self.run_job(spec, due)
+        finally:
+            state.close()
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run_job(self, spec: JobSpec, due: dt.datetime | None = None) -> None:
+        """Run one job; never raises (the loop must go on), records what happened."""
+        if self.stop_event.is_set():
+            return
+        now = self.clock()
+        due = due or latest_due(spec, now, self.tz) or now
+        today = now.astimezone(self.tz).date()
+        log.info("job %s: starting for %s (due %s)", spec.name, today.isoformat(), due.isoformat())
+        try:
+            report = self.runner(
+                self.settings, today=today, clock=self.clock, job=spec.name, parts=spec.parts,
+                lock_wait_seconds=self.settings.worker.lock_wait_seconds, skip_if_done_since=due,
+                should_stop=self.stop_event.is_set,
+            )
+        except LockBusyError as exc:
+            self._outcome(spec, "skipped", f"{exc}: another worker is running; it will do this job")
+            return
+        except Exception as exc:  # recorded and logged; the next run is scheduled as usual
+            self._outcome(spec, "failed", f"{type(exc).__name__}: {exc}")
+            log.error("job %s failed:\n%s", spec.name, traceback.format_exc().rstrip())
+            self._record_failure(spec, today, now, exc)
+            return
+        if report.skipped:
+            self._outcome(spec, "skipped", report.skipped)
+        else:
+            self._outcome(
+                spec, "stopped" if report.stopped else report.result,
+                f"{report.queued} queued, {report.sent} sent, {len(report.problems)} data problems, "
+                f"{len(report.errors)} errors",
+            )
+
+    def _outcome(self, spec: JobSpec, outcome: str, detail: str) -> None:
+        self.outcomes.append((spec.name, outcome))
+        log.info("job %s: %s (%s)", spec.name, outcome, detail)
+
+    def _record_failure(self, spec: JobSpec, today: dt.date, now: dt.datetime, exc: BaseException) -> None:
+        """A failure before the cycle could journal it (settings, database…): journal it here."""
+        from .backends import open_state
+
+        try:
+            state = open_state(self.settings)
+            try:
+                state.migrate(now)
+                recorded = [r for r in state.last_runs(1) if r["job"] == spec.name and r["result"] == "Échec"
+                            and r["started_at"] and r["started_at"] >= now.astimezone(dt.timezone.utc) - dt.timedelta(seconds=1)]
+                if not recorded:
+                    run_id = state.start_run(job=spec.name, today=today, now=now)
+                    state.finish_run(run_id, result="Échec", counts={}, detail=f"{type(exc).__name__}: {exc}", now=self.clock())
+            finally:
+                state.close()
+        except Exception:  # the database itself is down: the log line above is all we can do
+            log.error("job %s: could not record the failure in the state store", spec.name)
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if not self.stop_event.is_set():
+            log.info("stop requested (%s): finishing the current step", signal.Signals(signum).name if signum else "stop")
+        self.stop_event.set()
+
+    def run_forever(self, *, install_signals: bool = True, max_sleep: float = 30.0) -> None:
+        """Catch up, then run the jobs when due until SIGTERM/SIGINT."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+        self.register()
+        log.info("worker started: %s", ", ".join(
+            f"{s.name} at {s.at.strftime('%H:%M')} ({self.settings.network.timezone}) on "
+            f"{', '.join(DAY_NAMES[d] for d in s.days)}" for s in self.specs
+        ))
+        self.catch_up()
+        while not self.stop_event.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self.stop_event.wait(max(0.5, min(idle if idle is not None else max_sleep, max_sleep)))
+        log.info("worker stopped")
