@@ -72,13 +72,13 @@ def job_specs(settings: Settings) -> list[JobSpec]:
 
 
 def due_times(spec: JobSpec, tz: ZoneInfo, start: dt.date, end: dt.date) -> Iterator[dt.datetime]:
-    """Every due instant of a job between two dates, as aware datetimes. A wall-clock time that does
-    not exist (the spring DST gap) is the first instant after the gap."""
+    """Every due instant of a job between two dates, in UTC (instants compare without surprises
+    around DST). A wall-clock time that does not exist (in the spring gap) comes one hour later,
+    02:30 becoming 03:30; one that happens twice (the autumn change) is its first occurrence."""
     day = start
     while day <= end:
         if day.weekday() in spec.days:
-            local = dt.datetime.combine(day, spec.at, tzinfo=tz)
-            yield local.astimezone(dt.timezone.utc).astimezone(tz)  # normalises a time in the gap
+            yield dt.datetime.combine(day, spec.at, tzinfo=tz).astimezone(dt.timezone.utc)
         day += dt.timedelta(days=1)
 
 

@@ -156,10 +156,12 @@ class StateStore:
         """Apply the migrations not yet applied; returns their versions."""
         applied: list[int] = []
         with self.engine.begin() as conn:
+            if self.is_postgresql:  # two workers starting together migrate one after the other
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
             schema_migrations.create(conn, checkfirst=True)
         for version, name, apply in MIGRATIONS:
             with self.engine.begin() as conn:
-                if self.is_postgresql:  # two workers starting together migrate one after the other
+                if self.is_postgresql:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
                 done = conn.execute(
                     sa.select(schema_migrations.c.version).where(schema_migrations.c.version == version)
