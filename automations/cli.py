@@ -222,7 +222,9 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
 
 @cli.command()
 @config_option
-def worker(config_path: Path | None) -> None:
+@click.option("--health-port", type=int, default=None,
+              help="Also answer HTTP health checks on this port (Clever Cloud expects one on 8080).")
+def worker(config_path: Path | None, health_port: int | None) -> None:
     """Run the scheduled worker until stopped (the Procfile's `worker:` process).
 
     Jobs run at their times in Europe/Paris: the cycle every weekday at 07:30 and the digests on
@@ -239,7 +241,10 @@ def worker(config_path: Path | None) -> None:
 
     settings = settings_or_exit(config_path)
     configure_worker_logging(os.environ)
-    Worker(settings, clock=clock_for(settings)).run_forever()
+    the_worker = Worker(settings, clock=clock_for(settings))
+    if health_port is not None:
+        the_worker.serve_health(health_port)
+    the_worker.run_forever()
 
 
 @cli.command()

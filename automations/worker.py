@@ -15,6 +15,7 @@ import logging
 import signal
 import threading
 import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
@@ -24,7 +25,6 @@ import schedule
 
 from connectors.errors import LockBusyError
 
-from .business_days import is_business_day  # noqa: F401  (re-exported for status output)
 from .digests import WEEKDAYS
 from .run import DIGESTS, MATCHING, REMINDERS, RunReport, run_cycle
 from .settings import Settings
@@ -201,6 +201,28 @@ class Worker:
         if not self.stop_event.is_set():
             log.info("stop requested (%s): finishing the current step", signal.Signals(signum).name if signum else "stop")
         self.stop_event.set()
+
+    def serve_health(self, port: int) -> ThreadingHTTPServer:
+        """A tiny HTTP endpoint answering 200 while the loop runs, for platforms (Clever Cloud) that
+        expect every application to listen on a port."""
+        worker = self
+
+        class Health(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                body = ("ok: " + ", ".join(f"{j}={o}" for j, o in worker.outcomes[-5:]) + "\n").encode()
+                self.send_response(503 if worker.stop_event.is_set() else 200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # health checks are not events
+                return
+
+        server = ThreadingHTTPServer(("0.0.0.0", port), Health)
+        threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+        log.info("health endpoint listening on port %d", port)
+        return server
 
     def run_forever(self, *, install_signals: bool = True, max_sleep: float = 30.0) -> None:
         """Catch up, then run the jobs when due until SIGTERM/SIGINT."""
