@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.errors import ConfigurationError
-from connectors.mail import MailBackend, OutboxBackend
+from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBackend
 from connectors.state import StateStore
 from connectors.tables.base import Table
 from connectors.tables.workbook import WorkbookStore
@@ -29,10 +29,19 @@ def open_tables(settings: Settings) -> dict[str, Table]:
 
 
 def open_mail(settings: Settings) -> MailBackend:
-    """The mail backend of the settings; the local outbox unless a provider is configured."""
-    if settings.mail.backend == "outbox":
-        return OutboxBackend(settings.mail.outbox_dir)
-    raise ConfigurationError(f"mail backend '{settings.mail.backend}' is not available")
+    """The mail backend of the settings; the local outbox unless a provider is configured (nothing
+    is ever emailed by surprise)."""
+    mail = settings.mail
+    if mail.backend == "smtp":
+        return SmtpBackend(settings.secrets.get("SMTP_URL") or "", timeout=mail.timeout_seconds)
+    if mail.backend == "sendgrid":
+        host = settings.secrets.get("SENDGRID_HOST")
+        options = {"host": host} if host else {}
+        return SendGridBackend(
+            settings.secrets.get("SENDGRID_API_KEY") or "", sandbox=mail.sendgrid_sandbox,
+            timeout=mail.timeout_seconds, **options,
+        )
+    return OutboxBackend(mail.outbox_dir)
 
 
 def open_state(settings: Settings) -> StateStore:

@@ -75,8 +75,10 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "path": Option(str, "state.sqlite", path=True),
     },
     "mail": {
-        "backend": Option(str, "outbox", choices=("outbox",)),
+        "backend": Option(str, "outbox", choices=("outbox", "smtp", "sendgrid")),
         "outbox_dir": Option(str, "outbox", path=True),
+        "timeout_seconds": Option(int, 30),
+        "sendgrid_sandbox": Option(bool, False),
     },
     "reminders": {
         "rules": Option(str, "reminders.toml", path=True),
@@ -119,6 +121,25 @@ def cross_check(func: CrossCheck) -> CrossCheck:
 def _state_needs_database(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
     if values["state"]["backend"] == "postgresql" and database_url(environ) is None:
         return ["[state] backend = 'postgresql' needs the DATABASE_URL environment variable"]
+    return []
+
+
+MAIL_SECRETS = {"smtp": "SMTP_URL", "sendgrid": "SENDGRID_API_KEY"}
+
+
+@cross_check
+def _mail_needs_its_secret(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    backend = values["mail"]["backend"]
+    variable = MAIL_SECRETS.get(backend)
+    if variable and not environ.get(variable, "").strip():
+        return [f"[mail] backend = '{backend}' needs the {variable} environment variable"]
+    if backend == "smtp":
+        from connectors.mail.smtp import parse_smtp_url
+
+        try:
+            parse_smtp_url(environ["SMTP_URL"])
+        except ConfigurationError as exc:
+            return exc.problems
     return []
 
 
@@ -351,6 +372,9 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     url = database_url(environ)
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
+    for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST"):
+        if environ.get(name, "").strip():
+            secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None
     return Settings(
         path=config_path.resolve(),

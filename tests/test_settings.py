@@ -135,3 +135,30 @@ def test_matching_weights_override_the_defaults(make_settings: Callable[..., Set
     rules = MatchingRules.from_settings(make_settings(extra="[matching.weights]\nthemes = 50\n").matching)
     assert rules.weights == {"themes": 50, "needs": 20, "amount": 20, "time": 10, "history": 15}
     assert rules.total_weight == 115
+
+
+@pytest.mark.parametrize(
+    ("backend", "environ", "expected"),
+    [
+        pytest.param("smtp", {}, "[mail] backend = 'smtp' needs the SMTP_URL environment variable", id="smtp-without-url"),
+        pytest.param("sendgrid", {}, "[mail] backend = 'sendgrid' needs the SENDGRID_API_KEY environment variable", id="sendgrid-without-key"),
+        pytest.param("smtp", {"SMTP_URL": "http://user:s3cret@host"}, "SMTP_URL must start with smtp://", id="smtp-bad-scheme"),
+    ],
+)
+def test_a_mail_provider_needs_its_secret(tmp_path: Path, backend: str, environ: dict[str, str], expected: str) -> None:
+    problems = problems_of(tmp_path, mail=f'backend = "{backend}"', environ=environ)
+    assert any(expected in p for p in problems), problems
+    assert all("s3cret" not in p for p in problems)
+
+
+def test_mail_backends_are_opened_from_the_environment(make_settings: Callable[..., Settings]) -> None:
+    from automations.backends import open_mail
+    from connectors.mail import OutboxBackend, SendGridBackend, SmtpBackend
+
+    assert isinstance(open_mail(make_settings()), OutboxBackend)  # nothing is sent unless a provider is set
+    smtp = open_mail(make_settings(mail='backend = "smtp"', environ={"SMTP_URL": "smtps://u:p%40ss@mail.example.org"}, folder="a"))
+    assert isinstance(smtp, SmtpBackend) and "p@ss" not in repr(smtp)
+    grid = open_mail(make_settings(mail='backend = "sendgrid"\nsendgrid_sandbox = true', folder="b",
+                                   environ={"SENDGRID_API_KEY": "SG.key", "SENDGRID_HOST": "http://127.0.0.1:9"}))
+    assert isinstance(grid, SendGridBackend) and grid.sandbox and grid.host == "http://127.0.0.1:9"
+    assert "SG.key" not in repr(grid)
