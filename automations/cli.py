@@ -266,6 +266,36 @@ def status(config_path: Path | None) -> None:
         fail(str(exc))
 
 
+@cli.command()
+@config_option
+@click.argument("keys", nargs=-1)
+@click.option("--all", "release_all", is_flag=True, help="Release every held message.")
+def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) -> None:
+    """Put held messages back in the queue: the next run sends them. A message is held when its
+    sending was interrupted and the provider cannot tell whether it went (check its activity log
+    first), or when the provider refused it for good (fix the address first). `cantines status`
+    lists them with their keys.
+
+    \b
+    Examples:
+      cantines release --config config/production.toml "reminder:echeance-rapport:…"
+      cantines release --config config/production.toml --all
+    """
+    from .backends import open_state_if_present
+
+    if not keys and not release_all:
+        fail("name the messages to release (their keys, see `cantines status`) or use --all", EXIT_CONFIG)
+    settings = settings_or_exit(config_path)
+    state = open_state_if_present(settings)
+    if state is None:
+        fail("no state store yet: nothing is held")
+    try:
+        count = state.release(None if release_all else list(keys))
+    finally:
+        state.close()
+    click.echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
+
+
 def main() -> None:
     cli(prog_name="cantines")
 

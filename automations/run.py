@@ -263,22 +263,35 @@ def deliver(
             report.errors.append(
                 f"« {stuck.subject} » : envoi interrompu, peut-être déjà parti ; mis de côté pour vérification"
             )
-    with backend:
-        for queued in state.pending():
-            if should_stop():
-                report.stopped = True
-                break
-            if not state.claim(queued.id):
-                continue  # another process is sending it
-            try:
-                provider_id = backend.deliver(parser.parsebytes(queued.message))
-            except DeliveryError as exc:
-                state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
-                report.send_failures += 1
-                report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
-                continue
-            state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
-            report.sent += 1
+    waiting = state.pending()
+    if waiting:
+        try:
+            backend.open()
+        except DeliveryError as exc:  # the provider is unreachable or refuses us: all stay pending
+            report.send_failures += 1
+            report.errors.append(f"envoi impossible ({backend.name}) : {exc} ; {len(waiting)} message(s) en attente")
+            waiting = []
+        try:
+            for queued in waiting:
+                if should_stop():
+                    report.stopped = True
+                    break
+                if not state.claim(queued.id):
+                    continue  # another process is sending it
+                try:
+                    provider_id = backend.deliver(parser.parsebytes(queued.message))
+                except DeliveryError as exc:
+                    report.send_failures += 1
+                    report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
+                    if exc.stops_delivery:  # nothing was sent; every other message would fail alike
+                        state.mark_failed(queued.id, str(exc))
+                        break
+                    state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
+                    continue
+                state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
+                report.sent += 1
+        finally:
+            backend.close()
     counts = state.counts()
     report.pending = counts.get("pending", 0)
     report.held_total = counts.get("held", 0)

@@ -51,7 +51,10 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
             f"{counts.get('held', 0)} mis de côté, {counts.get('sent', 0)} envoyés"
         )
         for held in state.held():
-            lines.append(f"  mis de côté : « {held['subject']} » — {held['last_error'] or ''}")
+            lines.append(
+                f"  mis de côté : « {held['subject']} » — {held['last_error'] or ''} "
+                f"(clé : {held['idempotency_key']} ; `cantines release` pour le renvoyer)"
+            )
         holder = state.lock_holder("cycle")
         lines.append(f"Verrou : {'tenu par ' + holder if holder else 'libre'}")
     finally:

@@ -349,6 +349,14 @@ class StateStore:
                 .values(status=HELD if hold else PENDING, last_error=error[:2000])
             )
 
+    def release(self, keys: list[str] | None = None) -> int:
+        """Put held messages back in the queue (all of them when `keys` is None); how many."""
+        statement = outbox.update().where(outbox.c.status == HELD)
+        if keys is not None:
+            statement = statement.where(outbox.c.idempotency_key.in_(keys))
+        with self.engine.begin() as conn:
+            return conn.execute(statement.values(status=PENDING, last_error=None)).rowcount
+
     def held(self) -> list[dict[str, Any]]:
         """Messages held for a person to check, with the reason."""
         with self.engine.connect() as conn:

@@ -10,11 +10,13 @@ from ..errors import BackendError
 
 
 class DeliveryError(BackendError):
-    """A message could not be delivered. `retriable`: worth trying again on the next run."""
+    """A message could not be delivered. `retriable`: worth trying again on the next run.
+    `stops_delivery`: the provider refuses everything (a rejected key): stop, keep the rest pending."""
 
-    def __init__(self, message: str, *, retriable: bool = True):
+    def __init__(self, message: str, *, retriable: bool = True, stops_delivery: bool = False):
         super().__init__(message)
         self.retriable = retriable
+        self.stops_delivery = stops_delivery
 
 
 class MailBackend(abc.ABC):

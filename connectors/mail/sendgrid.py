@@ -5,9 +5,11 @@ subject, text then HTML content, base64 attachments, the custom headers SendGrid
 List-Unsubscribe, X-Cantines-…), the message kind as a category and the idempotency key as a custom
 argument (both visible in SendGrid's activity feed and event webhooks).
 
-429 and 5xx answers are retried with exponential backoff (1 s, 2 s, 4 s…, or the Retry-After SendGrid
-gives), `max_attempts` requests in all, then reported as retriable. Other 4xx answers are permanent for
-that message and quote SendGrid's own explanation. The API key never appears in errors, reprs or logs.
+429 and 5xx answers, and requests that could not be sent at all, are retried with exponential backoff
+(1 s, 2 s, 4 s…, or the Retry-After SendGrid gives), `max_attempts` requests in all, then reported as
+retriable. Other 4xx answers are permanent for that message and quote SendGrid's own explanation. A
+request whose answer was lost (reset, timeout) may have been accepted: it is not repeated, and the message
+is held for a person to check, as after a crash. The API key never appears in errors, reprs or logs.
 """
 
 from __future__ import annotations
@@ -263,7 +265,7 @@ def sendgrid_errors(body: bytes | str | None) -> str:
             f"{error['field']}: {error['message']}" if error.get("field") else str(error["message"])
             for error in errors
         ]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return " ".join(text.split())[:500]
     return "; ".join(parts) if parts else "no explanation given"
 
@@ -307,6 +309,7 @@ class SendGridBackend(MailBackend):
     """Delivers each message with one SendGrid v3 mail/send request (plus retries)."""
 
     name = "sendgrid"
+    after_crash = "hold"  # SendGrid cannot be asked whether it accepted a message
 
     def __init__(
         self,
@@ -366,11 +369,14 @@ class SendGridBackend(MailBackend):
                 problem = f"SendGrid could not be reached at {self.host} ({_describe(exc.reason)})"
                 wait = None
             except (OSError, http.client.HTTPException) as exc:
-                # The request went out but the answer was lost: SendGrid may have accepted the message,
-                # so it is not sent again now; the run leaves it pending and the next run sends it.
+                # The request went out but the answer was lost: SendGrid may have accepted the message and
+                # cannot be asked, so it is held for a person to check, like a message interrupted by a crash.
+                key = payload.get("custom_args", {}).get(KEY_ARGUMENT, "")
                 raise DeliveryError(
-                    f"the connection to SendGrid was lost before its answer ({_describe(exc)}); "
-                    "the message may or may not have been accepted", retriable=True,
+                    f"the connection to SendGrid was lost before its answer ({_describe(exc)}): the message "
+                    "may have been sent. Check SendGrid's Activity feed"
+                    + (f" ({KEY_ARGUMENT} = {key})" if key else "") + " before sending it again",
+                    retriable=False,
                 ) from exc
             else:
                 message_id = response.headers.get("X-Message-Id")
@@ -399,7 +405,8 @@ class SendGridBackend(MailBackend):
             text = f"the message is too large for SendGrid (413: {reason}); the limit is 30 MB with attachments"
         else:
             text = f"SendGrid refused the message ({status}: {reason})"
-        return DeliveryError(text, retriable=False)
+        # a rejected key refuses every message alike: stop there, nothing was sent
+        return DeliveryError(text, retriable=False, stops_delivery=status in (401, 403))
 
 
 def _describe(exc: object) -> str:

@@ -15,10 +15,17 @@ User and password are percent-decoded (write `%40` for `@`, `%2F` for `/`, `%3A`
 - `no`: never upgrade, and log in over plain text: only for a relay on the same machine or network.
 
 Certificates are verified with the system's CAs. The password never appears in errors, reprs or logs.
+
+`open` connects and logs in (a wrong password stops the run before any message is claimed). Failures to
+connect and 4xx replies (nothing accepted) are tried again after 1 s, 2 s… up to `max_attempts`, then
+reported as retriable; 5xx replies are permanent. A connection lost in the middle of a message is not
+retried at once (the server may have it): it is retriable, and the next run sends it again under the same
+Message-ID, which `deliver` returns as the provider id.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -135,6 +142,7 @@ class SmtpBackend(MailBackend):
     """Sends each message over one SMTP connection opened by `open` and closed by `close`."""
 
     name = "smtp"
+    after_crash = "resend"  # same Message-ID: receiving servers and clients drop the duplicate
 
     def __init__(
         self,
@@ -218,8 +226,7 @@ class SmtpBackend(MailBackend):
                         "will not be sent in plain text. Use smtps://, or add ?starttls=no for a trusted "
                         "local relay", retriable=False,
                     )
-                assert settings.password is not None
-                connection.login(settings.username, settings.password)
+                self._login(connection)
         except smtplib.SMTPAuthenticationError as exc:
             if 400 <= exc.smtp_code < 500:
                 raise _TryAgain(self._reply_error("refused the login for now", exc, retriable=True)) from exc
@@ -234,6 +241,24 @@ class SmtpBackend(MailBackend):
             ) from exc
         except OSError as exc:
             raise self._connection_failure(exc) from exc
+
+    def _login(self, connection: smtplib.SMTP) -> None:
+        username, password = self.settings.username or "", self.settings.password or ""
+        if (username + password).isascii():
+            connection.login(username, password)
+            return
+        # smtplib encodes credentials as ASCII; AUTH PLAIN carries UTF-8 (RFC 4616), so send it ourselves.
+        if not connection.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        if "PLAIN" not in connection.esmtp_features["auth"].upper().split():
+            raise DeliveryError(
+                f"SMTP server {self.settings.address} offers no login method for a user or password with "
+                f"non-ASCII characters (it lacks AUTH PLAIN): change them in {SETTING}", retriable=False,
+            )
+        token = base64.b64encode(b"\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8"))
+        code, reply = connection.docmd("AUTH", "PLAIN " + token.decode("ascii"))
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     def _usable_connection(self) -> smtplib.SMTP:
         """The open connection if it still answers, else a new one (one reconnection, no more)."""

@@ -1,0 +1,102 @@
+"""The cycle delivering through real providers: SMTP (aiosmtpd) and SendGrid (the fake), the
+messages parsed back, failures leaving messages pending or held, held ones released."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from click.testing import CliRunner
+
+from automations.cli import cli
+from automations.demo import write_demo_workbook
+from automations.run import run_cycle
+from automations.settings import Settings
+from connectors.state import StateStore
+
+from .conftest import PARIS
+from .fakes.sendgrid import FakeSendGrid
+from .fakes.smtp import SmtpServer
+
+MONDAY = dt.date(2026, 11, 23)
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS)
+
+
+def test_a_cycle_sends_through_smtp_once(make_settings: Callable[..., Settings]) -> None:
+    with SmtpServer() as server:
+        settings = make_settings(mail='backend = "smtp"', environ={"SMTP_URL": server.url()})
+        write_demo_workbook(settings, MONDAY)
+        first = run_cycle(settings, today=MONDAY, clock=clock)
+        assert first.sent == first.queued > 14 and len(server.received) == first.sent
+        second = run_cycle(settings, today=MONDAY, clock=clock)
+        assert second.sent == 0 and len(server.received) == first.sent
+        reminder = next(r.parsed() for r in server.received if "rappel-echeance" in str(r.parsed()["X-Cantines-Kind"]))
+        assert reminder.get_body(("plain",)).get_content().startswith("Bonjour")
+        (ics,) = [a for a in reminder.iter_attachments() if a.get_content_type() == "text/calendar"]
+        assert b"BEGIN:VEVENT" in ics.get_payload(decode=True)
+        digest = next(r for r in server.received if "recapitulatif-cantine" in str(r.parsed()["X-Cantines-Kind"]))
+        parsed = digest.parsed()
+        assert parsed["List-Unsubscribe"].startswith("<mailto:")
+        assert sorted(digest.rcpt_tos) == sorted([str(a.addr_spec) for a in parsed["To"].addresses]
+                                                 + [str(a.addr_spec) for a in (parsed["Cc"].addresses if parsed["Cc"] else ())])
+        assert "Voici les nouvelles de la semaine" in parsed.get_body(("plain",)).get_content()
+
+
+def test_an_unreachable_smtp_server_leaves_everything_pending(make_settings: Callable[..., Settings]) -> None:
+    with SmtpServer() as server:
+        url = server.url()
+    # the server is gone: nothing listens there any more
+    settings = make_settings(mail='backend = "smtp"\ntimeout_seconds = 2', environ={"SMTP_URL": url})
+    write_demo_workbook(settings, MONDAY)
+    report = run_cycle(settings, today=MONDAY, clock=clock)
+    assert report.result == "Avertissements" and not report.fatal
+    assert report.sent == 0 and report.pending == report.queued > 0
+    assert any("envoi impossible (smtp)" in e for e in report.errors)
+    with SmtpServer() as server:  # it is back: the next run sends what waited, once
+        settings = make_settings(mail='backend = "smtp"', environ={"SMTP_URL": server.url()}, folder="deploy")
+        again = run_cycle(settings, today=MONDAY, clock=clock)
+        assert again.sent == report.queued and again.queued == 0
+
+
+def test_a_cycle_sends_through_sendgrid_with_its_key_in_custom_args(make_settings: Callable[..., Settings]) -> None:
+    with FakeSendGrid(api_key="SG.secret") as fake:
+        environ = {"SENDGRID_API_KEY": "SG.secret", "SENDGRID_HOST": fake.url}
+        settings = make_settings(mail='backend = "sendgrid"', environ=environ)
+        write_demo_workbook(settings, MONDAY)
+        report = run_cycle(settings, today=MONDAY, clock=clock)
+        assert report.sent == len(fake.received) == report.queued
+        keys = {p["custom_args"]["cantines_key"] for p in fake.received}
+        assert len(keys) == report.sent and all(k.startswith(("reminder:", "digest:")) for k in keys)
+        assert all(p["from"]["email"] == "robot@example.org" for p in fake.received)
+
+
+def test_a_rejected_sendgrid_key_stops_at_the_first_message_and_keeps_the_rest(make_settings: Callable[..., Settings]) -> None:
+    with FakeSendGrid(api_key="SG.right") as fake:
+        settings = make_settings(mail='backend = "sendgrid"', environ={"SENDGRID_API_KEY": "SG.wrong", "SENDGRID_HOST": fake.url})
+        write_demo_workbook(settings, MONDAY)
+        report = run_cycle(settings, today=MONDAY, clock=clock)
+        assert fake.requests == 1  # one refusal is enough: not one request per message
+        assert report.sent == 0 and report.pending == report.queued
+        assert any("SENDGRID_API_KEY" in e for e in report.errors)
+        assert all("SG.wrong" not in e for e in report.errors)
+
+
+def test_a_held_message_is_released_and_sent(make_settings: Callable[..., Settings]) -> None:
+    with FakeSendGrid(api_key="SG.k") as fake:
+        settings = make_settings(mail='backend = "sendgrid"', environ={"SENDGRID_API_KEY": "SG.k", "SENDGRID_HOST": fake.url})
+        write_demo_workbook(settings, MONDAY)
+        fake.fail_next(400)  # refused for good: held
+        first = run_cycle(settings, today=MONDAY, clock=clock)
+        state = StateStore.open(None, sqlite_path=settings.state.path)
+        assert state.counts()["held"] == 1 and first.sent == first.queued - 1
+        (held,) = state.held()
+        status = CliRunner().invoke(cli, ["status", "--config", str(settings.path)], env={"SENDGRID_API_KEY": "SG.k"})
+        assert held["idempotency_key"] in status.output
+        result = CliRunner().invoke(cli, ["release", "--config", str(settings.path), held["idempotency_key"]],
+                                    env={"SENDGRID_API_KEY": "SG.k", "SENDGRID_HOST": fake.url})
+        assert result.exit_code == 0 and "1 message(s) remis en file" in result.output
+        again = run_cycle(settings, today=MONDAY, clock=clock)
+        assert again.sent == 1 and state.counts() == {"sent": first.queued}
