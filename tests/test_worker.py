@@ -190,3 +190,49 @@ def test_the_second_worker_takes_over_when_the_first_dies(make_settings: Callabl
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def test_worker_logs_mask_every_secret() -> None:
+    import io
+    import logging
+
+    from automations.logs import configure_worker_logging
+
+    stream = io.StringIO()
+    environ = {"DATABASE_URL": "postgres://app:pg-pass-123@db:5432/app", "SMTP_URL": "smtps://u:mail%40pass@smtp:465",
+               "SENDGRID_API_KEY": "SG.very-secret"}
+    handler = configure_worker_logging(environ, stream)
+    try:
+        log = logging.getLogger("cantines.test")
+        log.info("connecting to %s", environ["DATABASE_URL"])
+        log.info("key %s and password %s", "SG.very-secret", "mail%40pass")
+        try:
+            raise RuntimeError("failed with pg-pass-123")
+        except RuntimeError:
+            log.exception("job failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    output = stream.getvalue()
+    for secret in ("pg-pass-123", "SG.very-secret", "mail%40pass"):
+        assert secret not in output
+    assert output.count("***") >= 4
+    assert all(" INFO " in line or " ERROR " in line or not line.strip() or line.startswith(("Traceback", "  ", "RuntimeError"))
+               for line in output.splitlines())
+
+
+def test_status_shows_runs_due_times_messages_and_the_lock(demo: Settings) -> None:
+    from click.testing import CliRunner
+
+    from automations.cli import cli
+
+    Worker(demo, clock=Clock(paris(2026, 11, 23, 9, 0))).catch_up()
+    result = CliRunner().invoke(cli, ["status", "--config", str(demo.path)])
+    assert result.exit_code == 0, result.output
+    assert "cycle : dernier succès 23/11/2026 09:00" in result.output
+    assert "digests : dernier succès 23/11/2026 09:00" in result.output
+    assert "Derniers cycles :" in result.output and "Avertissements" in result.output
+    assert "0 en attente" in result.output and "Verrou : libre" in result.output
+    state = store(demo)
+    with state.run_lock("cycle"):
+        held = CliRunner().invoke(cli, ["status", "--config", str(demo.path)])
+    assert "Verrou : tenu par " in held.output and "pid" in held.output
