@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench requirements clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test: $(VENV)/.installed-test
 ## Benchmarks: they print figures, they do not pass or fail on time.
 bench: $(VENV)/.installed-test
 	@for b in tests/bench/bench_*.py; do $(BIN)/python -m tests.bench.$$(basename $$b .py) || exit 1; done
+
+## Pin the runtime dependencies for the PaaS buildpacks (requirements.txt), from a clean environment.
+requirements:
+	rm -rf .venv-requirements
+	$(PYTHON) -m venv .venv-requirements
+	.venv-requirements/bin/python -m pip install --quiet --upgrade pip
+	.venv-requirements/bin/python -m pip install --quiet .
+	{ sed -n '1,3p' requirements.txt; .venv-requirements/bin/python -m pip freeze --exclude cantines-worker; echo "."; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt
+	rm -rf .venv-requirements
 
 clean:
 	rm -rf demo .pytest_cache
