@@ -164,6 +164,50 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
 
 @cli.command()
 @config_option
+@today_option
+@click.argument("echeance", required=False)
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the drafts (default: [reports] drafts_dir).")
+def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | None, out: Path | None) -> None:
+    """Render report drafts (Word and Markdown) now: every bilan due within the horizon, or the
+    one échéance named (its Intitulé, or part of it). Nothing is emailed or written to the tables.
+
+    \b
+    Examples:
+      cantines draft --config config/demo.toml --today 2026-11-24
+      cantines draft --config config/demo.toml "Bilan final – CONV-2026-01"
+    """
+    from .drafts import render_draft
+    from .parsing import fold
+    from .reports import build_draft, build_drafts
+    from .run import RunReport, load
+    from .backends import open_tables
+
+    settings = settings_or_exit(config_path)
+    day = resolve_today(settings, today)
+    report = RunReport(today=day, started_at=clock_for(settings)(), dry_run=True)
+    try:
+        dataset = load(settings, open_tables(settings), report)
+    except CantinesError as exc:
+        fail(str(exc))
+    if echeance:
+        wanted = fold(echeance)
+        items = [i for i in dataset.echeances if wanted in fold(i.title) or wanted == fold(i.key)]
+        if not items:
+            fail(f"aucune échéance ne correspond à « {echeance} »")
+        drafts = [build_draft(i, dataset, day) for i in items]
+    else:
+        drafts = build_drafts(dataset, day, settings.reports.horizon_days)
+    folder = out or settings.reports.drafts_dir
+    for one in drafts:
+        files = render_draft(one, settings.paths.templates, folder, network_name=settings.network.name)
+        click.echo(f"{one.title} (à rendre le {one.item.due_on.strftime('%d/%m/%Y')}) : {files.docx}")
+    if not drafts:
+        click.echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
+
+
+@cli.command()
+@config_option
 def init(config_path: Path | None) -> None:
     """Create the missing tabs and columns of every table (never deletes or renames anything).
 

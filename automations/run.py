@@ -19,11 +19,13 @@ from connectors.tables.base import Row, Table
 from .backends import open_mail, open_state, open_state_if_present, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
+from .draft_delivery import prepare_drafts
 from .messages import Network, digest_messages, reminder_messages
 from .model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from .offers import OfferProposal, propose_offers
 from .reminders import due_reminders
 from .render import Renderer
+from .reports import build_drafts
 from .settings import Settings
 from .writeback import replace_rows, upsert_results
 
@@ -32,8 +34,8 @@ log = logging.getLogger(__name__)
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
-MATCHING, REMINDERS, DIGESTS = "matching", "reminders", "digests"
-ALL_PARTS = frozenset({MATCHING, REMINDERS, DIGESTS})
+MATCHING, REMINDERS, DIGESTS, DRAFTS = "matching", "reminders", "digests", "drafts"
+ALL_PARTS = frozenset({MATCHING, REMINDERS, DIGESTS, DRAFTS})
 
 
 class Stopped(Exception):
@@ -61,6 +63,7 @@ class RunReport:
     held: int = 0  # held by this run (interrupted sends)
     held_total: int = 0
     drafts: int = 0
+    draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
@@ -410,6 +413,19 @@ def _cycle(
         tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key, keep=("Vu le",)
     )
     report.rows_written += written.total
+    step()
+    if DRAFTS in parts and settings.reports.enabled:
+        prepared, problems = prepare_drafts(
+            build_drafts(dataset, today, settings.reports.horizon_days),
+            known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
+            out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
+            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),
+        )
+        report.drafts = len(prepared)
+        report.draft_files = [p.files.docx for p in prepared]
+        report.problems.extend(problems)
+        messages = [*messages, *(p.message for p in prepared)]
+        report.messages = messages
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)

@@ -89,6 +89,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "weekday": Option(str, "lundi"),
         "hour": Option(int, 8),
     },
+    "reports": {
+        "enabled": Option(bool, True),
+        "horizon_days": Option(int, 45),
+        "drafts_dir": Option(str, "drafts", path=True),
+    },
     "worker": {
         "cycle_days": Option(str, "weekdays"),
         "cycle_at": Option(str, "07:30"),

@@ -29,6 +29,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     lines.append(f"  Rappels dus aujourd'hui : {report.reminders}")
     if report.digests:
         lines.append(f"  Récapitulatifs de la semaine : {report.digests}")
+    if report.drafts:
+        lines.append(f"  Brouillons de bilans préparés : {report.drafts}")
+        lines.extend(f"    - {path}" for path in report.draft_files)
     if report.dry_run:
         already = f", {report.already_queued} déjà envoyés auparavant" if report.already_queued else ""
         lines.append(f"  Messages qui seraient envoyés : {len(report.messages)}{already} (rien n'est mis en file)")

@@ -299,6 +299,14 @@ class StateStore:
                 )
         return found
 
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether any message was ever queued under a key starting with `prefix`."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(outbox.c.id).where(outbox.c.idempotency_key.like(escaped + "%", escape="\\")).limit(1)
+            ).first() is not None
+
     def pending(self, limit: int | None = None) -> list[QueuedMessage]:
         """Messages waiting to be delivered, oldest first."""
         query = sa.select(outbox).where(outbox.c.status == PENDING).order_by(outbox.c.id)

@@ -82,7 +82,7 @@ def test_run_prints_a_summary_and_sends_once(config: Path) -> None:
     first = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     assert first.exit_code == 0, first.output
     assert "Cycle du mardi 24 novembre 2026 : Avertissements" in first.output
-    assert "22 mis en file, 0 déjà traités auparavant, 22 envoyés" in first.output  # see test_run.DEMO_MESSAGES
+    assert "27 mis en file, 0 déjà traités auparavant, 27 envoyés" in first.output  # see test_run.DEMO_MESSAGES
     second = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     assert "0 mis en file, 22 déjà traités auparavant, 0 envoyés" in second.output
 
@@ -115,7 +115,7 @@ def test_demo_generates_once_per_day_and_runs(tmp_path: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert first.exit_code == 0, first.output
-    assert "Classeur de démonstration créé" in first.output and "22 envoyés" in first.output
+    assert "Classeur de démonstration créé" in first.output and "27 envoyés" in first.output
     second = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert "Classeur de démonstration :" in second.output and "0 mis en file" in second.output
 

@@ -69,7 +69,7 @@ def test_a_cycle_sends_through_sendgrid_with_its_key_in_custom_args(make_setting
         report = run_cycle(settings, today=MONDAY, clock=clock)
         assert report.sent == len(fake.received) == report.queued
         keys = {p["custom_args"]["cantines_key"] for p in fake.received}
-        assert len(keys) == report.sent and all(k.startswith(("reminder:", "digest:")) for k in keys)
+        assert len(keys) == report.sent and all(k.startswith(("reminder:", "digest:", "draft:")) for k in keys)
         assert all(p["from"]["email"] == "robot@example.org" for p in fake.received)
 
 

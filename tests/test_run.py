@@ -26,7 +26,9 @@ DEMO_REMINDERS = 8
 # 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 13 cantines have
 # something for the week, plus the coordinator's digest.
 DEMO_DIGESTS = 14
-DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS
+# and five bilans due within 45 days, whose drafts go to their échéance's Responsable
+DEMO_DRAFTS = 5
+DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS + DEMO_DRAFTS
 
 
 @pytest.fixture
@@ -45,6 +47,12 @@ def outbox_messages(settings: Settings) -> list[email.message.EmailMessage]:
         email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
         for p in sorted(folder.glob("*.eml"))
     ]
+
+
+def reminders_about(settings: Settings, title: str) -> list[email.message.EmailMessage]:
+    """The reminders (not the report drafts) whose subject names `title`."""
+    return [m for m in outbox_messages(settings)
+            if title in str(m["Subject"]) and str(m["X-Cantines-Kind"]).startswith("rappel")]
 
 
 def sheet_rows(settings: Settings, code: str) -> list[dict]:
@@ -68,7 +76,8 @@ def test_two_runs_send_each_reminder_once(demo: Settings) -> None:
     assert (first.queued, first.sent, first.already_queued) == (DEMO_MESSAGES, DEMO_MESSAGES, 0)
     second = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     assert (second.reminders, second.digests) == (DEMO_REMINDERS, DEMO_DIGESTS)
-    assert (second.queued, second.sent, second.already_queued) == (0, 0, DEMO_MESSAGES)
+    assert (second.queued, second.sent, second.already_queued) == (0, 0, DEMO_MESSAGES - DEMO_DRAFTS)
+    assert (first.drafts, second.drafts) == (DEMO_DRAFTS, 0)  # drafts already sent are not even rendered
     messages = outbox_messages(demo)
     assert len(messages) == DEMO_MESSAGES
     assert len({m["Message-ID"] for m in messages}) == DEMO_MESSAGES
@@ -86,7 +95,7 @@ def test_reminder_goes_to_the_responsable_with_the_right_figures(demo: Settings)
     run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     rows = demo_rows(TODAY)["echeances"]
     week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
-    (message,) = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    (message,) = reminders_about(demo, week["Intitulé"])
     assert message["To"] == week["Responsable"]
     text = message.get_body(("plain",)).get_content()
     assert "dans 7 jours, le mardi 1er décembre 2026" in text
@@ -137,12 +146,12 @@ def test_moving_a_due_date_makes_new_reminders_and_done_stops_them(demo: Setting
               dt.datetime.combine(month["Date d'échéance"] + dt.timedelta(days=1), dt.time()))
     edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == month["Intitulé"], "Statut", "Envoyée")
     run_cycle(demo, today=next_day, clock=clock_at(next_day))
-    week_messages = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    week_messages = reminders_about(demo, week["Intitulé"])
     assert len(week_messages) == 2  # the original reminder and the one for the new date
     assert {str(m["X-Cantines-Key"]).rsplit(":", 2)[1] for m in week_messages} == {
         (week["Date d'échéance"] + dt.timedelta(days=d)).isoformat() for d in (0, 1)
     }
-    month_messages = [m for m in outbox_messages(demo) if month["Intitulé"] in str(m["Subject"])]
+    month_messages = reminders_about(demo, month["Intitulé"])
     assert len(month_messages) == 1  # only yesterday's: done items are not reminded
 
 
@@ -154,18 +163,19 @@ def test_an_echeance_without_responsable_goes_to_the_others_or_the_coordinator(d
         edit_cell(demo, "Échéances", lambda v, row=row: v["Intitulé"] == row["Intitulé"], "Responsable", None)
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     cantine = next(c for c in demo_rows(TODAY)["cantines"] if c["Nom"] == week["Cantine"])
-    (message,) = [m for m in outbox_messages(demo) if week["Intitulé"] in str(m["Subject"])]
+    (message,) = reminders_about(demo, week["Intitulé"])
     assert message["To"] == cantine["Email responsable"]  # the rule's next recipient
     assert "aucun responsable" in message.get_body(("plain",)).get_content()
-    (alone,) = [m for m in outbox_messages(demo) if payment["Intitulé"] in str(m["Subject"])]
+    (alone,) = reminders_about(demo, payment["Intitulé"])
     assert alone["To"] == demo.network.coordinator_email  # nobody else: the coordinator
-    assert sum(1 for p in report.problems if "aucun responsable" in p.message) == 2
+    assert sum(1 for p in report.problems if "aucun responsable" in p.message and "rappel" in p.message) == 2
+    assert any("brouillon" in p.message for p in report.problems)  # its draft too went to the coordinator
 
 
 def test_dry_run_computes_but_writes_and_queues_nothing(demo: Settings) -> None:
     before = demo.workbook.path.read_bytes()
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY), dry_run=True)
-    assert len(report.messages) == DEMO_MESSAGES and report.queued == 0
+    assert len(report.messages) == DEMO_MESSAGES - DEMO_DRAFTS and report.queued == 0  # drafts are not previewed
     assert demo.workbook.path.read_bytes() == before
     assert not demo.state.path.exists()
     assert not demo.mail.outbox_dir.exists()

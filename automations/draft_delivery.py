@@ -1,0 +1,81 @@
+"""Report drafts delivered: rendered into the drafts folder and emailed to the échéance's
+Responsable with the .docx attached, once per set of figures (again, "mis à jour", when they change)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.mail import Attachment, OutgoingMessage
+
+from .drafts import DraftFiles, mois, render_draft
+from .messages import Network
+from .model import DataProblem
+from .render import Renderer
+from .reports import MISSING, Draft
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def draft_key(draft: Draft) -> str:
+    """The idempotency key: the échéance and the figures the draft shows."""
+    return f"draft:{draft.item.key}:{draft.figures_fingerprint}"
+
+
+@dataclass(frozen=True)
+class PreparedDraft:
+    draft: Draft
+    files: DraftFiles
+    message: OutgoingMessage
+    updated: bool
+
+
+def missing_months(draft: Draft) -> list[str]:
+    """ "Cantine des Canuts : juin 2026" for every month without figures."""
+    return [
+        f"{report.name} : {mois(line.month)}"
+        for report in draft.cantines for line in report.months if line.status == MISSING
+    ]
+
+
+def prepare_drafts(
+    drafts: Iterable[Draft],
+    *,
+    known: Callable[[list[str]], set[str]],
+    sent_before: Callable[[str], bool],
+    out_dir: Path,
+    templates: Path,
+    network: Network,
+    renderer: Renderer,
+) -> tuple[list[PreparedDraft], list[DataProblem]]:
+    """Render the drafts whose figures were not sent yet, and their messages."""
+    drafts = list(drafts)
+    already = known([draft_key(d) for d in drafts])
+    prepared: list[PreparedDraft] = []
+    problems: list[DataProblem] = []
+    for draft in drafts:
+        key = draft_key(draft)
+        if key in already:
+            continue
+        files = render_draft(draft, templates, out_dir, network_name=network.name)
+        updated = sent_before(f"draft:{draft.item.key}:")
+        recipient = draft.item.owner_email
+        if not recipient:
+            problems.append(DataProblem(
+                "Échéances", draft.item.title, "Responsable", "",
+                "aucun responsable : le brouillon du bilan a été adressé à la coordination",
+            ))
+        context = {
+            "network": network, "draft": draft, "updated": updated, "missing": missing_months(draft),
+            "files": [files.docx.name, files.markdown.name],
+        }
+        rendered = renderer.email("brouillon", context)
+        message = OutgoingMessage(
+            key=key, kind="brouillon-bilan", sender=network.sender_address,
+            to=(recipient or network.coordinator_email,), reply_to=network.reply_to,
+            subject=rendered.subject, text=rendered.text, html=rendered.html,
+            attachments=(Attachment(files.docx.name, files.docx.read_bytes(), DOCX),),
+        )
+        prepared.append(PreparedDraft(draft, files, message, updated))
+    return prepared, problems

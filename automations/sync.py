@@ -1,0 +1,228 @@
+"""Declared syncs between two tables: each cantine's own figures sheet into the hub, the hub's
+matches back into each cantine's sheet, or a whole deployment into another (`cantines copy`).
+
+A sync carries some columns (renamed if needed) from a source to a target, adds constant columns
+(e.g. Cantine = "Lyon Vaise"), matches rows by key, and writes only the cells that differ after
+normalisation. Rows are created (and, in `mirror` mode, deleted) on the target only. Each column has
+one owner side (the source unless the sync says otherwise); its values flow from the owner to the
+other side, never the other way. A snapshot of the values last agreed on (in the state store) tells
+what changed since the last sync: a cell changed on both sides, or changed on the side that does not
+own it, is reported as a data problem and neither side is overwritten, so no one's edit is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.tables.base import Row, Table, Value, comparable, key_of
+
+from .model import DataProblem, row_label
+
+SOURCE, TARGET = "source", "target"
+UPSERT, MIRROR = "upsert", "mirror"
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    """One declared sync (validated from the settings)."""
+
+    name: str  # stable: snapshots are kept under it
+    key: tuple[str, ...]  # target column names
+    columns: Mapping[str, str]  # target column → source column
+    constants: Mapping[str, Value] = field(default_factory=dict)  # target column → value
+    where: Mapping[str, Value] = field(default_factory=dict)  # source column → value (rows kept)
+    mode: str = UPSERT
+    owners: Mapping[str, str] = field(default_factory=dict)  # target column → "source" | "target"
+
+    def owner(self, column: str) -> str:
+        return self.owners.get(column, SOURCE)
+
+
+@dataclass
+class SyncResult:
+    name: str
+    created: int = 0
+    updated: int = 0  # rows written on either side
+    deleted: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    problems: list[DataProblem] = field(default_factory=list)
+    snapshot: dict[str, dict[str, Value]] = field(default_factory=dict)  # what to store for next time
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated + self.deleted
+
+
+Snapshot = Mapping[str, Mapping[str, Value]]  # key text → column → value last agreed
+
+
+def key_text(key: tuple) -> str:
+    return "|".join("" if v is None else str(v) for v in key)
+
+
+def _jsonable(value: Value) -> Value:
+    value = comparable(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)  # Decimal, date, datetime: compared through their text form
+
+
+def same(a: Value, b: Value) -> bool:
+    return _jsonable(a) == _jsonable(b)
+
+
+def run_sync(
+    spec: SyncSpec,
+    source: Table,
+    target: Table,
+    snapshot: Snapshot | None,
+    *,
+    source_label: str,
+) -> SyncResult:
+    """Sync `source` into `target` once; returns what was done and the snapshot to keep."""
+    result = SyncResult(spec.name)
+    rows = _source_rows(spec, source, source_label, result)
+    target_rows = _target_rows(spec, target)
+    previous = snapshot or {}
+    creates: list[dict[str, Value]] = []
+    target_updates: list[tuple[str, dict[str, Value]]] = []
+    source_updates: list[tuple[str, dict[str, Value]]] = []
+    for key, (source_row, wanted) in rows.items():
+        text = key_text(key)
+        current = target_rows.pop(key, None)
+        if current is None:
+            creates.append(wanted)
+            result.snapshot[text] = {c: _jsonable(v) for c, v in wanted.items()}
+            continue
+        agreed = dict(previous.get(text, {}))
+        to_target: dict[str, Value] = {}
+        to_source: dict[str, Value] = {}
+        for column, value in wanted.items():
+            other = current.fields.get(column)
+            if column in spec.constants or column in spec.key:
+                if not same(value, other):
+                    to_target[column] = value
+                agreed[column] = _jsonable(value)
+                continue
+            owner_value, other_value = (value, other) if spec.owner(column) == SOURCE else (other, value)
+            if same(owner_value, other_value):
+                agreed[column] = _jsonable(owner_value)
+                continue
+            last = previous.get(text, {}).get(column, _MISSING)
+            other_changed = last is not _MISSING and not same(other_value, last)
+            owner_changed = last is _MISSING or not same(owner_value, last)
+            if last is _MISSING or not other_changed:
+                # the side that does not own the column kept the last agreed value: follow the owner
+                (to_target if spec.owner(column) == SOURCE else to_source)[column] = owner_value
+                agreed[column] = _jsonable(owner_value)
+            else:
+                result.conflicts += 1
+                result.problems.append(_conflict(spec, source_label, target, source_row, current, column,
+                                                 value, other, both=owner_changed))
+        if to_target:
+            target_updates.append((current.id, to_target))
+        if to_source:
+            source_map = {t: s for t, s in spec.columns.items()}
+            source_updates.append((source_row.id, {source_map[c]: v for c, v in to_source.items()}))
+        if not to_target and not to_source:
+            result.unchanged += 1
+        result.snapshot[text] = agreed
+    if target_updates:
+        target.update(target_updates)
+    if source_updates:
+        source.update(source_updates)
+    result.updated = len(target_updates) + len(source_updates)
+    if creates:
+        result.created = len(target.create(creates))
+    if spec.mode == MIRROR and target_rows:  # rows whose key left the source, in this sync's scope
+        result.deleted = target.delete([row.id for row in target_rows.values()])
+    return result
+
+
+_MISSING = object()
+
+
+def _source_rows(
+    spec: SyncSpec, source: Table, label: str, result: SyncResult
+) -> dict[tuple, tuple[Row, dict[str, Value]]]:
+    """Source rows in scope, mapped to target columns, by key; duplicates reported and skipped."""
+    rows: dict[tuple, tuple[Row, dict[str, Value]]] = {}
+    first_seen: dict[tuple, str] = {}
+    for row in source.read(list(dict.fromkeys([*spec.columns.values(), *spec.where]))):
+        if any(not same(row.fields.get(column), value) for column, value in spec.where.items()):
+            continue
+        wanted = {target: row.fields.get(column) for target, column in spec.columns.items()}
+        wanted.update(spec.constants)
+        key = key_of(wanted, spec.key)
+        where = row_label(source.spec, row)
+        if all(part is None for part in key):
+            continue  # a blank line
+        if key in rows:
+            result.problems.append(DataProblem(
+                label, where, ", ".join(spec.columns.get(k, k) for k in spec.key), key_text(key),
+                f"doublon de la {first_seen[key]} (même {', '.join(spec.key)}) : cette ligne n'est pas synchronisée",
+            ))
+            continue
+        rows[key] = (row, wanted)
+        first_seen[key] = where
+    return rows
+
+
+def _target_rows(spec: SyncSpec, target: Table) -> dict[tuple, Row]:
+    """Target rows in this sync's scope (its constant columns match), by key."""
+    names = list(dict.fromkeys([*spec.columns, *spec.constants]))
+    rows: dict[tuple, Row] = {}
+    for row in target.read(names):
+        if any(not same(row.fields.get(column), value) for column, value in spec.constants.items()):
+            continue
+        rows.setdefault(key_of(row.fields, spec.key), row)
+    return rows
+
+
+def _conflict(
+    spec: SyncSpec, source_label: str, target: Table, source_row: Row, target_row: Row, column: str,
+    source_value: Value, target_value: Value, *, both: bool,
+) -> DataProblem:
+    owner = source_label if spec.owner(column) == SOURCE else target.spec.name
+    shown = f"{_show(source_value)} dans {source_label}, {_show(target_value)} dans {target.spec.name}"
+    if both:
+        message = (f"conflit : la cellule a changé des deux côtés depuis la dernière synchronisation ({shown}) ; "
+                   "aucune des deux n'a été écrasée : gardez la bonne valeur des deux côtés")
+    else:
+        message = (f"modifiée du côté qui ne possède pas la colonne ({shown}) : la colonne appartient à {owner}, "
+                   f"corrigez-la là (ou remettez la valeur de {owner}) ; rien n'a été écrasé")
+    return DataProblem(target.spec.name, row_label(target.spec, target_row), column, "", message)
+
+
+def _show(value: Value) -> str:
+    if value is None or value == "" or value == []:
+        return "(vide)"
+    if isinstance(value, (list, tuple)):
+        return "« " + ", ".join(str(v) for v in value) + " »"
+    return f"« {value} »"
+
+
+def copy_specs(codes: Iterable[str], columns: Callable[[str], Sequence[str]], keys: Callable[[str], Sequence[str]]) -> list[tuple[str, SyncSpec]]:
+    """One upsert sync per table, every column, for `cantines copy`."""
+    return [
+        (code, SyncSpec(name=f"copy:{code}", key=tuple(keys(code)), columns={c: c for c in columns(code)}))
+        for code in codes
+    ]
+
+
+def spec_from_settings(entry: Mapping[str, Any]) -> SyncSpec:
+    """A SyncSpec from one validated [[syncs]] entry of the settings."""
+    return SyncSpec(
+        name=str(entry["name"]),
+        key=tuple(entry["key"]),
+        columns=dict(entry["columns"]),
+        constants=dict(entry.get("constants", {})),
+        where=dict(entry.get("where", {})),
+        mode=str(entry.get("mode", UPSERT)),
+        owners=dict(entry.get("owners", {})),
+    )

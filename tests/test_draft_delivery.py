@@ -1,0 +1,82 @@
+"""Report drafts in the cycle: rendered into the drafts folder, emailed once with the .docx, again
+("mis à jour") only when the figures change; `cantines draft` on demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from pathlib import Path
+
+import docx
+import openpyxl
+from click.testing import CliRunner
+
+from automations.cli import cli
+from automations.demo import write_demo_workbook
+from automations.run import run_cycle
+from automations.settings import Settings
+
+from .conftest import PARIS
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS)
+
+
+def drafts_sent(settings: Settings) -> list[email.message.EmailMessage]:
+    folder: Path = settings.mail.outbox_dir
+    messages = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]
+    return [m for m in messages if m["X-Cantines-Kind"] == "brouillon-bilan"]  # type: ignore[misc]
+
+
+def test_drafts_are_sent_once_and_again_only_when_figures_change(settings: Settings) -> None:
+    write_demo_workbook(settings, TODAY)
+    first = run_cycle(settings, today=TODAY, clock=clock)
+    assert first.drafts >= 2
+    sent = drafts_sent(settings)
+    assert len(sent) == first.drafts
+    for message in sent:
+        assert str(message["Subject"]).startswith("Brouillon : ")
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_filename().endswith(".docx")
+        assert attachment.get_payload(decode=True)[:2] == b"PK"  # a real .docx (zip)
+    assert all(path.exists() for path in first.draft_files)
+    assert run_cycle(settings, today=TODAY, clock=clock).drafts == 0  # same figures: nothing again
+
+    # Cantine du Port's figures change: its draft (and only it) goes again, "mis à jour"
+    book = openpyxl.load_workbook(settings.workbook.path)
+    sheet = book["Indicateurs"]
+    header = [c.value for c in sheet[1]]
+    changed = 0
+    for row in sheet.iter_rows(min_row=2):
+        if row[header.index("Cantine")].value == "Cantine du Port":
+            row[header.index("Repas servis")].value = 999
+            changed += 1
+    book.save(settings.workbook.path)
+    assert changed
+    third = run_cycle(settings, today=TODAY, clock=clock)
+    updated = [m for m in drafts_sent(settings) if str(m["Subject"]).startswith("Brouillon mis à jour")]
+    assert third.drafts == len(updated) == 1
+    assert "Cantine du Port" in str(updated[0]["Subject"]) or "CONV-2026-03" in str(updated[0]["Subject"])
+    document = docx.Document(third.draft_files[0])
+    text = "\n".join(p.text for p in document.paragraphs) + "\n".join(
+        cell.text for table in document.tables for row in table.rows for cell in row.cells)
+    assert "999" in text
+
+
+def test_draft_command_renders_on_demand(settings: Settings, tmp_path: Path) -> None:
+    write_demo_workbook(settings, TODAY)
+    result = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(),
+                                      "--out", str(tmp_path / "all")])
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "all").glob("*.docx"))) >= 2 and len(list((tmp_path / "all").glob("*.md"))) >= 2
+    one = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(),
+                                   "--out", str(tmp_path / "one"), "bilan intermediaire – conv-2026-01"])
+    assert one.exit_code == 0, one.output
+    assert [p.name for p in (tmp_path / "one").glob("*.docx")] == ["CONV-2026-01_2026-12-24_bilan-intermediaire.docx"]
+    missing = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(), "rien de tel"])
+    assert missing.exit_code == 1 and "aucune échéance" in missing.output
+    assert not settings.state.path.exists()  # nothing queued or written
