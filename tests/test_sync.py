@@ -1,0 +1,148 @@
+"""The sync engine: upsert, mirror, renames, constants, ownership both ways, conflicts, duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from automations.sync import MIRROR, TARGET, SyncSpec, run_sync
+from connectors.tables.base import ColumnSpec, TableSpec
+from connectors.tables.memory import MemoryTable
+
+M = dt.date
+SHEET = TableSpec("sheet", "Indicateurs (Lyon Vaise)", (
+    ColumnSpec("Mois", "date"), ColumnSpec("Repas", "integer"), ColumnSpec("Bénévoles", "integer"),
+    ColumnSpec("Remarque", "text"),
+), key=("Mois",))
+HUB = TableSpec("indicateurs", "Indicateurs", (
+    ColumnSpec("Cantine", "link", link_table="cantines"), ColumnSpec("Mois", "date"),
+    ColumnSpec("Repas servis", "integer"), ColumnSpec("Bénévoles actifs", "integer"), ColumnSpec("Commentaire", "text"),
+), key=("Cantine", "Mois"))
+SPEC = SyncSpec(
+    name="indicateurs-lyon-vaise", key=("Cantine", "Mois"),
+    columns={"Mois": "Mois", "Repas servis": "Repas", "Bénévoles actifs": "Bénévoles"},
+    constants={"Cantine": "Lyon Vaise"},
+)
+
+
+def tables(*sheet_rows: dict, hub_rows: tuple[dict, ...] = ()) -> tuple[MemoryTable, MemoryTable]:
+    sheet, hub = MemoryTable(SHEET), MemoryTable(HUB)
+    sheet.create(sheet_rows)
+    hub.create(hub_rows)
+    sheet.write_calls = hub.write_calls = 0
+    return sheet, hub
+
+
+def hub_values(hub: MemoryTable) -> list[tuple]:
+    return sorted((r.fields["Cantine"], r.fields["Mois"], r.fields["Repas servis"], r.fields["Bénévoles actifs"])
+                  for r in hub.read())
+
+
+def test_upsert_creates_renames_adds_constants_and_then_writes_nothing() -> None:
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420, "Bénévoles": 12}, {"Mois": M(2026, 2, 1), "Repas": 390, "Bénévoles": 11})
+    first = run_sync(SPEC, sheet, hub, None, source_label="Lyon Vaise")
+    assert (first.created, first.updated, first.problems) == (2, 0, [])
+    assert hub_values(hub) == [("Lyon Vaise", M(2026, 1, 1), 420, 12), ("Lyon Vaise", M(2026, 2, 1), 390, 11)]
+    calls = hub.write_calls
+    second = run_sync(SPEC, sheet, hub, first.snapshot, source_label="Lyon Vaise")
+    assert second.written == 0 and second.unchanged == 2 and hub.write_calls == calls
+
+
+def test_only_differing_cells_are_written_and_other_cantines_untouched() -> None:
+    other = {"Cantine": "Cantine du Port", "Mois": M(2026, 1, 1), "Repas servis": 800, "Bénévoles actifs": 30}
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420, "Bénévoles": 12}, hub_rows=(other,))
+    snapshot = run_sync(SPEC, sheet, hub, None, source_label="LV").snapshot
+    (row_id,) = [r.id for r in sheet.read()]
+    sheet.update([(row_id, {"Repas": 425})])
+    result = run_sync(SPEC, sheet, hub, snapshot, source_label="LV")
+    assert result.updated == 1
+    (changed,) = [r for r in hub.read() if r.fields["Cantine"] == "Lyon Vaise"]
+    assert changed.fields["Repas servis"] == 425
+    assert ("Cantine du Port", M(2026, 1, 1), 800, 30) in hub_values(hub)
+
+
+def test_mirror_deletes_rows_whose_key_left_the_source_in_its_scope_only() -> None:
+    other = {"Cantine": "Cantine du Port", "Mois": M(2026, 3, 1), "Repas servis": 800}
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420}, {"Mois": M(2026, 2, 1), "Repas": 390}, hub_rows=(other,))
+    mirror = SyncSpec(**{**SPEC.__dict__, "mode": MIRROR})
+    snapshot = run_sync(mirror, sheet, hub, None, source_label="LV").snapshot
+    february = next(r.id for r in sheet.read() if r.fields["Mois"] == M(2026, 2, 1))
+    sheet.delete([february])
+    result = run_sync(mirror, sheet, hub, snapshot, source_label="LV")
+    assert result.deleted == 1
+    assert [v[:2] for v in hub_values(hub)] == [("Cantine du Port", M(2026, 3, 1)), ("Lyon Vaise", M(2026, 1, 1))]
+    upsert = run_sync(SPEC, MemoryTable(SHEET), hub, None, source_label="LV")
+    assert upsert.deleted == 0  # upsert never deletes
+
+
+def test_duplicate_keys_in_the_source_are_problems_not_crashes() -> None:
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420}, {"Mois": M(2026, 1, 1), "Repas": 999}, {"Mois": M(2026, 2, 1), "Repas": 1})
+    result = run_sync(SPEC, sheet, hub, None, source_label="Lyon Vaise (classeur)")
+    (problem,) = result.problems
+    assert problem.table == "Lyon Vaise (classeur)" and "doublon" in problem.message
+    assert hub_values(hub)[0][2] == 420 and result.created == 2
+
+
+TWO_WAY = SyncSpec(
+    name="correspondances-lyon-vaise", key=("Cantine", "Mois"),
+    columns={"Mois": "Mois", "Repas servis": "Repas", "Commentaire": "Remarque"},
+    constants={"Cantine": "Lyon Vaise"}, owners={"Commentaire": TARGET},
+)
+
+
+def test_two_way_each_column_flows_from_its_owner() -> None:
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420})
+    snapshot = run_sync(TWO_WAY, sheet, hub, None, source_label="LV").snapshot
+    (hub_row,) = hub.read()
+    hub.update([(hub_row.id, {"Commentaire": "chiffre vérifié"})])  # the hub owns Commentaire
+    (sheet_row,) = sheet.read()
+    sheet.update([(sheet_row.id, {"Repas": 430})])  # the sheet owns Repas
+    result = run_sync(TWO_WAY, sheet, hub, snapshot, source_label="LV")
+    assert result.problems == [] and result.updated == 2
+    assert sheet.read()[0].fields["Remarque"] == "chiffre vérifié"
+    assert hub.read()[0].fields["Repas servis"] == 430
+    again = run_sync(TWO_WAY, sheet, hub, result.snapshot, source_label="LV")
+    assert again.written == 0
+
+
+def test_a_cell_changed_on_both_sides_is_a_conflict_and_neither_is_overwritten() -> None:
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420})
+    snapshot = run_sync(SPEC, sheet, hub, None, source_label="LV").snapshot
+    sheet.update([(sheet.read()[0].id, {"Repas": 430})])
+    hub.update([(hub.read()[0].id, {"Repas servis": 440})])
+    result = run_sync(SPEC, sheet, hub, snapshot, source_label="LV")
+    (problem,) = result.problems
+    assert result.conflicts == 1 and "conflit" in problem.message and "« 430 »" in problem.message and "« 440 »" in problem.message
+    assert sheet.read()[0].fields["Repas"] == 430 and hub.read()[0].fields["Repas servis"] == 440
+    assert result.snapshot == snapshot  # nothing agreed: the next run sees the same conflict
+    sheet.update([(sheet.read()[0].id, {"Repas": 440})])  # someone sets both sides alike
+    settled = run_sync(SPEC, sheet, hub, result.snapshot, source_label="LV")
+    assert settled.problems == [] and settled.written == 0
+
+
+def test_an_edit_on_the_side_that_does_not_own_the_column_is_reported_not_overwritten() -> None:
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Repas": 420})
+    snapshot = run_sync(SPEC, sheet, hub, None, source_label="LV").snapshot
+    hub.update([(hub.read()[0].id, {"Repas servis": 400})])  # the hub edits what the cantine's sheet owns
+    result = run_sync(SPEC, sheet, hub, snapshot, source_label="LV")
+    (problem,) = result.problems
+    assert "du côté qui ne possède pas la colonne" in problem.message and problem.column == "Repas servis"
+    assert hub.read()[0].fields["Repas servis"] == 400  # the staff edit survives
+
+
+@pytest.mark.parametrize(
+    ("sheet_value", "hub_value"),
+    [
+        pytest.param(1.5, "1.5", id="number-and-text"),
+        pytest.param(420, 420.0, id="int-and-float"),
+        pytest.param(None, "", id="empty-and-blank"),
+    ],
+)
+def test_values_equal_after_normalisation_are_not_rewritten(sheet_value: object, hub_value: object) -> None:
+    spec = SyncSpec(name="n", key=("Cantine", "Mois"), columns={"Mois": "Mois", "Commentaire": "Remarque"},
+                    constants={"Cantine": "LV"})
+    sheet, hub = tables({"Mois": M(2026, 1, 1), "Remarque": sheet_value},
+                        hub_rows=({"Cantine": "LV", "Mois": M(2026, 1, 1), "Commentaire": hub_value},))
+    result = run_sync(spec, sheet, hub, None, source_label="LV")
+    assert result.written == 0 and result.unchanged == 1
