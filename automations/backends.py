@@ -5,10 +5,11 @@ from __future__ import annotations
 from connectors.errors import ConfigurationError
 from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBackend
 from connectors.state import StateStore
-from connectors.tables.base import Table
+from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
 from .settings import Settings
+from .sync_settings import TableRef
 
 
 def open_tables(settings: Settings) -> dict[str, Table]:
@@ -26,6 +27,15 @@ def open_tables(settings: Settings) -> dict[str, Table]:
         else:  # settings validation lists the available backends
             raise ConfigurationError(f"table backend '{backend}' is not available")
     return tables
+
+
+def open_sync_side(settings: Settings, ref: TableRef, spec: TableSpec, tables: dict[str, Table]) -> Table:
+    """One side of a sync: a hub table already opened, or another workbook's or spreadsheet's tab."""
+    if ref.table is not None:
+        return tables[ref.table]
+    if ref.workbook is not None:
+        return WorkbookStore(ref.workbook, timezone=settings.timezone).table(spec)
+    raise ConfigurationError(f"sync source {ref.label}: the Google Sheets backend is not configured")
 
 
 def open_mail(settings: Settings) -> MailBackend:

@@ -11,6 +11,9 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
+from pathlib import Path
+
+from connectors.tables.base import TableSpec
 from connectors.tables.workbook import WorkbookStore
 
 from .business_days import business_day_on_or_after, is_business_day
@@ -326,6 +329,37 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
     }
 
 
+# Cantines that keep their monthly figures in a workbook of their own, synced into the hub.
+SHEET_CANTINES = ("La Tablée de Vaise", "Cantine du Port", "Le Chaudron Partagé")
+FIGURE_COLUMNS = ("Mois", "Repas servis", "Convives", "Bénévoles actifs", "Heures de bénévolat", "Animations",
+                  "Produits locaux (%)")
+
+
+def cantine_workbook_rows(today: dt.date) -> dict[str, Rows]:
+    """Each sheet-keeping cantine's own Indicateurs: what the hub has, plus last month, not yet in
+    the hub (the sync brings it), and one figure the cantine corrected."""
+    hub = demo_rows(today)["indicateurs"]
+    rng = random.Random(SEED + 1)
+    this_month = today.replace(day=1)
+    books: dict[str, Rows] = {}
+    for index, name in enumerate(SHEET_CANTINES):
+        rows = [{c: r[c] for c in FIGURE_COLUMNS} for r in hub if r["Cantine"] == name]
+        if not rows:
+            continue
+        latest = dict(rows[-1])
+        latest["Mois"] = this_month
+        latest["Repas servis"] = int(latest["Repas servis"]) + rng.randrange(-40, 40)
+        rows.append(latest)
+        if index == 0:
+            rows[0]["Repas servis"] = int(rows[0]["Repas servis"]) + 7  # a correction made in the cantine's sheet
+        books[name] = rows
+    return books
+
+
+def cantine_workbook_path(settings: Settings, name: str) -> Path:
+    return settings.workbook.path.parent / "cantines" / f"{slug(name)}.xlsx"
+
+
 def demo_day(today: dt.date, *, explicit: bool) -> tuple[dt.date, str | None]:
     """The day the demo plays: today, or the next business day when today is a weekend or a public
     holiday (nothing goes out then) and no day was asked for; with a note saying so."""
@@ -352,6 +386,24 @@ def write_demo_workbook(settings: Settings, today: dt.date) -> None:
                 table.create(rows[code])
 
 
+def write_cantine_workbooks(settings: Settings, today: dt.date) -> list[Path]:
+    """The sheet-keeping cantines' own workbooks (one Indicateurs tab each)."""
+    spec = TableSpec("indicateurs-cantine", "Indicateurs",
+                     tuple(settings.schema["indicateurs"].column(c) for c in FIGURE_COLUMNS), ("Mois",))
+    paths = []
+    for name, rows in cantine_workbook_rows(today).items():
+        path = cantine_workbook_path(settings, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        store = WorkbookStore(path, timezone=settings.timezone)
+        with store.batch():
+            table = store.table(spec)
+            table.ensure_schema()
+            table.create(rows)
+        paths.append(path)
+    return paths
+
+
 def ensure_demo_workbook(settings: Settings, today: dt.date, *, reset: bool = False) -> bool:
     """Generate the demo workbook for `today` unless today's is already there; True if generated."""
     path = settings.workbook.path
@@ -360,5 +412,6 @@ def ensure_demo_workbook(settings: Settings, today: dt.date, *, reset: bool = Fa
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     write_demo_workbook(settings, today)
+    write_cantine_workbooks(settings, today)
     stamp.write_text(today.isoformat() + "\n")
     return True

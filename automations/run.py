@@ -16,7 +16,7 @@ from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingM
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
-from .backends import open_mail, open_state, open_state_if_present, open_tables
+from .backends import open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from .draft_delivery import prepare_drafts
@@ -27,6 +27,7 @@ from .reminders import due_reminders
 from .render import Renderer
 from .reports import build_drafts
 from .settings import Settings
+from .sync import SyncResult, run_sync
 from .writeback import replace_rows, upsert_results
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
-MATCHING, REMINDERS, DIGESTS, DRAFTS = "matching", "reminders", "digests", "drafts"
-ALL_PARTS = frozenset({MATCHING, REMINDERS, DIGESTS, DRAFTS})
+SYNC, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "matching", "reminders", "digests", "drafts"
+ALL_PARTS = frozenset({SYNC, MATCHING, REMINDERS, DIGESTS, DRAFTS})
 
 
 class Stopped(Exception):
@@ -62,6 +63,7 @@ class RunReport:
     pending: int = 0
     held: int = 0  # held by this run (interrupted sends)
     held_total: int = 0
+    syncs: list[SyncResult] = field(default_factory=list)
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
@@ -103,7 +105,7 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
             rows[code] = table.read()
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
-            log.warning("cannot read table %s: %s", table.spec.name, exc)
+            log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
     return rows
 
 
@@ -113,6 +115,27 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
     return dataset
+
+
+def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
+    """Every declared sync, each with its snapshot; one failing (a sheet not shared, a missing file)
+    is reported and the others go on."""
+    for declaration in settings.syncs:
+        spec = declaration.spec
+        try:
+            source = open_sync_side(settings, declaration.source, declaration.source_spec, tables)
+            target = open_sync_side(settings, declaration.target, declaration.target_spec, tables)
+            if declaration.target.external:
+                target.ensure_schema()  # the worker's own tab in a cantine's sheet: created if missing
+            result = run_sync(spec, source, target, state.load_snapshot(spec.name), source_label=declaration.source.label)
+        except CantinesError as exc:
+            report.errors.append(f"synchronisation « {spec.name} » impossible : {exc}")
+            log.info("sync %s failed: %s", spec.name, exc)  # the summary and the journal report it
+            continue
+        state.save_snapshot(spec.name, result.snapshot)
+        report.syncs.append(result)
+        report.problems.extend(result.problems)
+        report.rows_written += result.written
 
 
 def reminder_window_start(settings: Settings, state: StateStore | None, today: dt.date) -> dt.date:
@@ -400,6 +423,9 @@ def _cycle(
     for code in WORKER_TABLES:
         tables[code].ensure_schema()
     step()
+    if SYNC in parts:
+        run_syncs(settings, tables, state, report)
+        step()
     dataset = load(settings, tables, report)
     step()
     outcome = compute_matching(settings, dataset, today, report)

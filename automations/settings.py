@@ -23,6 +23,7 @@ from connectors.errors import ConfigurationError
 from .reference import Reference, load_reference
 from .rules import Rule, load_rules
 from .schema import Schema, load_schema
+from .sync_settings import SyncDeclaration, check_syncs
 
 REQUIRED = object()
 # The settings used when none is named: the demo's, from the checkout the worker runs in.
@@ -265,6 +266,7 @@ class Settings:
     reference: Reference
     secrets: Secrets
     rules: tuple[Rule, ...] = ()
+    syncs: tuple[SyncDeclaration, ...] = ()
 
     def __getattr__(self, name: str) -> Section:
         sections = object.__getattribute__(self, "sections")
@@ -317,7 +319,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     base = config_path.resolve().parent
     problems: list[str] = []
     values: dict[str, dict[str, Any]] = {}
-    for section in sorted(set(raw) - set(SECTIONS)):
+    for section in sorted(set(raw) - set(SECTIONS) - {"syncs"}):
         problems.append(f"unknown section [{section}]{_suggest(section, SECTIONS)}")
     for name, options in SECTIONS.items():
         given = raw.get(name, {})
@@ -355,7 +357,10 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         reference = load_reference(values["paths"]["reference"])
     except ConfigurationError as exc:
         problems.extend(exc.problems)
+    syncs: list[SyncDeclaration] = []
     if schema is not None:
+        syncs, found = check_syncs(raw.get("syncs"), schema, base)
+        problems.extend(found)
         for table, backend in values["tables"]["bindings"].items():
             if table not in schema:
                 problems.append(f"[tables.bindings] unknown table '{table}'{_suggest(table, schema)}")
@@ -388,6 +393,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         reference=reference,
         secrets=Secrets(secrets),
         rules=rules,
+        syncs=tuple(syncs),
     )
 
 

@@ -10,6 +10,14 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     """A few lines a coordinator can read: what was read, sent, written, and every problem."""
     title = "Simulation" if report.dry_run else "Cycle"
     lines = [f"{title} du {date_longue(report.today)} : {report.result}"]
+    if report.syncs:
+        created = sum(r.created for r in report.syncs)
+        updated = sum(r.updated for r in report.syncs)
+        conflicts = sum(r.conflicts for r in report.syncs)
+        lines.append(
+            f"  Synchronisations : {len(report.syncs)} ({created} ligne(s) créée(s), {updated} mise(s) à jour"
+            + (f", {conflicts} conflit(s)" if conflicts else "") + ")"
+        )
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
     lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")

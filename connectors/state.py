@@ -79,9 +79,19 @@ locks = sa.Table(
     sa.Column("since", sa.DateTime(timezone=True), nullable=False),
 )
 
+# What each sync last agreed on, row by row: how it tells which side changed a cell since.
+sync_snapshots = sa.Table(
+    "sync_snapshots",
+    metadata,
+    sa.Column("sync_name", sa.String(300), primary_key=True),
+    sa.Column("row_key", sa.String(1000), primary_key=True),
+    sa.Column("row_values", sa.Text, nullable=False),  # JSON: column → value
+)
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "outbox, runs", lambda conn: metadata.create_all(conn, tables=[outbox, runs])),
     (2, "locks", lambda conn: metadata.create_all(conn, tables=[locks])),
+    (3, "sync snapshots", lambda conn: metadata.create_all(conn, tables=[sync_snapshots])),
 ]
 
 PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
@@ -379,6 +389,28 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
             return {status: count for status, count in rows}
+
+    # -- sync snapshots ---------------------------------------------------------------------
+
+    def load_snapshot(self, sync_name: str) -> dict[str, dict[str, Any]]:
+        """The values a sync last agreed on, by row key."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(sync_snapshots.c.row_key, sync_snapshots.c.row_values)
+                .where(sync_snapshots.c.sync_name == sync_name)
+            )
+            return {key: json.loads(values) for key, values in rows}
+
+    def save_snapshot(self, sync_name: str, snapshot: dict[str, dict[str, Any]]) -> None:
+        """Replace a sync's snapshot, in one transaction (with the work it describes done)."""
+        with self.engine.begin() as conn:
+            conn.execute(sync_snapshots.delete().where(sync_snapshots.c.sync_name == sync_name))
+            if snapshot:
+                conn.execute(
+                    sync_snapshots.insert(),
+                    [{"sync_name": sync_name, "row_key": key, "row_values": json.dumps(values, sort_keys=True)}
+                     for key, values in snapshot.items()],
+                )
 
     # -- journal ----------------------------------------------------------------------------
 
