@@ -146,3 +146,100 @@ def test_values_equal_after_normalisation_are_not_rewritten(sheet_value: object,
                         hub_rows=({"Cantine": "LV", "Mois": M(2026, 1, 1), "Commentaire": hub_value},))
     result = run_sync(spec, sheet, hub, None, source_label="LV")
     assert result.written == 0 and result.unchanged == 1
+
+
+# -- declared in the settings, run in the cycle ------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import openpyxl  # noqa: E402
+
+from automations.demo import write_cantine_workbooks, write_demo_workbook  # noqa: E402
+from automations.run import run_cycle  # noqa: E402
+from automations.settings import Settings  # noqa: E402
+from connectors.errors import ConfigurationError  # noqa: E402
+
+from .conftest import PARIS, write_config  # noqa: E402
+
+_DEMO = (Path(__file__).resolve().parent.parent / "config" / "demo.toml").read_text()
+DEMO_SYNCS = _DEMO[_DEMO.index("[[syncs]]"):]
+DAY = M(2026, 11, 24)
+
+
+def demo_with_syncs(make_settings: Callable[..., Settings], extra: str = "") -> Settings:
+    text = "\n".join(line for line in DEMO_SYNCS.splitlines() if not line.startswith("#"))
+    text = text.replace("../demo/cantines/", "cantines/")
+    settings = make_settings(extra=text + extra)
+    write_demo_workbook(settings, DAY)
+    write_cantine_workbooks(settings, DAY)
+    return settings
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS)
+
+
+def test_cycle_runs_the_declared_syncs_and_a_second_run_writes_nothing(make_settings: Callable[..., Settings]) -> None:
+    settings = demo_with_syncs(make_settings)
+    first = run_cycle(settings, today=DAY, clock=clock)
+    assert [r.name for r in first.syncs] == [d.spec.name for d in settings.syncs]
+    assert sum(r.created for r in first.syncs) == 3  # this month, for each of the three cantines
+    assert sum(r.updated for r in first.syncs) == 1  # the correction made in one cantine's sheet
+    hub = openpyxl.load_workbook(settings.workbook.path)["Indicateurs"]
+    header = [c.value for c in hub[1]]
+    months = {(r[header.index("Cantine")], r[header.index("Mois")].date()) for r in hub.iter_rows(min_row=2, values_only=True)}
+    assert ("Cantine du Port", DAY.replace(day=1)) in months
+    run_cycle(settings, today=DAY, clock=clock)  # brings the matches written by the first into the sheet
+    third = run_cycle(settings, today=DAY, clock=clock)
+    assert all(r.written == 0 for r in third.syncs)
+
+
+def test_a_cantine_marks_interest_in_its_sheet_and_the_hub_follows(make_settings: Callable[..., Settings]) -> None:
+    settings = demo_with_syncs(make_settings)
+    run_cycle(settings, today=DAY, clock=clock)
+    run_cycle(settings, today=DAY, clock=clock)
+    path = settings.path.parent / "cantines" / "cantine-du-port.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book["Opportunités"]
+    header = [c.value for c in sheet[1]]
+    title = sheet.cell(row=2, column=header.index("Opportunité") + 1).value
+    sheet.cell(row=2, column=header.index("Statut") + 1, value="Intéressée")
+    book.save(path)
+    report = run_cycle(settings, today=DAY, clock=clock)
+    assert not [p for p in report.problems if "conflit" in p.message]
+    hub = openpyxl.load_workbook(settings.workbook.path)["Correspondances"]
+    header = [c.value for c in hub[1]]
+    (statut,) = [r[header.index("Statut")] for r in hub.iter_rows(min_row=2, values_only=True)
+                 if r[header.index("Opportunité")] == title and r[header.index("Cantine")] == "Cantine du Port"]
+    assert statut == "Intéressée"
+
+
+def test_a_failing_source_beside_working_ones(make_settings: Callable[..., Settings]) -> None:
+    broken = '\n[[syncs]]\nname = "indicateurs-absente"\nsource = { workbook = "cantines/absente.xlsx", tab = "Indicateurs" }\n' \
+             'target = "indicateurs"\nkey = ["Cantine", "Mois"]\nconstants = { Cantine = "Cantine des Forges" }\n'
+    settings = demo_with_syncs(make_settings, broken)
+    report = run_cycle(settings, today=DAY, clock=clock)
+    assert len(report.syncs) == 4 and sum(r.created for r in report.syncs) == 3
+    assert any("indicateurs-absente" in e and "absent" in e for e in report.errors)
+    assert report.sent > 0 and not report.fatal
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        pytest.param('name = "x"\nsource = "indicateur"\ntarget = "indicateurs"\nkey = ["Mois"]', "unknown table 'indicateur'", id="unknown-table"),
+        pytest.param('name = "x"\nsource = { workbook = "a.xlsx" }\ntarget = "indicateurs"\nkey = ["Mois"]', "'tab' (the tab's name) is required", id="no-tab"),
+        pytest.param('name = "x"\nsource = { workbook = "a.xlsx", tab = "T" }\ntarget = { workbook = "b.xlsx", tab = "U" }\nkey = ["Mois"]', "one side must be a table of the schema", id="two-external"),
+        pytest.param('name = "x"\nsource = { workbook = "a.xlsx", tab = "T" }\ntarget = "indicateurs"\nkey = ["Cantine", "Mois"]\nconstants = { Cantin = "A" }', "target Indicateurs has no column 'Cantin'", id="bad-constant"),
+        pytest.param('name = "x"\nsource = { workbook = "a.xlsx", tab = "T" }\ntarget = "indicateurs"\nkey = ["Mois"]\nmode = "replace"', "mode must be 'upsert' or 'mirror'", id="bad-mode"),
+        pytest.param('source = "cantines"\ntarget = "indicateurs"\nkey = ["Mois"]', "'name' is required", id="no-name"),
+    ],
+)
+def test_sync_declarations_are_checked(tmp_path: Path, block: str, expected: str) -> None:
+    from automations.settings import load_settings
+
+    path = write_config(tmp_path, "\n[[syncs]]\n" + block + "\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(path, {})
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
