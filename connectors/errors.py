@@ -32,3 +32,19 @@ class SchemaError(BackendError, KeyError):
 
 class LockBusyError(CantinesError):
     """Another run holds the run lock."""
+
+
+class InvalidValueError(BackendError, ValueError):
+    """The backend refused a value the worker sent (an unknown choice, a date it cannot read): fix the data.
+
+    `table`, `column` and `value` say where; the message says it in a sentence staff can act on."""
+
+    def __init__(self, message: str, *, table: str, column: str | None = None, value: object = None):
+        super().__init__(message)
+        self.table = table
+        self.column = column
+        self.value = value
+
+
+class UnknownLinkError(InvalidValueError):
+    """A link names a row the linked table does not have; nothing was written (and no row created)."""

@@ -141,13 +141,20 @@ class Table(abc.ABC):
 
     def upsert(self, rows: Iterable[Mapping[str, Value]], key: Sequence[str]) -> UpsertResult:
         """Create rows whose key is new, update only the cells that differ on the others."""
+        plan = self.plan_upsert(rows, key)
+        if plan.updates:
+            self.update(plan.updates)
+        if plan.creates:
+            plan.result.created = self.create(plan.creates)
+        return plan.result
+
+    def plan_upsert(self, rows: Iterable[Mapping[str, Value]], key: Sequence[str]) -> UpsertPlan:
+        """Read the table and sort `rows` into creates, updates (the differing cells only) and unchanged."""
         key = tuple(key)
         existing: dict[tuple, Row] = {}
         for row in self.read():
             existing.setdefault(key_of(row.fields, key), row)
-        result = UpsertResult()
-        to_create: list[Mapping[str, Value]] = []
-        to_update: list[tuple[str, dict[str, Value]]] = []
+        plan = UpsertPlan()
         seen: set[tuple] = set()
         for values in rows:
             k = key_of(values, key)
@@ -156,19 +163,24 @@ class Table(abc.ABC):
             seen.add(k)
             current = existing.get(k)
             if current is None:
-                to_create.append(values)
+                plan.creates.append(values)
                 continue
             diff = changed_fields(current.fields, values)
             if diff:
-                to_update.append((current.id, diff))
-                result.updated.append(Row(current.id, {**current.fields, **diff}, current.position))
+                plan.updates.append((current.id, diff))
+                plan.result.updated.append(Row(current.id, {**current.fields, **diff}, current.position))
             else:
-                result.unchanged += 1
-        if to_update:
-            self.update(to_update)
-        if to_create:
-            result.created = self.create(to_create)
-        return result
+                plan.result.unchanged += 1
+        return plan
+
+
+@dataclass
+class UpsertPlan:
+    """What an upsert will send: rows to create, (id, differing cells) to update, and the result so far."""
+
+    creates: list[Mapping[str, Value]] = field(default_factory=list)
+    updates: list[tuple[str, dict[str, Value]]] = field(default_factory=list)
+    result: UpsertResult = field(default_factory=UpsertResult)
 
 
 def key_of(values: Mapping[str, Value], key: Sequence[str]) -> tuple:
