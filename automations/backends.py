@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from connectors.errors import ConfigurationError
 from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBackend
 from connectors.state import StateStore
+from connectors.tables.airtable import AirtableBase, AirtableTable
 from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
@@ -12,21 +16,55 @@ from .settings import Settings
 from .sync_settings import TableRef
 
 
-def open_tables(settings: Settings) -> dict[str, Table]:
-    """Every table of the schema, each in the backend the settings bind it to."""
-    stores: dict[str, WorkbookStore] = {}
+def airtable_base(settings: Settings, **options: Any) -> AirtableBase:
+    """The Airtable base holding the tables bound to Airtable (token and base id from the environment
+    or the settings; AIRTABLE_ENDPOINT_URL for a compatible endpoint)."""
+    secrets = settings.secrets
+    if secrets.get("AIRTABLE_ENDPOINT_URL"):
+        options.setdefault("endpoint_url", secrets.get("AIRTABLE_ENDPOINT_URL"))
+    specs = [spec for code, spec in settings.schema.items() if settings.backend_for(code) == "airtable"]
+    return AirtableBase(
+        secrets.get("AIRTABLE_TOKEN") or "", secrets.get("AIRTABLE_BASE_ID") or settings.airtable.base_id,
+        specs=specs, timezone=settings.timezone, timeout=(10.0, float(settings.airtable.timeout_seconds)), **options,
+    )
+
+
+def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | None = None) -> dict[str, Table]:
+    """Every table of the schema, each in the backend the settings bind it to (`airtable_options`
+    go to AirtableBase: a test's own pacer or clock)."""
+    store: WorkbookStore | None = None
+    base: AirtableBase | None = None
     tables: dict[str, Table] = {}
     for code, spec in settings.schema.items():
         backend = settings.backend_for(code)
         if backend == "workbook":
-            path = settings.workbook.path
-            if path is None:
-                raise ConfigurationError("[workbook] path is needed when a table is in the workbook")
-            store = stores.setdefault(str(path), WorkbookStore(path, timezone=settings.timezone))
+            store = store or WorkbookStore(settings.workbook.path, timezone=settings.timezone)
             tables[code] = store.table(spec)
+        elif backend == "airtable":
+            base = base or airtable_base(settings, **(airtable_options or {}))
+            tables[code] = base.table(spec)
         else:  # settings validation lists the available backends
             raise ConfigurationError(f"table backend '{backend}' is not available")
     return tables
+
+
+def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list[str], dict[str, Table]]:
+    """Create what is missing in every backend (or one); French lines saying what was created."""
+    tables = {code: t for code, t in open_tables(settings).items()
+              if backend is None or settings.backend_for(code) == backend}
+    lines: list[str] = []
+    airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
+    if airtable:
+        lines.extend(airtable[0].base.ensure_all([t.spec for t in airtable]).lines())
+    for table in tables.values():
+        if isinstance(table, AirtableTable):
+            continue
+        changes = table.ensure_schema()
+        if changes.created_table:
+            lines.append(f"Créé : onglet « {table.spec.name} »")
+        elif changes.added_columns:
+            lines.append(f"« {table.spec.name} » : colonnes ajoutées : {', '.join(changes.added_columns)}")
+    return lines, tables
 
 
 def open_sync_side(settings: Settings, ref: TableRef, spec: TableSpec, tables: dict[str, Table]) -> Table:

@@ -206,28 +206,72 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
         click.echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
 
 
-@cli.command()
-@config_option
-def init(config_path: Path | None) -> None:
-    """Create the missing tabs and columns of every table (never deletes or renames anything).
-
-    \b
-    Example:
-      cantines init --config config/demo.toml
-    """
-    from .backends import open_tables
+def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
+    from .backends import ensure_schemas
+    from .demo import demo_rows, fill_tables
 
     settings = settings_or_exit(config_path)
     try:
-        for table in open_tables(settings).values():
-            changes = table.ensure_schema()
-            if changes.created_table:
-                click.echo(f"Créé : onglet « {table.spec.name} »")
-            elif changes.added_columns:
-                click.echo(f"« {table.spec.name} » : colonnes ajoutées : {', '.join(changes.added_columns)}")
+        lines, tables = ensure_schemas(settings, backend)
+        for line in lines:
+            click.echo(line)
+        click.echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
+        if with_demo_data and tables:
+            day = resolve_today(settings, today)
+            for line in fill_tables(tables, demo_rows(day)):
+                click.echo(line)
+            click.echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo("Schéma à jour.")
+
+
+def _init_options(function: Any) -> Any:
+    function = click.option("--with-demo-data", is_flag=True,
+                            help="Then fill the tables with the demo dataset (on a scratch base!).")(function)
+    return config_option(today_option(function))
+
+
+@cli.group(invoke_without_command=True)
+@_init_options
+@click.pass_context
+def init(ctx: click.Context, config_path: Path | None, today: dt.datetime | None, with_demo_data: bool) -> None:
+    """Create the missing tables (tabs) and columns of every table, in every backend the settings
+    use; never deletes or renames anything, keeps the columns staff added.
+
+    \b
+    Examples:
+      cantines init --config config/demo.toml
+      cantines init airtable --config config/production.toml --with-demo-data
+    """
+    if ctx.invoked_subcommand is None:
+        _init(config_path, None, with_demo_data, today)
+
+
+@init.command("airtable")
+@_init_options
+def init_airtable(config_path: Path | None, today: dt.datetime | None, with_demo_data: bool) -> None:
+    """Create in an existing Airtable base every missing table and field of the tables bound to
+    Airtable (choices included) through the Meta API, and say what was created.
+
+    \b
+    Example:
+      AIRTABLE_TOKEN=pat… cantines init airtable --config config/production.toml
+    """
+    _init(config_path, "airtable", with_demo_data, today)
+
+
+@init.command("workbook")
+@_init_options
+def init_workbook(config_path: Path | None, today: dt.datetime | None, with_demo_data: bool) -> None:
+    """Create the missing tabs and columns of the tables kept in the local workbook.
+
+    \b
+    Example:
+      cantines init workbook --config config/demo.toml
+    """
+    _init(config_path, "workbook", with_demo_data, today)
 
 
 @cli.command()

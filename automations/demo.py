@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 import unicodedata
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from pathlib import Path
 
-from connectors.tables.base import TableSpec
+from connectors.errors import InvalidValueError
+from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
 from .business_days import business_day_on_or_after, is_business_day
@@ -370,6 +372,31 @@ def demo_day(today: dt.date, *, explicit: bool) -> tuple[dt.date, str | None]:
         f"Le {date_longue(today)} est un week-end ou un jour férié : aucun rappel ne part ces jours-là. "
         f"La démonstration est jouée au {date_longue(shown)} (--today {shown.isoformat()})."
     )
+
+
+def fill_tables(tables: Mapping[str, Table], rows: Mapping[str, Rows]) -> list[str]:
+    """Create the demo rows in tables of any backend, in link order; a row the backend refuses (a
+    typed field cannot hold the deliberate bad values) is left out and said, the rest go in."""
+    lines = []
+    for code in [c for c in rows if c in tables]:
+        table = tables[code]
+        refused = 0
+        for start in range(0, len(rows[code]), 10):  # an Airtable create request is all or nothing
+            chunk = rows[code][start:start + 10]
+            try:
+                table.create(chunk)
+                continue
+            except InvalidValueError:
+                pass
+            for row in chunk:  # one by one, to keep every row the backend accepts
+                try:
+                    table.create([row])
+                except InvalidValueError as exc:
+                    refused += 1
+                    lines.append(f"{table.spec.name} : ligne non chargée ({exc})")
+        if refused:
+            lines.append(f"{table.spec.name} : {refused} ligne(s) refusée(s) par le backend, les autres sont chargées")
+    return lines
 
 
 def write_demo_workbook(settings: Settings, today: dt.date) -> None:

@@ -371,8 +371,13 @@ def row_label(spec: TableSpec, row: Row) -> str:
         first = ", ".join(str(v) for v in first)
     if isinstance(first, dt.date):
         first = first.strftime("%d/%m/%Y")
-    where = f"ligne {row.position}" if row.position is not None else f"enregistrement {row.id}"
+    where = f"ligne {row.position}" if row.position is not None else f"l'enregistrement {row.id}"
     return f"{where} ({first})" if first not in (None, "") else where
+
+
+def of_row(label: str) -> str:
+    """ "de la ligne 3 (…)" or "de l'enregistrement rec… (…)": French elision."""
+    return f"de {label}" if label.startswith("l'") else f"de la {label}"
 
 
 def parse_cell(column: ColumnSpec, value: Any, tz: dt.tzinfo) -> Any:
@@ -494,7 +499,7 @@ def parse_table(
                 problem(
                     spec.key[0] if len(spec.key) == 1 else "",
                     row.get(spec.key[0]) if len(spec.key) == 1 else None,
-                    f"doublon de la {seen_keys[key]} (même {', '.join(spec.key)}) : cette ligne est ignorée",
+                    f"doublon {of_row(seen_keys[key])} (même {', '.join(spec.key)}) : cette ligne est ignorée",
                 )
             else:
                 seen_keys[key] = label

@@ -332,11 +332,14 @@ def journal_row(report: RunReport) -> dict[str, object]:
     }
 
 
-def plan(settings: Settings, *, today: dt.date, clock: Callable[[], dt.datetime], out: Path | None = None) -> RunReport:
+def plan(
+    settings: Settings, *, today: dt.date, clock: Callable[[], dt.datetime], out: Path | None = None,
+    tables: dict[str, Table] | None = None,
+) -> RunReport:
     """What a run would do today, writing nothing anywhere: the messages it would send (those not
     already in the state store), rendered into `out` with an index.html when given."""
     report = RunReport(today=today, started_at=clock(), dry_run=True)
-    tables = open_tables(settings)
+    tables = tables if tables is not None else open_tables(settings)
     dataset = load(settings, tables, report)
     compute_matching(settings, dataset, today, report)
     state = open_state_if_present(settings)
@@ -367,6 +370,7 @@ def run_cycle(
     parts: frozenset[str] = ALL_PARTS,
     skip_if_done_since: dt.datetime | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    tables: dict[str, Table] | None = None,
 ) -> RunReport:
     """Run one cycle for `today`. `clock` gives the current time for timestamps only.
 
@@ -374,9 +378,9 @@ def run_cycle(
     `skip_if_done_since`, a cycle that finds `job` already completed since then (by another worker,
     while it waited for the lock) does nothing. `should_stop` is checked between steps."""
     if dry_run:
-        return plan(settings, today=today, clock=clock)
+        return plan(settings, today=today, clock=clock, tables=tables)
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
-    tables = open_tables(settings)
+    tables = tables if tables is not None else open_tables(settings)
     state = open_state(settings)
     try:
         state.migrate(report.started_at)

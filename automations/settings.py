@@ -64,12 +64,16 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "timezone": Option(str, "Europe/Paris"),
     },
     "tables": {
-        "backend": Option(str, "workbook", choices=("workbook",)),
+        "backend": Option(str, "workbook", choices=("workbook", "airtable")),
         "schema": Option(str, "schema.toml", path=True),
         "bindings": Option(dict, {}),
     },
     "workbook": {
-        "path": Option(str, path=True),
+        "path": Option(str, "", path=True),
+    },
+    "airtable": {
+        "base_id": Option(str, ""),
+        "timeout_seconds": Option(int, 60),
     },
     "state": {
         "backend": Option(str, "auto", choices=("auto", "sqlite", "postgresql")),
@@ -131,6 +135,25 @@ def _state_needs_database(values: dict[str, dict[str, Any]], environ: Mapping[st
 
 
 MAIL_SECRETS = {"smtp": "SMTP_URL", "sendgrid": "SENDGRID_API_KEY"}
+
+
+def _backends_used(values: dict[str, dict[str, Any]]) -> set[str]:
+    tables = values["tables"]
+    return {tables["backend"], *tables["bindings"].values()}
+
+
+@cross_check
+def _table_backends_need_their_settings(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    problems = []
+    used = _backends_used(values)
+    if "airtable" in used:
+        if not environ.get("AIRTABLE_TOKEN", "").strip():
+            problems.append("tables in Airtable need the AIRTABLE_TOKEN environment variable (a personal access token)")
+        if not (values["airtable"]["base_id"] or environ.get("AIRTABLE_BASE_ID", "").strip()):
+            problems.append("tables in Airtable need [airtable] base_id or the AIRTABLE_BASE_ID environment variable")
+    if "workbook" in used and not values["workbook"]["path"]:
+        problems.append("[workbook] path: missing (required when a table is in the workbook)")
+    return problems
 
 
 @cross_check
@@ -382,7 +405,8 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     url = database_url(environ)
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
-    for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST"):
+    for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
+                 "AIRTABLE_ENDPOINT_URL"):
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None

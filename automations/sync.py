@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.tables.base import Row, Table, Value, comparable, key_of
 
-from .model import DataProblem, row_label
+from .model import DataProblem, of_row, row_label
 
 SOURCE, TARGET = "source", "target"
 UPSERT, MIRROR = "upsert", "mirror"
@@ -165,7 +165,7 @@ def _source_rows(
         if key in rows:
             result.problems.append(DataProblem(
                 label, where, ", ".join(spec.columns.get(k, k) for k in spec.key), key_text(key),
-                f"doublon de la {first_seen[key]} (même {', '.join(spec.key)}) : cette ligne n'est pas synchronisée",
+                f"doublon {of_row(first_seen[key])} (même {', '.join(spec.key)}) : cette ligne n'est pas synchronisée",
             ))
             continue
         rows[key] = (row, wanted)

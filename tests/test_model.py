@@ -256,7 +256,7 @@ def test_problem_reads_as_a_french_sentence(schema: Schema, reference: Reference
         pytest.param(Row("rec1", {"Nom": ""}, 12), "ligne 12", id="no-name"),
         pytest.param(Row("rec1", {}, 12), "ligne 12", id="no-first-cell"),
         pytest.param(
-            Row("recAbc", {"Nom": "Cantine Lyon"}), "enregistrement recAbc (Cantine Lyon)", id="airtable"
+            Row("recAbc", {"Nom": "Cantine Lyon"}), "l'enregistrement recAbc (Cantine Lyon)", id="airtable"
         ),
     ],
 )

@@ -1,0 +1,117 @@
+"""The full cycle with the hub on Airtable (the local fake): `cantines init airtable --with-demo-data`,
+then the same data problems, reminders, messages and journal as on the workbook for the same data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import email
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from automations.backends import open_tables
+from automations.cli import cli
+from automations.demo import fill_tables
+from automations.model import DOMAIN_TABLES
+from automations.run import RunReport, run_cycle
+from automations.settings import Settings, load_settings
+from connectors.tables.airtable_http import Pacer
+
+from .conftest import PARIS, write_config
+from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+
+TODAY = dt.date(2026, 11, 24)
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS)
+
+
+@dataclass
+class Initialised:
+    fake: FakeAirtable
+    settings: Settings
+    output: str
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Initialised]:
+    """One base set up by `cantines init airtable --with-demo-data`, really paced (5 requests/s)."""
+    with FakeAirtable(rate_limit=None) as fake:  # the fake does not limit: pacing is tested elsewhere
+        environ = airtable_environ(fake)
+        path = write_config(tmp_path_factory.mktemp("airtable"), tables='backend = "airtable"')
+        result = CliRunner().invoke(cli, ["init", "airtable", "--config", str(path), "--with-demo-data",
+                                          "--today", TODAY.isoformat()], env=environ)
+        assert result.exit_code == 0, result.output
+        yield Initialised(fake, load_settings(path, environ), result.output)
+
+
+def airtable_environ(fake: FakeAirtable) -> dict[str, str]:
+    return {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": fake.url}
+
+
+def comparable_problems(report: RunReport) -> Counter:
+    """Problems without where the rows are (row numbers in a workbook, record ids in Airtable)."""
+    where = re.compile(r"de la ligne \d+|de l'enregistrement rec\w+")
+    return Counter((p.table, p.column, p.value, where.sub("de #", p.message)) for p in report.problems)
+
+
+def sent(settings: Settings) -> dict[str, tuple[str, str]]:
+    folder: Path = settings.mail.outbox_dir
+    found = {}
+    for path in folder.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if str(message["X-Cantines-Kind"]) == "brouillon-bilan":
+            continue  # drafts carry a .docx whose bytes hold timestamps
+        found[str(message["X-Cantines-Key"])] = (str(message["Subject"]), message.get_body(("plain",)).get_content())
+    return found
+
+
+def test_init_airtable_creates_the_schema_then_fills_the_demo_data(initialised: Initialised) -> None:
+    fake, settings = initialised.fake, initialised.settings
+    assert initialised.output.count("Créée : table") == len(settings.schema)
+    assert "Données de démonstration du 24/11/2026 chargées." in initialised.output
+    assert "ligne non chargée" in initialised.output  # values Airtable's typed fields refuse are said
+    assert len(fake.rows("Cantines")) == 31  # 29 cantines and two deliberate problems
+    fake.reset_counts()
+    again = CliRunner().invoke(cli, ["init", "airtable", "--config", str(settings.path)], env=airtable_environ(fake))
+    assert again.exit_code == 0 and "Créée" not in again.output and "Schéma à jour." in again.output
+    assert fake.count("create-table") == 0 and fake.count("create-field") == 0 and fake.count("schema") >= 1
+
+
+def test_the_cycle_on_airtable_matches_the_workbook(initialised: Initialised, make_settings: Callable[..., Settings]) -> None:
+    fake, on_airtable = initialised.fake, initialised.settings
+    # the same data in a workbook: what Airtable holds (it refused the values its typed fields cannot hold)
+    on_workbook = make_settings(folder="workbook")
+    airtable_tables = open_tables(on_airtable, airtable_options={"pacer": Pacer(limit=1000)})  # the fake does not limit
+    rows = {code: [dict(r.fields) for r in airtable_tables[code].read()] for code in DOMAIN_TABLES}
+    workbook_tables = open_tables(on_workbook)
+    for table in workbook_tables.values():
+        table.ensure_schema()
+    assert fill_tables(workbook_tables, rows) == []
+
+    fake.reset_counts()
+    airtable_report = run_cycle(on_airtable, today=TODAY, clock=clock, tables=airtable_tables)
+    workbook_report = run_cycle(on_workbook, today=TODAY, clock=clock)
+    assert not airtable_report.errors and not workbook_report.errors
+    assert comparable_problems(airtable_report) == comparable_problems(workbook_report)
+    assert airtable_report.reminders == workbook_report.reminders > 0
+    assert airtable_report.digests == workbook_report.digests > 0
+    assert (airtable_report.queued, airtable_report.sent) == (workbook_report.queued, workbook_report.sent)
+    assert sent(on_airtable) == sent(on_workbook)
+    assert airtable_report.counts == workbook_report.counts
+    journal = [dict(r.fields) for r in airtable_tables["journal"].read()]
+    assert journal[-1]["Emails envoyés"] == airtable_report.sent and journal[-1]["Résultat"] == "Avertissements"
+
+    # a second cycle with nothing new writes nothing to Airtable but its journal line
+    fake.reset_counts()
+    second = run_cycle(on_airtable, today=TODAY, clock=clock, tables=airtable_tables)
+    assert second.rows_written == 0
+    writes = [r for r in fake.log if r.kind in ("create", "update", "upsert", "delete")]
+    assert [(r.kind, r.table) for r in writes] == [("create", "Journal")]  # only its journal line
