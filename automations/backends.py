@@ -48,6 +48,16 @@ def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | Non
     return tables
 
 
+def ensure_tables(tables: Mapping[str, Table]) -> None:
+    """Create what these tables lack; the Airtable ones in one go (one Meta API read)."""
+    airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
+    if airtable:
+        airtable[0].base.ensure_all([t.spec for t in airtable])
+    for table in tables.values():
+        if not isinstance(table, AirtableTable):
+            table.ensure_schema()
+
+
 def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list[str], dict[str, Table]]:
     """Create what is missing in every backend (or one); French lines saying what was created."""
     tables = {code: t for code, t in open_tables(settings).items()

@@ -16,7 +16,7 @@ from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingM
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
-from .backends import open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from .backends import ensure_tables, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from .draft_delivery import prepare_drafts
@@ -424,8 +424,7 @@ def _cycle(
         if should_stop():
             raise Stopped
 
-    for code in WORKER_TABLES:
-        tables[code].ensure_schema()
+    ensure_tables({code: tables[code] for code in WORKER_TABLES})
     step()
     if SYNC in parts:
         run_syncs(settings, tables, state, report)

@@ -21,7 +21,7 @@ from connectors.errors import (
     BackendError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError, UnknownLinkError,
 )
 from connectors.tables.airtable import AirtableBase
-from connectors.tables.airtable_http import Pacer
+from connectors.tables.airtable_http import PACING_MARGIN, Pacer
 
 from .conftest import PARIS, REPO
 from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
@@ -120,9 +120,24 @@ def test_reads_in_pages_of_100_asking_only_for_the_schema_columns(base: Airtable
     assert all(r.query["fields[]"] == list(SCHEMA["cantines"].column_names) for r in lists)
     assert all(r.query["pageSize"] == ["100"] for r in lists)
     assert "Notes du bureau" not in rows[0].fields
-    subset = base.table(SCHEMA["cantines"]).read(["Nom", "Ville"])
+    table = base.table(SCHEMA["cantines"])
+    subset = table.read(["Nom", "Ville"])
     assert set(subset[0].fields) == {"Nom", "Ville"}
+    assert len(fake.requests("list", table="Cantines")) == 3  # served from the records just read
+    table.forget()
+    assert set(table.read(["Nom", "Ville"])[0].fields) == {"Nom", "Ville"}
     assert fake.requests("list")[-1].query["fields[]"] == ["Nom", "Ville"]
+
+
+def test_a_table_read_then_written_back_is_read_once_per_write(base: AirtableBase, fake: FakeAirtable) -> None:
+    cantines = base.table(SCHEMA["cantines"])
+    cantines.create([{"Nom": "A", "Ville": "Lyon"}, {"Nom": "B", "Ville": "Lyon"}])
+    fake.reset_counts()
+    cantines.read()
+    cantines.upsert([{"Nom": "A", "Ville": "Lyon"}, {"Nom": "B", "Ville": "Vaise"}], key=["Nom"])
+    assert fake.count("list", table="Cantines") == 1  # the upsert compared against the rows just read
+    assert [r.fields["Ville"] for r in cantines.read()] == ["Lyon", "Vaise"]  # written: read again
+    assert fake.count("list", table="Cantines") == 2
 
 
 def test_creates_updates_and_deletes_in_batches_of_10(base: AirtableBase, fake: FakeAirtable) -> None:
@@ -388,8 +403,10 @@ def burst_of_reads(fake: FakeAirtable, base: AirtableBase) -> list[Exception]:
 
     def read_ten_times(code: str) -> None:
         try:
+            table = base.table(SCHEMA[code])
             for _ in range(10):
-                base.table(SCHEMA[code]).read()
+                table.forget()  # each read goes to Airtable
+                table.read()
         except Exception as exc:  # collected for the test's assertion
             errors.append(exc)
 
@@ -405,8 +422,8 @@ def test_one_pacer_serves_every_table_and_thread_of_a_base(fake: FakeAirtable, c
     fake.rate_limit = None  # the fake clock only moves when the pacer sleeps: measure the pacer alone
     assert burst_of_reads(fake, open_base(fake, clock)) == []
     assert fake.count("list") == 30
-    # 30 requests, 5 per 1.1 s window through one pacer: 5 windows of waiting (a pacer per table: 3.3 s)
-    assert sum(clock.sleeps) == pytest.approx((30 - 5) / 5 * 1.1)
+    # 30 requests, 5 per (1 s + margin) window through one pacer: 5 windows of waiting
+    assert sum(clock.sleeps) == pytest.approx((30 - 5) / 5 * (1 + PACING_MARGIN))
 
 
 def test_a_paced_burst_from_three_threads_gets_no_429(fake: FakeAirtable) -> None:
@@ -454,6 +471,7 @@ def test_reads_are_retried_after_server_errors_with_a_bounded_backoff(base: Airt
     assert clock.sleeps == [1.0, 2.0] and fake.count("list") == 3
     clock.sleeps.clear()
     fake.fail_next(*[503] * 4)
+    base.table(SCHEMA["cantines"]).forget()
     with pytest.raises(RetriableBackendError, match="HTTP 503"):
         base.table(SCHEMA["cantines"]).read()
     assert clock.sleeps == [1.0, 2.0, 4.0] and fake.count("list") == 7

@@ -36,7 +36,7 @@ from pyairtable import Api
 
 from ..errors import ConfigurationError, InvalidValueError, SchemaError, UnknownLinkError
 from .airtable_errors import INIT_HINT, TOKEN_HELP, missing_fields, translate
-from .airtable_http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, Pacer
+from .airtable_http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, Pacer, shared_pacer
 from .airtable_schema import (
     LINE_JOINER, LINK_FIELD, MERGEABLE_COLUMNS, MERGEABLE_FIELDS, RECORD_ID, SELECT_FIELDS, FieldInfo,
     SchemaReport, TableInfo, ensure_tables, from_airtable, text_of, to_airtable,
@@ -98,7 +98,9 @@ class AirtableBase:
         self.base_id = base_id
         self.timezone = timezone
         self.max_rate_limit_wait = max_rate_limit_wait
-        self.pacer = pacer or Pacer(clock=clock, sleep=sleep)
+        # the process-wide pacer of this base, unless the caller brings its own (tests, with a fake clock)
+        self.pacer = pacer or (Pacer(clock=clock, sleep=sleep) if clock is not time.monotonic or sleep is not time.sleep
+                               else shared_pacer(f"{endpoint_url}|{base_id}"))
         # pyairtable's own retries are off: the adapter paces and retries (see airtable_http)
         self.api = Api(token, endpoint_url=endpoint_url, timeout=timeout, retry_strategy=None)  # type: ignore[arg-type]
         adapter = PacedAdapter(self.pacer, sleep=sleep, backoff=retry_backoff, max_rate_limit_wait=max_rate_limit_wait)
@@ -245,11 +247,25 @@ class AirtableTable(Table):
         self.base = base
         self.spec = spec
         self._remote = base.api.table(base.base_id, spec.name)
+        # The records of the last read, until this table is written: a run that reads a table, then
+        # compares before writing it back, pays the reading requests once.
+        self._cached: tuple[frozenset[str], list[dict[str, Any]]] | None = None
+
+    def _records(self, names: list[str]) -> list[dict[str, Any]]:
+        if self._cached is not None and set(names) <= self._cached[0]:
+            return self._cached[1]
+        records = self.base.call(lambda: self._remote.all(page_size=PAGE_SIZE, fields=names), table=self.spec)
+        self._cached = (frozenset(names), records)
+        return records
+
+    def forget(self) -> None:
+        """Drop the cached records (after a write, or to see staff edits made since the last read)."""
+        self._cached = None
 
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
         names = list(columns) if columns is not None else list(self.spec.column_names)
         specs = [self.spec.column(n) for n in names]
-        records = self.base.call(lambda: self._remote.all(page_size=PAGE_SIZE, fields=names), table=self.spec)
+        records = self._records(names)
         if self.spec.primary in names:
             self.base.remember(self.spec, records, complete=True)
         link_names: dict[str, dict[str, str]] = {}
@@ -274,6 +290,7 @@ class AirtableTable(Table):
         if not rows:
             return []
         outgoing = [self._outgoing(values, drop_empty=True) for values in rows]
+        self.forget()
         records = self._send(rows, outgoing, lambda chunk, typecast: self._remote.batch_create(
             [o.fields for o in chunk], typecast=typecast))
         self.base.remember(self.spec, records, complete=False)
@@ -284,6 +301,7 @@ class AirtableTable(Table):
         if not changes:
             return 0
         outgoing = [self._outgoing(values, record_id=row_id) for row_id, values in changes]
+        self.forget()
         records = self._send([values for _, values in changes], outgoing, lambda chunk, typecast:
                              self._remote.batch_update([o.record() for o in chunk], typecast=typecast))
         self.base.remember(self.spec, records, complete=False)
@@ -293,6 +311,7 @@ class AirtableTable(Table):
         ids = list(dict.fromkeys(ids))
         if not ids:
             return 0
+        self.forget()
         deleted = self.base.call(lambda: self._remote.batch_delete(ids), table=self.spec)
         self.base.forget(self.spec, ids)
         return len(deleted)
@@ -316,6 +335,7 @@ class AirtableTable(Table):
                 raise ValueError(f"upsert to {self.spec.name}: a new row has no value for a key column of {key}")
         outgoing = [self._outgoing(diff, record_id=row_id) for row_id, diff in plan.updates]
         outgoing += [self._outgoing(values, drop_empty=True) for values in plan.creates]
+        self.forget()
         records = self._send(
             [diff for _, diff in plan.updates] + list(plan.creates), outgoing,
             lambda chunk, typecast: self._remote.batch_upsert(
