@@ -26,7 +26,8 @@ def test_shipped_configs_are_valid() -> None:
     demo = load_settings(REPO / "config" / "demo.toml", {})
     assert demo.workbook.path == REPO / "demo" / "hub.xlsx"  # relative to the config file, not the cwd
     assert demo.mail.backend == "outbox"
-    example = load_settings(REPO / "config" / "example.toml", {})
+    example = load_settings(REPO / "config" / "example.toml", {"AIRTABLE_TOKEN": "pat.test"})
+    assert example.backend_for("cantines") == "airtable" and example.airtable.base_id.startswith("app")
     assert {r.id for r in example.rules} >= {"echeance-rapport", "candidature", "question-ouverte"}
     assert len(example.schema) == 15
     assert example.reference.departement("2A").region == "Corse"
@@ -162,3 +163,12 @@ def test_mail_backends_are_opened_from_the_environment(make_settings: Callable[.
                                    environ={"SENDGRID_API_KEY": "SG.key", "SENDGRID_HOST": "http://127.0.0.1:9"}))
     assert isinstance(grid, SendGridBackend) and grid.sandbox and grid.host == "http://127.0.0.1:9"
     assert "SG.key" not in repr(grid)
+
+
+def test_an_airtable_hub_needs_its_token_and_base(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, tables='backend = "airtable"')
+    assert "tables in Airtable need the AIRTABLE_TOKEN environment variable (a personal access token)" in problems
+    assert "tables in Airtable need [airtable] base_id or the AIRTABLE_BASE_ID environment variable" in problems
+    settings = load_settings(write_config(tmp_path / "ok", tables='backend = "airtable"'),
+                             {"AIRTABLE_TOKEN": "pat.secret", "AIRTABLE_BASE_ID": "appAAAAAAAAAAAAAA"})
+    assert settings.backend_for("echeances") == "airtable" and "pat.secret" not in repr(settings)
