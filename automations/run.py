@@ -11,7 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from connectors.errors import BackendError, CantinesError, LockBusyError
+from connectors.errors import BackendError, CantinesError, InvalidValueError, LockBusyError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
@@ -436,12 +436,17 @@ def _cycle(
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
     if MATCHING in parts:
-        write_matching(settings, tables, outcome, today, report)
+        refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
     step()
-    written = replace_rows(
-        tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key, keep=("Vu le",)
-    )
-    report.rows_written += written.total
+
+    def write_problems() -> None:
+        written = replace_rows(
+            tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
+            keep=("Vu le",),
+        )
+        report.rows_written += written.total
+
+    refused_value(report, write_problems)
     step()
     if DRAFTS in parts and settings.reports.enabled:
         prepared, problems = prepare_drafts(
@@ -458,6 +463,17 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
+
+
+def refused_value(report: RunReport, write: Callable[[], None]) -> None:
+    """Do a write-back; a value the backend refuses (an unknown linked name…) becomes a data problem
+    and the run goes on."""
+    try:
+        write()
+    except InvalidValueError as exc:
+        shown = "" if exc.value is None else str(exc.value)
+        report.problems.append(DataProblem(exc.table, "", exc.column or "", shown, f"écriture refusée : {exc}"))
+        log.info("a write was refused: %s", exc)
 
 
 def _write_journal(tables: dict[str, Table], report: RunReport) -> None:

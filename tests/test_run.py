@@ -278,3 +278,19 @@ def test_a_provider_that_cannot_tell_gets_the_interrupted_message_held(demo: Set
     assert (report.sent, report.held, report.held_total) == (1, 1, 1)
     assert state.counts() == {"sent": 1, "held": 1}
     assert any("interrompu" in e for e in report.errors)
+
+
+def test_a_value_the_backend_refuses_becomes_a_data_problem() -> None:
+    from automations.run import RunReport, refused_value
+    from connectors.errors import UnknownLinkError
+
+    report = RunReport(today=TODAY, started_at=clock_at(TODAY)())
+
+    def write() -> None:
+        raise UnknownLinkError("« Cantine Fantôme » ne correspond à aucune ligne de Cantines",
+                               table="Correspondances", column="Cantine", value="Cantine Fantôme")
+
+    refused_value(report, write)  # does not raise: the run goes on
+    (problem,) = report.problems
+    assert (problem.table, problem.column, problem.value) == ("Correspondances", "Cantine", "Cantine Fantôme")
+    assert problem.message.startswith("écriture refusée : « Cantine Fantôme »")
