@@ -355,6 +355,33 @@ def status(config_path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--from", "source_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Settings of the deployment to copy from.")
+@click.option("--to", "target_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Settings of the deployment to copy into.")
+def copy(source_path: Path, target_path: Path) -> None:
+    """Copy every table of one deployment into another (e.g. from a workbook or Google Sheets into
+    Airtable when an association moves its data), through the sync engine: rows matched by key,
+    only differing cells written; running it again writes nothing. Nothing is deleted.
+
+    \b
+    Example:
+      cantines copy --from config/demo.toml --to config/production.toml
+    """
+    from .copying import copy_deployment
+
+    source = settings_or_exit(source_path)
+    target = settings_or_exit(target_path)
+    try:
+        for line in copy_deployment(source, target):
+            click.echo(line)
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
+    except CantinesError as exc:
+        fail(str(exc))
+
+
+@cli.command()
 @config_option
 @click.argument("keys", nargs=-1)
 @click.option("--all", "release_all", is_flag=True, help="Release every held message.")

@@ -14,13 +14,13 @@ from typing import Any
 
 from pathlib import Path
 
-from connectors.errors import InvalidValueError
 from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
 from .business_days import business_day_on_or_after, is_business_day
 from .render import date_longue
 from .settings import Settings
+from .writeback import write_tolerantly
 
 Rows = list[dict[str, Any]]
 SEED = 20160101  # the first Petite Cantine opened in 2016
@@ -380,22 +380,11 @@ def fill_tables(tables: Mapping[str, Table], rows: Mapping[str, Rows]) -> list[s
     lines = []
     for code in [c for c in rows if c in tables]:
         table = tables[code]
-        refused = 0
-        for start in range(0, len(rows[code]), 10):  # an Airtable create request is all or nothing
-            chunk = rows[code][start:start + 10]
-            try:
-                table.create(chunk)
-                continue
-            except InvalidValueError:
-                pass
-            for row in chunk:  # one by one, to keep every row the backend accepts
-                try:
-                    table.create([row])
-                except InvalidValueError as exc:
-                    refused += 1
-                    lines.append(f"{table.spec.name} : ligne non chargée ({exc})")
+        refused: list[str] = []
+        write_tolerantly(table.create, rows[code], lambda _row, exc: refused.append(str(exc)))
+        lines.extend(f"{table.spec.name} : ligne non chargée ({reason})" for reason in refused)
         if refused:
-            lines.append(f"{table.spec.name} : {refused} ligne(s) refusée(s) par le backend, les autres sont chargées")
+            lines.append(f"{table.spec.name} : {len(refused)} ligne(s) refusée(s) par le backend, les autres sont chargées")
     return lines
 
 

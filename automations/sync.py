@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, comparable, key_of
 
 from .model import DataProblem, of_row, row_label
+from .writeback import write_tolerantly
 
 SOURCE, TARGET = "source", "target"
 UPSERT, MIRROR = "upsert", "mirror"
@@ -132,13 +134,15 @@ def run_sync(
         if not to_target and not to_source:
             result.unchanged += 1
         result.snapshot[text] = agreed
-    if target_updates:
-        target.update(target_updates)
-    if source_updates:
-        source.update(source_updates)
-    result.updated = len(target_updates) + len(source_updates)
-    if creates:
-        result.created = len(target.create(creates))
+    def refused(side: Table) -> Callable[[Any, InvalidValueError], None]:
+        def report(_item: Any, exc: InvalidValueError) -> None:
+            shown = "" if exc.value is None else str(exc.value)
+            result.problems.append(DataProblem(side.spec.name, "", exc.column or "", shown, f"écriture refusée : {exc}"))
+        return report
+
+    result.updated = write_tolerantly(target.update, target_updates, refused(target))
+    result.updated += write_tolerantly(source.update, source_updates, refused(source))
+    result.created = write_tolerantly(target.create, creates, refused(target))
     if spec.mode == MIRROR and target_rows:  # rows whose key left the source, in this sync's scope
         result.deleted = target.delete([row.id for row in target_rows.values()])
     return result

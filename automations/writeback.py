@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, changed_fields, key_of
 
 
@@ -116,3 +118,29 @@ def upsert_results(
     if creates:
         counts.created = len(table.create(creates))
     return counts
+
+
+CHUNK = 10  # an Airtable write request is all or nothing, 10 rows at most
+
+
+def write_tolerantly(
+    write: Callable[[list[Any]], Any], items: Sequence[Any], refused: Callable[[Any, InvalidValueError], None]
+) -> int:
+    """Write `items` in chunks; a chunk the backend refuses is written row by row, so that one bad
+    value costs only its own row (given to `refused`), never the others nor a duplicate."""
+    done = 0
+    for start in range(0, len(items), CHUNK):
+        chunk = list(items[start:start + CHUNK])
+        try:
+            write(chunk)
+            done += len(chunk)
+            continue
+        except InvalidValueError:
+            pass
+        for item in chunk:
+            try:
+                write([item])
+                done += 1
+            except InvalidValueError as exc:
+                refused(item, exc)
+    return done
