@@ -354,6 +354,35 @@ def status(config_path: Path | None) -> None:
         fail(str(exc))
 
 
+@cli.command("import-aides")
+@config_option
+@today_option
+def import_aides_command(config_path: Path | None, today: dt.datetime | None) -> None:
+    """Import the aids of Aides-territoires (the State's public funding database) into Opportunités
+    now: new ones « À qualifier », updated ones refreshed in the columns the import owns, staff
+    edits kept, nothing deleted. Needs AIDES_TERRITOIRES_TOKEN; the query and the category table are
+    in config/aides_territoires.toml.
+
+    \b
+    Example:
+      AIDES_TERRITOIRES_TOKEN=… cantines import-aides --config config/production.toml
+    """
+    from .run import AIDES, run_cycle
+    from .summary import format_report
+
+    settings = settings_or_exit(config_path)
+    if not settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
+        fail("set AIDES_TERRITOIRES_TOKEN (your Aides-territoires API token) to import aids", EXIT_CONFIG)
+    try:
+        report = run_cycle(settings, today=resolve_today(settings, today), clock=clock_for(settings),
+                           job="aides", parts=frozenset({AIDES}))
+    except CantinesError as exc:
+        fail(str(exc))
+    click.echo(format_report(report))
+    if report.fatal or report.aides is None:
+        sys.exit(EXIT_PROBLEM)
+
+
 @cli.command()
 @click.option("--from", "source_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Settings of the deployment to copy from.")

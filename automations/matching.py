@@ -45,10 +45,15 @@ class MatchingRules:
     collective_min_cantines: int = 3
     refusal_memory_days: int = 365
     weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    # Opportunities imported automatically are proposed once staff set Statut veille to Pertinente
+    # (or as soon as imported, when the settings say so), and never without a territory.
+    imported_source: str = "Aides-territoires"
+    match_unqualified_imports: bool = False
 
     @classmethod
-    def from_settings(cls, section: Mapping[str, object]) -> MatchingRules:
+    def from_settings(cls, section: Mapping[str, object], *, match_unqualified_imports: bool = False) -> MatchingRules:
         return cls(
+            match_unqualified_imports=match_unqualified_imports,
             min_days_to_prepare=int(section["min_days_to_prepare"]),  # type: ignore[call-overload]
             threshold=int(section["threshold"]),  # type: ignore[call-overload]
             collective_min_cantines=int(section["collective_min_cantines"]),  # type: ignore[call-overload]
@@ -164,6 +169,11 @@ class Matcher:
         """ACTIVE if the opportunity itself can still be proposed, else why not."""
         if opportunity.watch_status in SET_ASIDE:
             return SET_ASIDE_STATE
+        if opportunity.source == self.rules.imported_source:
+            if not opportunity.territories:
+                return NO_LONGER  # a territory the import could not place: staff fill it in first
+            if opportunity.watch_status != "Pertinente" and not self.rules.match_unqualified_imports:
+                return NO_LONGER
         if opportunity.recurrence != "Permanente" and opportunity.deadline is not None:
             if (opportunity.deadline - self.today).days < self.rules.min_days_to_prepare:
                 return DEADLINE_PASSED

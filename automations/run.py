@@ -16,6 +16,10 @@ from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingM
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
+from connectors.aides_territoires import AidesTerritoiresClient
+
+from .aides_import import SYNC_NAME as AIDES_SYNC
+from .aides_import import ImportResult, import_aides
 from .backends import ensure_tables, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
@@ -35,8 +39,8 @@ log = logging.getLogger(__name__)
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
-SYNC, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "matching", "reminders", "digests", "drafts"
-ALL_PARTS = frozenset({SYNC, MATCHING, REMINDERS, DIGESTS, DRAFTS})
+SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
+ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
 
 
 class Stopped(Exception):
@@ -64,6 +68,8 @@ class RunReport:
     held: int = 0  # held by this run (interrupted sends)
     held_total: int = 0
     syncs: list[SyncResult] = field(default_factory=list)
+    aides: ImportResult | None = None
+    aides_note: str | None = None  # why the Aides-territoires import did not run
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
@@ -138,6 +144,28 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
         report.rows_written += result.written
 
 
+def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
+                     report: RunReport) -> None:
+    """The Aides-territoires import, when a token is set; a failing API is reported, the cycle goes on."""
+    token = settings.secrets.get("AIDES_TERRITOIRES_TOKEN")
+    if not token:
+        report.aides_note = "désactivé (pas de jeton AIDES_TERRITOIRES_TOKEN)"
+        return
+    options = {"base_url": settings.secrets.get("AIDES_TERRITOIRES_URL")} if settings.secrets.get("AIDES_TERRITOIRES_URL") else {}
+    try:
+        with AidesTerritoiresClient(token, **options) as client:
+            result = import_aides(settings, tables, client, today, state.load_snapshot(AIDES_SYNC))
+    except CantinesError as exc:
+        report.errors.append(f"import Aides-territoires impossible : {exc}")
+        log.info("aides-territoires import failed: %s", exc)
+        return
+    if result.sync is not None:
+        state.save_snapshot(AIDES_SYNC, result.sync.snapshot)
+        report.rows_written += result.sync.written
+    report.aides = result
+    report.problems.extend(result.problems)
+
+
 def reminder_window_start(settings: Settings, state: StateStore | None, today: dt.date) -> dt.date:
     """The day after which reminders are due: the last completed run's day (so that a missed day
     is caught up), at most `catch_up_days` back; yesterday when there is no earlier run."""
@@ -185,7 +213,9 @@ class Matching:
 
 def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, report: RunReport) -> Matching:
     """Matches, collective-application suggestions and partner-offer proposals for today."""
-    rules = MatchingRules.from_settings(settings.matching)
+    rules = MatchingRules.from_settings(
+        settings.matching, match_unqualified_imports=settings.aides_territoires.match_unqualified
+    )
     matcher = Matcher(dataset, today, rules)
     matches = matcher.matches()
     outcome = Matching(matcher, matches, collective_suggestions(matches, rules), propose_offers(dataset, today))
@@ -428,6 +458,9 @@ def _cycle(
     step()
     if SYNC in parts:
         run_syncs(settings, tables, state, report)
+        step()
+    if AIDES in parts:
+        run_aides_import(settings, tables, state, today, report)
         step()
     dataset = load(settings, tables, report)
     step()

@@ -99,6 +99,12 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "horizon_days": Option(int, 45),
         "drafts_dir": Option(str, "drafts", path=True),
     },
+    "aides_territoires": {
+        "config": Option(str, "aides_territoires.toml", path=True),
+        "match_unqualified": Option(bool, False),
+        "import_days": Option(str, "daily"),
+        "import_at": Option(str, "06:30"),
+    },
     "worker": {
         "cycle_days": Option(str, "weekdays"),
         "cycle_at": Option(str, "07:30"),
@@ -406,11 +412,11 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
     for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
-                 "AIRTABLE_ENDPOINT_URL"):
+                 "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL"):
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None
-    return Settings(
+    settings = Settings(
         path=config_path.resolve(),
         sections={name: Section(name, opts) for name, opts in values.items()},
         schema=schema,
@@ -419,6 +425,11 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         rules=rules,
         syncs=tuple(syncs),
     )
+    if secrets.get("AIDES_TERRITOIRES_TOKEN"):  # the import will run: its table must be right
+        from .aides_import import load_import_config
+
+        load_import_config(settings)
+    return settings
 
 
 def _suggest(word: str, known: Mapping[str, Any] | Any) -> str:

@@ -18,6 +18,15 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
             f"  Synchronisations : {len(report.syncs)} ({created} ligne(s) créée(s), {updated} mise(s) à jour"
             + (f", {conflicts} conflit(s)" if conflicts else "") + ")"
         )
+    if report.aides is not None and report.aides.sync is not None:
+        sync = report.aides.sync
+        lines.append(
+            f"  Import Aides-territoires : {report.aides.fetched} aide(s) lue(s), {sync.created} nouvelle(s) "
+            f"opportunité(s), {sync.updated} mise(s) à jour"
+            + (f", {len(report.aides.partners_added)} partenaire(s) ajouté(s)" if report.aides.partners_added else "")
+        )
+    elif report.aides_note and not report.dry_run:
+        lines.append(f"  Import Aides-territoires : {report.aides_note}")
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
     lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")

@@ -37,6 +37,8 @@ class SyncSpec:
     where: Mapping[str, Value] = field(default_factory=dict)  # source column → value (rows kept)
     mode: str = UPSERT
     owners: Mapping[str, str] = field(default_factory=dict)  # target column → "source" | "target"
+    create_only: Mapping[str, Value] = field(default_factory=dict)  # set on new target rows, then left alone
+    report_edits: bool = True  # report an edit on the side that does not own a column (else keep it quietly)
 
     def owner(self, column: str) -> str:
         return self.owners.get(column, SOURCE)
@@ -98,7 +100,7 @@ def run_sync(
         text = key_text(key)
         current = target_rows.pop(key, None)
         if current is None:
-            creates.append(wanted)
+            creates.append({**wanted, **spec.create_only})
             result.snapshot[text] = {c: _jsonable(v) for c, v in wanted.items()}
             continue
         agreed = dict(previous.get(text, {}))
@@ -122,10 +124,13 @@ def run_sync(
                 # the side that does not own the column kept the last agreed value: follow the owner
                 (to_target if spec.owner(column) == SOURCE else to_source)[column] = owner_value
                 agreed[column] = _jsonable(owner_value)
-            else:
+            elif owner_changed:
                 result.conflicts += 1
                 result.problems.append(_conflict(spec, source_label, target, source_row, current, column,
-                                                 value, other, both=owner_changed))
+                                                 value, other, both=True))
+            elif spec.report_edits:
+                result.problems.append(_conflict(spec, source_label, target, source_row, current, column,
+                                                 value, other, both=False))
         if to_target:
             target_updates.append((current.id, to_target))
         if to_source:

@@ -26,7 +26,7 @@ import schedule
 from connectors.errors import LockBusyError
 
 from .digests import WEEKDAYS
-from .run import DIGESTS, MATCHING, REMINDERS, RunReport, run_cycle
+from .run import AIDES, DIGESTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
 from .settings import Settings
 
 log = logging.getLogger("cantines.worker")
@@ -42,7 +42,7 @@ class JobSpec:
     days: tuple[int, ...]  # weekdays, Monday = 0
     at: dt.time
     parts: frozenset[str]
-
+    every_hours: int = 0  # > 0: every so many hours from `at`, instead of once a day
 
 def parse_days(text: str) -> tuple[int, ...]:
     """ "daily", "weekdays" (lundi–vendredi), or one day name in French or English."""
@@ -68,6 +68,11 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     specs = [JobSpec("cycle", parse_days(worker.cycle_days), parse_time(worker.cycle_at), frozenset({MATCHING, REMINDERS}))]
     if digests.enabled:
         specs.append(JobSpec("digests", parse_days(digests.weekday), dt.time(digests.hour, 0), frozenset({DIGESTS})))
+    if settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
+        aides = settings.aides_territoires
+        specs.append(JobSpec("aides", parse_days(aides.import_days), parse_time(aides.import_at), frozenset({AIDES})))
+    if settings.syncs:
+        specs.append(JobSpec("sync", tuple(range(7)), dt.time(0, 0), frozenset({SYNC}), every_hours=1))
     return specs
 
 
@@ -78,7 +83,10 @@ def due_times(spec: JobSpec, tz: ZoneInfo, start: dt.date, end: dt.date) -> Iter
     day = start
     while day <= end:
         if day.weekday() in spec.days:
-            yield dt.datetime.combine(day, spec.at, tzinfo=tz).astimezone(dt.timezone.utc)
+            times = [spec.at] if not spec.every_hours else [
+                dt.time(h, spec.at.minute) for h in range(spec.at.hour % spec.every_hours, 24, spec.every_hours)]
+            for at in times:
+                yield dt.datetime.combine(day, at, tzinfo=tz).astimezone(dt.timezone.utc)
         day += dt.timedelta(days=1)
 
 
@@ -121,6 +129,9 @@ class Worker:
         """One schedule job per (job, day), at its time in the settings' time zone."""
         zone = self.settings.network.timezone
         for spec in self.specs:
+            if spec.every_hours:
+                self.scheduler.every(spec.every_hours).hours.at(spec.at.strftime(":%M")).do(self.run_job, spec).tag(spec.name)
+                continue
             for day in spec.days:
                 every = getattr(self.scheduler.every(), DAY_NAMES[day])
                 every.at(spec.at.strftime("%H:%M"), zone).do(self.run_job, spec).tag(spec.name)

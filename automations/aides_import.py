@@ -1,0 +1,121 @@
+"""The daily import of Aides-territoires aids into Opportunités, through the sync engine.
+
+New aids become rows (Statut veille « À qualifier », Source « Aides-territoires »); an aid updated
+on Aides-territoires rewrites only the columns the import owns, and only those a person has not
+edited since (their edit is kept); nothing is ever deleted: an aid that vanished or expired stays.
+Aids already expired are not created. A financer missing from Partenaires is added (« Identifié »).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.aides_territoires import AidesTerritoiresClient
+from connectors.errors import ConfigurationError
+from connectors.tables.base import Table
+from connectors.tables.memory import MemoryTable
+
+from .aides import OWNED_COLUMNS, SOURCE, MappedAid, import_config, map_aid
+from .model import DataProblem
+from .settings import Settings
+from .sync import SyncResult, SyncSpec, run_sync
+from .writeback import write_tolerantly
+
+SYNC_NAME = "aides-territoires"
+KEY = ("Source", "Identifiant source")
+
+
+@dataclass
+class ImportResult:
+    fetched: int = 0
+    expired_skipped: int = 0
+    partners_added: list[str] = field(default_factory=list)
+    sync: SyncResult | None = None
+    problems: list[DataProblem] = field(default_factory=list)
+
+
+def load_import_config(settings: Settings) -> Any:
+    """config/aides_territoires.toml, checked against the schema's Thématiques and the départements."""
+    path = settings.aides_territoires.config
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"[aides_territoires] config: file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+    themes = settings.schema["opportunites"].column("Thématiques").choices
+    return import_config(data, theme_choices=themes, reference=settings.reference, source=path.name)
+
+
+def unique_titles(mapped: list[MappedAid], existing: Iterable[tuple[str, str | None]]) -> None:
+    """Opportunities are named by their Titre (Candidatures link to it): a title another row already
+    has gets the aid's number, « (Aides-territoires n° 1234) »."""
+    taken: Counter[str] = Counter(title for title, source_id in existing)
+    owned = {source_id for _title, source_id in existing if source_id}
+    titles = Counter(m.title for m in mapped)
+    for aid in mapped:
+        title = aid.title
+        clash = titles[title] > 1 or (taken[title] and aid.source_id not in owned)
+        if clash:
+            aid.values["Titre"] = f"{title} (Aides-territoires n° {aid.source_id})"
+
+
+def import_aides(
+    settings: Settings, tables: dict[str, Table], client: AidesTerritoiresClient, today: dt.date,
+    snapshot: dict[str, dict[str, Any]] | None,
+) -> ImportResult:
+    """Fetch the aids of the configured query and write them into Opportunités."""
+    config = load_import_config(settings)
+    result = ImportResult()
+    mapped: list[MappedAid] = []
+    for aid in client.aids(**config.query):
+        result.fetched += 1
+        mapped.append(map_aid(aid, settings.reference, config.category_themes, today,
+                              perimeter_territories=config.perimeter_territories))
+    opportunites = tables["opportunites"]
+    existing = [(r.fields.get("Titre"), r.fields.get("Identifiant source")) for r in opportunites.read()
+                if r.fields.get("Titre")]
+    known_ids = {source_id for _t, source_id in existing if source_id}
+    fresh = [m for m in mapped if not (m.expired and m.source_id not in known_ids)]
+    result.expired_skipped = len(mapped) - len(fresh)
+    unique_titles(fresh, [(str(t), s and str(s)) for t, s in existing])
+    for aid in fresh:
+        for problem in aid.problems:
+            result.problems.append(DataProblem(
+                "Opportunités", aid.title, getattr(problem, "column", "") or "", str(getattr(problem, "value", "") or ""),
+                f"import Aides-territoires : {problem}",
+            ))
+    result.partners_added = add_partners(tables["partenaires"], fresh, result)
+    spec = settings.schema["opportunites"]
+    source = MemoryTable(spec, timezone=settings.timezone)
+    source.create([{c: aid.values.get(c) for c in OWNED_COLUMNS} for aid in fresh])
+    sync = SyncSpec(
+        name=SYNC_NAME, key=KEY, columns={c: c for c in OWNED_COLUMNS},
+        create_only={"Statut veille": "À qualifier"}, report_edits=False,
+    )
+    result.sync = run_sync(sync, source, opportunites, snapshot, source_label=SOURCE)
+    result.problems.extend(result.sync.problems)
+    return result
+
+
+def add_partners(partenaires: Table, aids: list[MappedAid], result: ImportResult) -> list[str]:
+    """Financers not yet in Partenaires, added so that the Partenaire links of the aids hold."""
+    known = {str(r.fields.get("Nom") or "").strip().casefold() for r in partenaires.read()}
+    missing: dict[str, None] = {}
+    for aid in aids:
+        name = aid.values.get("Partenaire")
+        if name and str(name).strip().casefold() not in known:
+            missing[str(name).strip()] = None
+    rows = [{"Nom": name, "Statut": "Identifié", "Notes": "Financeur ajouté par l'import Aides-territoires."}
+            for name in missing]
+
+    def refused(row: dict[str, Any], exc: Exception) -> None:
+        result.problems.append(DataProblem("Partenaires", row["Nom"], "Nom", row["Nom"], f"ajout refusé : {exc}"))
+
+    write_tolerantly(partenaires.create, rows, refused)
+    return list(missing)

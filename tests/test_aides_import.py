@@ -1,0 +1,123 @@
+"""The Aides-territoires import in the cycle, through the local fake: new aids become opportunities
+« À qualifier », re-importing writes nothing, an update keeps staff edits, a failing API leaves the
+rest of the cycle running, and matching waits for staff to qualify imported opportunities."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from automations.backends import open_tables
+from automations.cli import cli
+from automations.demo import write_demo_workbook
+from automations.run import AIDES, run_cycle
+from automations.settings import Settings
+
+from .conftest import PARIS, REPO
+from .fakes.aides_territoires import API_TOKEN, FakeAidesTerritoires, make_aid
+
+TODAY = dt.date(2026, 11, 24)
+AIDS = [
+    make_aid(501, name="Appel à projets Manger ensemble", submission_deadline="2027-03-31", is_call_for_project=True),
+    make_aid(502, name="Soutien aux cantines solidaires du Rhône", perimeter="Rhône", perimeter_scale="Département",
+             financers=["Département du Rhône"], submission_deadline="2027-02-15"),
+    make_aid(503, name="Aide déjà close", submission_deadline="2026-06-30"),
+    make_aid(504, name="Appel à projets Manger ensemble", submission_deadline="2027-05-31",
+             financers=["Fondation Terre Commune"]),  # the same title as 501
+    make_aid(505, name="Aide à la vie locale", perimeter="Quelque-Part-sur-Loire", perimeter_scale="Commune",
+             submission_deadline="2027-01-31"),
+]
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 24, 6, 30, tzinfo=PARIS)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAidesTerritoires]:
+    with FakeAidesTerritoires(aids=AIDS) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], fake: FakeAidesTerritoires) -> Settings:
+    settings = make_settings(
+        aides_territoires=f'config = "{REPO / "config" / "aides_territoires.toml"}"',
+        environ={"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url},
+    )
+    write_demo_workbook(settings, TODAY)
+    return settings
+
+
+def imported(settings: Settings) -> dict[str, dict]:
+    rows = open_tables(settings)["opportunites"].read()
+    return {str(r.fields["Identifiant source"]): dict(r.fields) for r in rows if r.fields.get("Source") == "Aides-territoires"}
+
+
+def test_new_aids_become_opportunities_to_qualify_and_a_reimport_writes_nothing(settings: Settings) -> None:
+    report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+    assert report.aides is not None and report.aides.fetched == 5 and report.aides.expired_skipped == 1
+    rows = imported(settings)
+    assert set(rows) == {"501", "502", "504", "505"}  # the closed aid is not created
+    assert all(r["Statut veille"] == "À qualifier" for r in rows.values())
+    assert rows["502"]["Territoires éligibles"] == ["69"] and rows["502"]["Partenaire"] == "Département du Rhône"
+    assert rows["501"]["Titre"] != rows["504"]["Titre"]  # titles name rows: the homonym is told apart
+    assert "Aides-territoires n° 504" in rows["504"]["Titre"] or "Aides-territoires n° 501" in rows["501"]["Titre"]
+    assert "Département du Rhône" in report.aides.partners_added
+    assert any(p.column == "Territoires éligibles" and "Quelque-Part" in p.message for p in report.problems)
+    again = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+    assert again.aides is not None and again.aides.sync is not None
+    assert again.aides.sync.written == 0 and not again.aides.partners_added
+
+
+def test_an_updated_aid_refreshes_the_import_columns_and_keeps_staff_edits(settings: Settings, fake: FakeAidesTerritoires) -> None:
+    run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+    table = open_tables(settings)["opportunites"]
+    (row,) = [r for r in table.read() if r.fields.get("Identifiant source") == "502"]
+    table.update([(row.id, {"Statut veille": "Pertinente", "Description": "Vu avec la DRAAF : éligible."})])
+    fake.aids[1] = make_aid(502, name="Soutien aux cantines solidaires du Rhône", perimeter="Rhône",
+                            perimeter_scale="Département", financers=["Département du Rhône"],
+                            submission_deadline="2027-03-15", date_updated="2026-11-20T10:00:00+01:00")
+    report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+    assert report.aides is not None and report.aides.sync is not None and report.aides.sync.updated == 1
+    after = imported(settings)["502"]
+    assert after["Date limite"] == dt.date(2027, 3, 15)  # the aid's new deadline
+    assert after["Statut veille"] == "Pertinente"  # staff's
+    assert after["Description"] == "Vu avec la DRAAF : éligible."  # edited by a person: kept
+
+
+def test_matching_waits_for_staff_to_qualify_an_imported_opportunity(settings: Settings) -> None:
+    first = run_cycle(settings, today=TODAY, clock=clock)
+    assert not [m for m in first.matches if m.opportunity.source == "Aides-territoires"]
+    table = open_tables(settings)["opportunites"]
+    (row,) = [r for r in table.read() if r.fields.get("Identifiant source") == "501"]
+    table.update([(row.id, {"Statut veille": "Pertinente", "Thématiques": ["Lien social", "Alimentation durable"]})])
+    second = run_cycle(settings, today=TODAY, clock=clock)
+    assert [m for m in second.matches if m.opportunity.source == "Aides-territoires"]
+
+
+def test_a_failing_api_leaves_the_rest_of_the_cycle_running(settings: Settings, fake: FakeAidesTerritoires) -> None:
+    fake.fail_next(*[503] * 10)
+    report = run_cycle(settings, today=TODAY, clock=clock)
+    assert any(e.startswith("import Aides-territoires impossible") for e in report.errors)
+    assert report.sent > 0 and report.matches and not report.fatal
+    assert imported(settings) == {}
+
+
+def test_without_a_token_the_import_is_off_and_says_so(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    write_demo_workbook(settings, TODAY)
+    report = run_cycle(settings, today=TODAY, clock=clock)
+    assert report.aides is None and report.aides_note and "AIDES_TERRITOIRES_TOKEN" in report.aides_note
+    result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path)])
+    assert result.exit_code == 2 and "AIDES_TERRITOIRES_TOKEN" in result.output
+
+
+def test_import_aides_command(settings: Settings, fake: FakeAidesTerritoires) -> None:
+    env = {"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url}
+    result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path), "--today", TODAY.isoformat()], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Import Aides-territoires : 5 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
