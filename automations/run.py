@@ -11,7 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError, LockBusyError
+from connectors.errors import BackendError, CantinesError, InvalidValueError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table

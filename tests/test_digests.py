@@ -21,7 +21,7 @@ from automations.rules import load_rules
 from connectors.mail import build_message
 
 from .conftest import REPO
-from .test_matching import REFERENCE, cantine, opportunity
+from .test_matching import cantine, opportunity
 
 D = dt.date
 NETWORK = Network("Les Petites Cantines", "Camille", "coordination@example.org", "robot@example.org",
