@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.errors import ConfigurationError
@@ -10,7 +11,9 @@ from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBac
 from connectors.state import StateStore
 from connectors.tables.airtable import AirtableBase, AirtableTable
 from connectors.tables.base import Table, TableSpec
-from connectors.tables.workbook import WorkbookStore
+from connectors.tables.sheets import SheetsBook, SheetsTable, connect
+from connectors.tables.sheets_http import SheetsHTTPClient
+from connectors.tables.workbook import WorkbookStore, WorkbookTable
 
 from .settings import Settings
 from .sync_settings import TableRef
@@ -29,11 +32,19 @@ def airtable_base(settings: Settings, **options: Any) -> AirtableBase:
     )
 
 
+def sheets_http(settings: Settings) -> SheetsHTTPClient:
+    """The Google Sheets client of the service account (shared by every spreadsheet of a run)."""
+    secrets = settings.secrets
+    return connect(secrets.get("GOOGLE_SERVICE_ACCOUNT_JSON") or "",
+                   endpoint_url=secrets.get("GOOGLE_SHEETS_ENDPOINT_URL"), timeout=float(settings.sheets.timeout_seconds))
+
+
 def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | None = None) -> dict[str, Table]:
     """Every table of the schema, each in the backend the settings bind it to (`airtable_options`
     go to AirtableBase: a test's own pacer or clock)."""
     store: WorkbookStore | None = None
     base: AirtableBase | None = None
+    book: SheetsBook | None = None
     tables: dict[str, Table] = {}
     for code, spec in settings.schema.items():
         backend = settings.backend_for(code)
@@ -43,9 +54,28 @@ def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | Non
         elif backend == "airtable":
             base = base or airtable_base(settings, **(airtable_options or {}))
             tables[code] = base.table(spec)
+        elif backend == "sheets":
+            book = book or SheetsBook(settings.sheets.spreadsheet, http=sheets_http(settings),
+                                      timezone=settings.timezone, label="hub")
+            tables[code] = book.table(spec)
         else:  # settings validation lists the available backends
             raise ConfigurationError(f"table backend '{backend}' is not available")
     return tables
+
+
+@contextlib.contextmanager
+def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
+    """Buffer the hub's writes and send them together at the end: one save of the workbook, one
+    batchUpdate (and one append per tab) for the spreadsheet."""
+    with contextlib.ExitStack() as stack:
+        holders: dict[int, Any] = {}
+        for table in tables.values():
+            holder = getattr(table, "store", None) if isinstance(table, WorkbookTable) else (
+                table.book if isinstance(table, SheetsTable) else None)
+            if holder is not None and id(holder) not in holders:
+                holders[id(holder)] = holder
+                stack.enter_context(holder.batch())
+        yield
 
 
 def ensure_tables(tables: Mapping[str, Table]) -> None:
@@ -53,8 +83,15 @@ def ensure_tables(tables: Mapping[str, Table]) -> None:
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
     if airtable:
         airtable[0].base.ensure_all([t.spec for t in airtable])
+    books: dict[int, tuple[SheetsBook, list[TableSpec]]] = {}
     for table in tables.values():
-        if not isinstance(table, AirtableTable):
+        if isinstance(table, SheetsTable):
+            books.setdefault(id(table.book), (table.book, []))[1].append(table.spec)
+    for book, specs in books.values():
+        book.prefetch()  # every tab of the run in one batchGet: the headers come with it
+        book.ensure_all(specs)
+    for table in tables.values():
+        if not isinstance(table, (AirtableTable, SheetsTable)):
             table.ensure_schema()
 
 
@@ -66,8 +103,15 @@ def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
     if airtable:
         lines.extend(airtable[0].base.ensure_all([t.spec for t in airtable]).lines())
+    sheets = [t for t in tables.values() if isinstance(t, SheetsTable)]
+    if sheets:
+        for name, changes in sheets[0].book.ensure_all([t.spec for t in sheets]).items():
+            if changes.created_table:
+                lines.append(f"Créé : onglet « {name} »")
+            elif changes.added_columns:
+                lines.append(f"« {name} » : colonnes ajoutées : {', '.join(changes.added_columns)}")
     for table in tables.values():
-        if isinstance(table, AirtableTable):
+        if isinstance(table, (AirtableTable, SheetsTable)):
             continue
         changes = table.ensure_schema()
         if changes.created_table:
@@ -77,13 +121,24 @@ def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list
     return lines, tables
 
 
-def open_sync_side(settings: Settings, ref: TableRef, spec: TableSpec, tables: dict[str, Table]) -> Table:
-    """One side of a sync: a hub table already opened, or another workbook's or spreadsheet's tab."""
+def open_sync_side(
+    settings: Settings, ref: TableRef, spec: TableSpec, tables: dict[str, Table], books: dict[str, Any]
+) -> Table:
+    """One side of a sync: a hub table already opened, or another workbook's or spreadsheet's tab
+    (`books` keeps one book per file or spreadsheet in a run: one read for all its tabs)."""
     if ref.table is not None:
         return tables[ref.table]
     if ref.workbook is not None:
-        return WorkbookStore(ref.workbook, timezone=settings.timezone).table(spec)
-    raise ConfigurationError(f"sync source {ref.label}: the Google Sheets backend is not configured")
+        key = str(ref.workbook)
+        if key not in books:
+            books[key] = WorkbookStore(ref.workbook, timezone=settings.timezone)
+        return books[key].table(spec)
+    assert ref.spreadsheet is not None
+    if ref.spreadsheet not in books:
+        hub = next((t for t in tables.values() if isinstance(t, SheetsTable)), None)
+        http = hub.book.http if hub is not None else books.setdefault("_sheets_http", sheets_http(settings))
+        books[ref.spreadsheet] = SheetsBook(ref.spreadsheet, http=http, timezone=settings.timezone, label=ref.label)
+    return books[ref.spreadsheet].table(spec)
 
 
 def open_mail(settings: Settings) -> MailBackend:

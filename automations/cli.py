@@ -207,7 +207,7 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
 
 
 def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
-    from .backends import ensure_schemas
+    from .backends import ensure_schemas, hub_batch
     from .demo import demo_rows, fill_tables
 
     settings = settings_or_exit(config_path)
@@ -218,7 +218,9 @@ def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, t
         click.echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
         if with_demo_data and tables:
             day = resolve_today(settings, today)
-            for line in fill_tables(tables, demo_rows(day)):
+            with hub_batch(tables):  # one save, one batchUpdate and one append per tab
+                filled = fill_tables(tables, demo_rows(day))
+            for line in filled:
                 click.echo(line)
             click.echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
     except ConfigurationError as exc:
@@ -260,6 +262,19 @@ def init_airtable(config_path: Path | None, today: dt.datetime | None, with_demo
       AIRTABLE_TOKEN=pat… cantines init airtable --config config/production.toml
     """
     _init(config_path, "airtable", with_demo_data, today)
+
+
+@init.command("sheets")
+@_init_options
+def init_sheets(config_path: Path | None, today: dt.datetime | None, with_demo_data: bool) -> None:
+    """Create the missing tabs and header columns of the tables kept in the hub's Google
+    spreadsheet (never deletes anything). Share the spreadsheet with the service account first.
+
+    \b
+    Example:
+      GOOGLE_SERVICE_ACCOUNT_JSON="$(cat key.json)" cantines init sheets --config config/production.toml
+    """
+    _init(config_path, "sheets", with_demo_data, today)
 
 
 @init.command("workbook")

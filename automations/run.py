@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from connectors.errors import BackendError, CantinesError, InvalidValueError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
@@ -20,7 +21,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 
 from .aides_import import SYNC_NAME as AIDES_SYNC
 from .aides_import import ImportResult, import_aides
-from .backends import ensure_tables, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from .backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from .matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from .digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from .draft_delivery import prepare_drafts
@@ -32,6 +33,7 @@ from .render import Renderer
 from .reports import build_drafts
 from .settings import Settings
 from .sync import SyncResult, run_sync
+from .sync_settings import SyncDeclaration
 from .writeback import replace_rows, upsert_results
 
 log = logging.getLogger(__name__)
@@ -125,23 +127,37 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
 
 def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
     """Every declared sync, each with its snapshot; one failing (a sheet not shared, a missing file)
-    is reported and the others go on."""
+    is reported and the others go on. Every side is opened first, so that each spreadsheet is read
+    in one request for all its tabs; the hub's writes are sent together at the end."""
+    books: dict[str, Any] = {}
+    sides: list[tuple[SyncDeclaration, Table, Table] | tuple[SyncDeclaration, CantinesError]] = []
     for declaration in settings.syncs:
-        spec = declaration.spec
         try:
-            source = open_sync_side(settings, declaration.source, declaration.source_spec, tables)
-            target = open_sync_side(settings, declaration.target, declaration.target_spec, tables)
-            if declaration.target.external:
-                target.ensure_schema()  # the worker's own tab in a cantine's sheet: created if missing
-            result = run_sync(spec, source, target, state.load_snapshot(spec.name), source_label=declaration.source.label)
+            source = open_sync_side(settings, declaration.source, declaration.source_spec, tables, books)
+            target = open_sync_side(settings, declaration.target, declaration.target_spec, tables, books)
+            sides.append((declaration, source, target))
         except CantinesError as exc:
-            report.errors.append(f"synchronisation « {spec.name} » impossible : {exc}")
-            log.info("sync %s failed: %s", spec.name, exc)  # the summary and the journal report it
-            continue
-        state.save_snapshot(spec.name, result.snapshot)
-        report.syncs.append(result)
-        report.problems.extend(result.problems)
-        report.rows_written += result.written
+            sides.append((declaration, exc))
+    with hub_batch(tables):
+        for entry in sides:
+            declaration = entry[0]
+            spec = declaration.spec
+            try:
+                if len(entry) == 2:
+                    raise entry[1]  # type: ignore[misc]
+                _, source, target = entry  # type: ignore[misc]
+                if declaration.target.external:
+                    target.ensure_schema()  # the worker's own tab in a cantine's sheet: created if missing
+                result = run_sync(spec, source, target, state.load_snapshot(spec.name),
+                                  source_label=declaration.source.label)
+            except CantinesError as exc:
+                report.errors.append(f"synchronisation « {spec.name} » impossible : {exc}")
+                log.info("sync %s failed: %s", spec.name, exc)  # the summary and the journal report it
+                continue
+            state.save_snapshot(spec.name, result.snapshot)
+            report.syncs.append(result)
+            report.problems.extend(result.problems)
+            report.rows_written += result.written
 
 
 def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
@@ -468,10 +484,6 @@ def _cycle(
     since = reminder_window_start(settings, state, today)
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
-    if MATCHING in parts:
-        refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
-    step()
-
     def write_problems() -> None:
         written = replace_rows(
             tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
@@ -479,7 +491,11 @@ def _cycle(
         )
         report.rows_written += written.total
 
-    refused_value(report, write_problems)
+    with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
+        if MATCHING in parts:
+            refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
+        refused_value(report, write_problems)
+    step()
     step()
     if DRAFTS in parts and settings.reports.enabled:
         prepared, problems = prepare_drafts(

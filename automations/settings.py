@@ -64,12 +64,16 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "timezone": Option(str, "Europe/Paris"),
     },
     "tables": {
-        "backend": Option(str, "workbook", choices=("workbook", "airtable")),
+        "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),
         "schema": Option(str, "schema.toml", path=True),
         "bindings": Option(dict, {}),
     },
     "workbook": {
         "path": Option(str, "", path=True),
+    },
+    "sheets": {
+        "spreadsheet": Option(str, ""),
+        "timeout_seconds": Option(int, 60),
     },
     "airtable": {
         "base_id": Option(str, ""),
@@ -159,6 +163,8 @@ def _table_backends_need_their_settings(values: dict[str, dict[str, Any]], envir
             problems.append("tables in Airtable need [airtable] base_id or the AIRTABLE_BASE_ID environment variable")
     if "workbook" in used and not values["workbook"]["path"]:
         problems.append("[workbook] path: missing (required when a table is in the workbook)")
+    if "sheets" in used and not values["sheets"]["spreadsheet"]:
+        problems.append("[sheets] spreadsheet: missing (the key of the hub's Google spreadsheet, in its URL)")
     return problems
 
 
@@ -396,6 +402,12 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
             if backend not in SECTIONS["tables"]["backend"].choices:
                 choices = ", ".join(SECTIONS["tables"]["backend"].choices)
                 problems.append(f"[tables.bindings] {table}: '{backend}' is not one of {choices}")
+    uses_sheets = "sheets" in {values["tables"]["backend"], *values["tables"]["bindings"].values()} or any(
+        d.source.spreadsheet or d.target.spreadsheet for d in syncs
+    )
+    if uses_sheets and not environ.get("GOOGLE_SERVICE_ACCOUNT_JSON", "").strip():
+        problems.append("Google Sheets need the GOOGLE_SERVICE_ACCOUNT_JSON environment variable "
+                        "(the service account's JSON key, or its base64)")
     templates = values["paths"]["templates"]
     rules: tuple[Rule, ...] = ()
     if not Path(templates).is_dir():
@@ -412,7 +424,8 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
     for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
-                 "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL"):
+                 "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL",
+                 "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL"):
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None
