@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from automations.demo import write_demo_workbook
-from automations.run import plan, run_cycle
+from automations.run import run_cycle
 from automations.settings import Settings, load_settings
 from connectors.state import StateStore, engine_url, outbox
 
@@ -64,8 +64,11 @@ def demo_workbook(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     folder = tmp_path_factory.mktemp("demo")
     settings = load_settings(write_config(folder), {})
     write_demo_workbook(settings, MONDAY)
-    expected = len(plan(settings, today=MONDAY, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS)).messages)
-    return settings.workbook.path, expected
+    pristine = folder / "pristine.xlsx"
+    shutil.copy(settings.workbook.path, pristine)
+    # a full run on a copy (outbox backend) says how many messages a run queues: reminders, digests, drafts
+    reference = run_cycle(settings, today=MONDAY, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+    return pristine, reference.queued
 
 
 class Deployment:
