@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,29 @@ class WriteCounts:
         return self.created + self.updated + self.deleted
 
 
+def rows_by_key(table: Table, key: Sequence[str]) -> tuple[dict[tuple, Row], list[str]]:
+    """The table's first row for each key, and the ids of the later rows with a key already seen."""
+    first: dict[tuple, Row] = {}
+    duplicates: list[str] = []
+    for row in table.read():
+        k = key_of(row.fields, key)
+        if k in first:
+            duplicates.append(row.id)
+        else:
+            first[k] = row
+    return first, duplicates
+
+
+def unique_by_key(wanted: Iterable[Mapping[str, Value]], key: Sequence[str]) -> Iterator[tuple[tuple, Mapping[str, Value]]]:
+    """Each wanted row with its key, the first of each key only."""
+    seen: set[tuple] = set()
+    for values in wanted:
+        k = key_of(values, key)
+        if k not in seen:
+            seen.add(k)
+            yield k, values
+
+
 def replace_rows(
     table: Table,
     wanted: Iterable[Mapping[str, Value]],
@@ -31,29 +54,15 @@ def replace_rows(
     """Make the table hold exactly `wanted` (by key): create, update the cells that differ, delete
     the rest. Columns in `keep` keep their current value on rows that stay (e.g. "Vu le")."""
     counts = WriteCounts()
-    existing: dict[tuple, str] = {}
-    current: dict[str, Mapping[str, Value]] = {}
-    extra_ids: list[str] = []
-    for row in table.read():
-        k = key_of(row.fields, key)
-        if k in existing:
-            extra_ids.append(row.id)  # a duplicate the worker itself will not keep
-            continue
-        existing[k] = row.id
-        current[row.id] = row.fields
+    existing, extra_ids = rows_by_key(table, key)  # duplicates: rows the worker itself will not keep
     creates: list[Mapping[str, Value]] = []
     updates: list[tuple[str, dict[str, Value]]] = []
-    seen: set[tuple] = set()
-    for values in wanted:
-        k = key_of(values, key)
-        if k in seen:
-            continue
-        seen.add(k)
-        row_id = existing.pop(k, None)
-        if row_id is None:
+    for k, values in unique_by_key(wanted, key):
+        row = existing.pop(k, None)
+        if row is None:
             creates.append(values)
             continue
-        fields = current[row_id]
+        row_id, fields = row.id, row.fields
         merged = dict(values)
         for column in keep:
             if fields.get(column) not in (None, "", []):
@@ -65,7 +74,7 @@ def replace_rows(
         counts.updated = table.update(updates)
     if creates:
         counts.created = len(table.create(creates))
-    stale = list(existing.values()) + extra_ids
+    stale = [row.id for row in existing.values()] + extra_ids
     if stale:  # last: on a workbook, deleting shifts the rows below
         counts.deleted = table.delete(stale)
     return counts
@@ -90,18 +99,11 @@ def upsert_results(
     get the worker-column values `stale(fields)` returns (e.g. État = "Date limite passée").
     """
     counts = WriteCounts()
-    existing: dict[tuple, Row] = {}
-    for row in table.read():
-        existing.setdefault(key_of(row.fields, key), row)
+    existing, _ = rows_by_key(table, key)
     creates: list[Mapping[str, Value]] = []
     updates: list[tuple[str, dict[str, Value]]] = []
     protected = set(staff_columns) | {first_seen, updated}
-    seen: set[tuple] = set()
-    for values in wanted:
-        k = key_of(values, key)
-        if k in seen:
-            continue
-        seen.add(k)
+    for k, values in unique_by_key(wanted, key):
         row = existing.pop(k, None)
         if row is None:
             creates.append({**values, first_seen: today, updated: today})
