@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from connectors.tables.memory import MemoryTable
 
 from .aides import OWNED_COLUMNS, SOURCE, MappedAid, import_config, map_aid
 from .model import DataProblem
+from .reference import Departement
 from .settings import Settings
 from .sync import SyncResult, SyncSpec, run_sync
 from .writeback import write_tolerantly
@@ -73,7 +74,7 @@ def import_aides(
     config = load_import_config(settings)
     result = ImportResult()
     mapped: list[MappedAid] = []
-    for aid in client.aids(**config.query):
+    for aid in fetch_aids(settings, tables, client, dict(config.query), result):
         result.fetched += 1
         mapped.append(map_aid(aid, settings.reference, config.category_themes, today,
                               perimeter_territories=config.perimeter_territories))
@@ -101,6 +102,53 @@ def import_aides(
     result.sync = run_sync(sync, source, opportunites, snapshot, source_label=SOURCE)
     result.problems.extend(result.sync.problems)
     return result
+
+
+def network_departements(settings: Settings, tables: dict[str, Table]) -> list[Departement]:
+    """The départements where the network has cantines (open or in preparation)."""
+    found: dict[str, Departement] = {}
+    for row in tables["cantines"].read(["Département", "Statut"]):
+        if row.fields.get("Statut") == "Fermée" or not row.fields.get("Département"):
+            continue
+        departement = settings.reference.departement(str(row.fields["Département"]))
+        if departement is not None:
+            found[departement.code] = departement
+    return sorted(found.values(), key=lambda d: d.code)
+
+
+def fetch_aids(
+    settings: Settings, tables: dict[str, Table], client: AidesTerritoiresClient, query: dict[str, Any],
+    result: ImportResult,
+) -> Iterator[dict[str, Any]]:
+    """The aids of the query, in the network's territory: one query per département where there are
+    cantines (Aides-territoires answers, for a perimeter, the aids that cover it: national, régional
+    and départemental ones), each aid once. Without `network_only`, or when the query names its own
+    perimeter, the query as it is."""
+    if not settings.aides_territoires.network_only or "perimeter_id" in query:
+        yield from client.aids(**query)
+        return
+    seen: set[Any] = set()
+    unplaced: list[str] = []
+    for departement in network_departements(settings, tables):
+        perimeter = next((p for p in client.perimeters(departement.name)
+                          if p.get("scale") == "Département" and str(p.get("code")) == departement.code), None)
+        if perimeter is None:
+            unplaced.append(departement.label)
+            continue
+        for aid in client.aids(**query, perimeter_id=perimeter["id"]):
+            if aid.get("id") not in seen:
+                seen.add(aid.get("id"))
+                yield aid
+    if unplaced:  # better too many aids than missing those of a département
+        result.problems.append(DataProblem(
+            "Opportunités", "", "", ", ".join(unplaced),
+            "import Aides-territoires : département(s) introuvable(s) dans les périmètres d'Aides-territoires ; "
+            "toutes les aides de la requête ont été lues pour ne rien manquer",
+        ))
+        for aid in client.aids(**query):
+            if aid.get("id") not in seen:
+                seen.add(aid.get("id"))
+                yield aid
 
 
 def add_partners(partenaires: Table, aids: list[MappedAid], result: ImportResult) -> list[str]:

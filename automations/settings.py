@@ -106,6 +106,7 @@ SECTIONS: dict[str, dict[str, Option]] = {
     "aides_territoires": {
         "config": Option(str, "aides_territoires.toml", path=True),
         "match_unqualified": Option(bool, False),
+        "network_only": Option(bool, True),
         "import_days": Option(str, "daily"),
         "import_at": Option(str, "06:30"),
     },

@@ -121,3 +121,56 @@ def test_import_aides_command(settings: Settings, fake: FakeAidesTerritoires) ->
     result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path), "--today", TODAY.isoformat()], env=env)
     assert result.exit_code == 0, result.output
     assert "Import Aides-territoires : 5 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
+
+
+def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable[..., Settings]) -> None:
+    aids = [
+        make_aid(601, name="Aide nationale", submission_deadline="2027-03-31"),
+        make_aid(602, name="Aide du Rhône", perimeter="Rhône", perimeter_scale="Département",
+                 submission_deadline="2027-03-31"),
+        make_aid(603, name="Aide de l'Ain", perimeter="Ain", perimeter_scale="Département",
+                 submission_deadline="2027-03-31"),  # no cantine in the Ain
+        make_aid(604, name="Aide de Corse-du-Sud", perimeter="Corse-du-Sud", perimeter_scale="Département",
+                 submission_deadline="2027-03-31"),
+    ]
+    from automations.reference import load_reference
+
+    from .fakes.aides_territoires import PERIMETERS, Perimeter
+
+    reference = load_reference(REPO / "config" / "departements.csv")
+    france = [p for p in PERIMETERS if p.scale in ("Continent", "Pays")]
+    every_departement = [Perimeter(80000 + i, d.name, "Département", d.code, within=(70973, 70971))
+                         for i, d in enumerate(reference.departements)]
+    with FakeAidesTerritoires(aids=aids, perimeters=[*france, *every_departement]) as fake:
+        settings = make_settings(
+            aides_territoires=f'config = "{REPO / "config" / "aides_territoires.toml"}"',
+            environ={"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url},
+        )
+        write_demo_workbook(settings, TODAY)
+        report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+        assert set(imported(settings)) == {"601", "602", "604"}
+        assert report.aides is not None and report.aides.fetched == 3  # each aid once, whatever the queries
+        lookups = fake.requests("/api/perimeters/")
+        assert len(lookups) == len({c["Département"] for c in demo_rows_cantines() if c["Département"] != "99"})
+
+
+def demo_rows_cantines() -> list[dict]:
+    from automations.demo import demo_rows
+
+    return [c for c in demo_rows(TODAY)["cantines"] if c["Statut"] != "Fermée"]
+
+
+def test_a_departement_aides_territoires_does_not_know_falls_back_to_the_whole_query(
+    make_settings: Callable[..., Settings],
+) -> None:
+    aids = [make_aid(701, name="Aide de l'Ain", perimeter="Ain", perimeter_scale="Département",
+                     submission_deadline="2027-03-31")]
+    with FakeAidesTerritoires(aids=aids) as fake:  # its perimeters know only a few départements
+        settings = make_settings(
+            aides_territoires=f'config = "{REPO / "config" / "aides_territoires.toml"}"',
+            environ={"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url},
+        )
+        write_demo_workbook(settings, TODAY)
+        report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+    assert set(imported(settings)) == {"701"}  # better too many than missing a département's aids
+    assert any("introuvable" in p.message for p in report.problems)
