@@ -26,7 +26,7 @@ import schedule
 from connectors.errors import LockBusyError
 
 from .digests import WEEKDAYS
-from .run import AIDES, DIGESTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
+from .run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
 from .settings import Settings
 
 log = logging.getLogger("cantines.worker")
@@ -65,9 +65,13 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     """The jobs the settings ask for: the cycle (matching and reminders) and the weekly digests."""
     worker = settings.worker
     digests = settings.digests
-    specs = [JobSpec("cycle", parse_days(worker.cycle_days), parse_time(worker.cycle_at), frozenset({MATCHING, REMINDERS}))]
+    specs = [JobSpec("cycle", parse_days(worker.cycle_days), parse_time(worker.cycle_at),
+                     frozenset({SYNC, MATCHING, REMINDERS, DRAFTS}))]
     if digests.enabled:
-        specs.append(JobSpec("digests", parse_days(digests.weekday), dt.time(digests.hour, 0), frozenset({DIGESTS})))
+        # every business day from the digest day on: keyed by week, a digest goes once, and a holiday
+        # Monday (Easter, Whit Monday) sends it on the Tuesday
+        first = parse_days(digests.weekday)[0]
+        specs.append(JobSpec("digests", tuple(range(first, 5)) or (first,), dt.time(digests.hour, 0), frozenset({DIGESTS})))
     if settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
         aides = settings.aides_territoires
         specs.append(JobSpec("aides", parse_days(aides.import_days), parse_time(aides.import_at), frozenset({AIDES})))

@@ -52,11 +52,13 @@ def to_decimal(number: int | float | Decimal) -> int | Decimal:
 def normalise(column: ColumnSpec, raw: Value, tz: ZoneInfo) -> Value:
     """The value of one cell as the interface promises it, or the raw text when it cannot be sure."""
     if raw is None:
+        if column.type == "checkbox":
+            return False  # an empty checkbox is an unticked one, in every backend
         return [] if column.is_list else None
     if isinstance(raw, str):
         raw = raw.strip()
         if raw == "":
-            return [] if column.is_list else None
+            return [] if column.is_list else (False if column.type == "checkbox" else None)
     kind = column.type
     if column.is_list:
         if isinstance(raw, (list, tuple)):
