@@ -166,6 +166,10 @@ def _table_backends_need_their_settings(values: dict[str, dict[str, Any]], envir
         problems.append("[workbook] path: missing (required when a table is in the workbook)")
     if "sheets" in used and not values["sheets"]["spreadsheet"]:
         problems.append("[sheets] spreadsheet: missing (the key of the hub's Google spreadsheet, in its URL)")
+    key = values["sheets"]["spreadsheet"]
+    if key and ("/" in key or " " in key):
+        problems.append("[sheets] spreadsheet: give the key in the spreadsheet's URL (between /d/ and /edit), "
+                        "not the URL itself")
     return problems
 
 
@@ -214,14 +218,15 @@ def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str])
 
     worker = values["worker"]
     problems = []
-    try:
-        parse_days(worker["cycle_days"])
-    except ValueError as exc:
-        problems.append(f"[worker] cycle_days: {exc}")
-    try:
-        parse_time(worker["cycle_at"])
-    except ValueError:
-        problems.append(f"[worker] cycle_at: '{worker['cycle_at']}' is not a time (e.g. '07:30')")
+    for section, days, at in (("worker", "cycle_days", "cycle_at"), ("aides_territoires", "import_days", "import_at")):
+        try:
+            parse_days(values[section][days])
+        except ValueError as exc:
+            problems.append(f"[{section}] {days}: {exc}")
+        try:
+            parse_time(values[section][at])
+        except ValueError:
+            problems.append(f"[{section}] {at}: '{values[section][at]}' is not a time (e.g. '07:30')")
     if worker["lock_wait_seconds"] < 0:
         problems.append("[worker] lock_wait_seconds: expected a number of seconds ≥ 0")
     return problems

@@ -66,7 +66,12 @@ def _ref(value: Any, where: str, base: Path, schema: Schema, problems: list[str]
         return None
     if "workbook" in value:
         return TableRef(workbook=(base / str(value["workbook"])).resolve(), tab=value["tab"])
-    return TableRef(spreadsheet=str(value["spreadsheet"]), tab=value["tab"])
+    key = str(value["spreadsheet"]).strip()
+    if not key or "/" in key or " " in key:
+        problems.append(f"{where}: spreadsheet must be the key in the spreadsheet's URL "
+                        "(the part between /d/ and /edit), not the URL itself")
+        return None
+    return TableRef(spreadsheet=key, tab=value["tab"])
 
 
 def _external_spec(ref: TableRef, names: dict[str, str], other: TableSpec, key: list[str], name: str) -> TableSpec:

@@ -172,3 +172,19 @@ def test_an_airtable_hub_needs_its_token_and_base(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path / "ok", tables='backend = "airtable"'),
                              {"AIRTABLE_TOKEN": "pat.secret", "AIRTABLE_BASE_ID": "appAAAAAAAAAAAAAA"})
     assert settings.backend_for("echeances") == "airtable" and "pat.secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        pytest.param({"aides_territoires": 'import_at = "6h30"'}, "[aides_territoires] import_at: '6h30' is not a time", id="import-time"),
+        pytest.param({"aides_territoires": 'import_days = "mondays"'}, "[aides_territoires] import_days:", id="import-days"),
+        pytest.param({"tables": 'backend = "sheets"', "sheets": 'spreadsheet = "https://docs.google.com/spreadsheets/d/1AbC/edit"'},
+                     "[sheets] spreadsheet: give the key", id="sheet-url-not-key"),
+        pytest.param({"extra": '[[syncs]]\nname = "x"\nsource = { spreadsheet = "https://docs.google.com/d/1A/edit", tab = "T" }\n'
+                               'target = "indicateurs"\nkey = ["Mois"]\n'}, "spreadsheet must be the key", id="sync-sheet-url"),
+    ],
+)
+def test_times_and_spreadsheet_keys_are_checked(tmp_path: Path, sections: dict[str, str], expected: str) -> None:
+    problems = problems_of(tmp_path, environ={"GOOGLE_SERVICE_ACCOUNT_JSON": "{}"}, **sections)
+    assert any(expected in p for p in problems), problems
