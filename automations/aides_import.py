@@ -56,13 +56,14 @@ def load_import_config(settings: Settings) -> Any:
 def unique_titles(mapped: list[MappedAid], existing: Iterable[tuple[str, str | None]]) -> None:
     """Opportunities are named by their Titre (Candidatures link to it): a title another row already
     has gets the aid's number, « (Aides-territoires n° 1234) »."""
-    taken: Counter[str] = Counter(title for title, source_id in existing)
-    owned = {source_id for _title, source_id in existing if source_id}
+    holders: dict[str, set[str | None]] = {}
+    for title, source_id in existing:
+        holders.setdefault(title, set()).add(source_id)
     titles = Counter(m.title for m in mapped)
     for aid in mapped:
         title = aid.title
-        clash = titles[title] > 1 or (taken[title] and aid.source_id not in owned)
-        if clash:
+        others = holders.get(title, set()) - {aid.source_id}  # rows with this title that are not this aid
+        if titles[title] > 1 or others:
             aid.values["Titre"] = f"{title} (Aides-territoires n° {aid.source_id})"
 
 

@@ -174,3 +174,13 @@ def test_a_departement_aides_territoires_does_not_know_falls_back_to_the_whole_q
         report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
     assert set(imported(settings)) == {"701"}  # better too many than missing a département's aids
     assert any("introuvable" in p.message for p in report.problems)
+
+
+def test_an_imported_homonym_keeps_its_distinct_title_run_after_run(settings: Settings) -> None:
+    table = open_tables(settings)["opportunites"]
+    table.create([{"Titre": "Soutien aux cantines solidaires du Rhône", "Statut veille": "Pertinente"}])  # staff's own
+    for _ in range(2):
+        run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
+        titles = [r.fields["Titre"] for r in table.read()]
+        assert titles.count("Soutien aux cantines solidaires du Rhône") == 1
+        assert "Soutien aux cantines solidaires du Rhône (Aides-territoires n° 502)" in titles
