@@ -34,7 +34,7 @@ from .reports import build_drafts
 from .settings import Settings
 from .sync import SyncResult, run_sync
 from .sync_settings import SyncDeclaration
-from .writeback import replace_rows, upsert_results
+from .writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,7 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
     )
     report.new_matches = counts.created
     report.rows_written += counts.total
+    report.problems.extend(counts.refused)
 
     def stale_suggestion(fields: Mapping[str, object]) -> dict[str, object]:
         opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
@@ -285,11 +286,30 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
         today=today, stale=stale_suggestion,
     )
     report.rows_written += counts.total
+    report.problems.extend(counts.refused)
     if outcome.proposals:
-        created = tables["declinaisons"].create(
-            {"Offre": p.offer.name, "Cantine": p.cantine.name, "Statut": "Proposée"} for p in outcome.proposals
-        )
-        report.rows_written += len(created)
+        propose(tables["declinaisons"], outcome.proposals, report)
+
+
+def propose(declinaisons: Table, proposals: list[OfferProposal], report: RunReport) -> None:
+    """Create the Déclinaisons of the offers proposed, never for a pair the table already has (even a
+    row skipped for a data problem: its place is taken), never when the table cannot be read."""
+    try:
+        existing = {(str(r.fields.get("Offre")), str(r.fields.get("Cantine"))) for r in declinaisons.read(["Offre", "Cantine"])}
+    except BackendError as exc:
+        report.errors.append(f"{declinaisons.spec.name} : lecture impossible, aucune offre proposée : {exc}")
+        report.offer_proposals = []
+        return
+    fresh = [p for p in proposals if (p.offer.name, p.cantine.name) not in existing]
+    report.offer_proposals = fresh
+    counts = WriteCounts()
+    created = write_tolerantly(
+        declinaisons.create,
+        [{"Offre": p.offer.name, "Cantine": p.cantine.name, "Statut": "Proposée"} for p in fresh],
+        counts.refuse(declinaisons),
+    )
+    report.rows_written += created
+    report.problems.extend(counts.refused)
 
 
 def problem_rows(problems: list[DataProblem], today: dt.date) -> list[dict[str, object]]:

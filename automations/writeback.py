@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, changed_fields, key_of
+
+from .model import DataProblem
 
 
 @dataclass
@@ -15,6 +17,14 @@ class WriteCounts:
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    refused: list[DataProblem] = field(default_factory=list)  # rows the backend would not take
+
+    def refuse(self, table: Table) -> Callable[[Any, InvalidValueError], None]:
+        """A `write_tolerantly` callback: each refused row becomes a data problem, the others go on."""
+        def refused(_row: Any, exc: InvalidValueError) -> None:
+            shown = "" if exc.value is None else str(exc.value)
+            self.refused.append(DataProblem(table.spec.name, "", exc.column or "", shown, f"écriture refusée : {exc}"))
+        return refused
 
     @property
     def total(self) -> int:
@@ -70,10 +80,8 @@ def replace_rows(
         diff = changed_fields(fields, merged)
         if diff:
             updates.append((row_id, diff))
-    if updates:
-        counts.updated = table.update(updates)
-    if creates:
-        counts.created = len(table.create(creates))
+    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table))
+    counts.created = write_tolerantly(table.create, creates, counts.refuse(table))
     stale = [row.id for row in existing.values()] + extra_ids
     if stale:  # last: on a workbook, deleting shifts the rows below
         counts.deleted = table.delete(stale)
@@ -115,10 +123,8 @@ def upsert_results(
         diff = changed_fields(row.fields, {n: v for n, v in stale(row.fields).items() if n not in protected})
         if diff:
             updates.append((row.id, {**diff, updated: today}))
-    if updates:
-        counts.updated = table.update(updates)
-    if creates:
-        counts.created = len(table.create(creates))
+    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table))
+    counts.created = write_tolerantly(table.create, creates, counts.refuse(table))
     return counts
 
 

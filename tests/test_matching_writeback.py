@@ -168,3 +168,22 @@ def test_demo_cycle_writes_matches_with_reasons_and_keeps_staff_edits(settings: 
     assert (edited["Statut"], edited["Commentaire"]) == ("Intéressée", "Appeler la fondation")
     assert edited["Raisons"].startswith("✓ Territoire : ")
     assert Decimal(edited["Score"]) >= 50
+
+
+def test_an_offer_is_never_proposed_twice_even_when_its_row_has_a_data_problem(settings: Settings) -> None:
+    write_demo_workbook(settings, TODAY)
+    first = run_cycle(settings, today=TODAY, clock=lambda: dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS))
+    proposal = first.offer_proposals[0]
+    book = openpyxl.load_workbook(settings.workbook.path)
+    sheet = book["Déclinaisons"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        if row[header.index("Offre")].value == proposal.offer.name and row[header.index("Cantine")].value == proposal.cantine.name:
+            row[header.index("Valeur valorisée")].value = "environ 200"  # the row is now skipped as a data problem
+    book.save(settings.workbook.path)
+    second = run_cycle(settings, today=TODAY, clock=lambda: dt.datetime(2026, 11, 24, 8, 0, tzinfo=PARIS))
+    assert any(p.table == "Déclinaisons" for p in second.problems)
+    pairs = [(r.fields["Offre"], r.fields["Cantine"])
+             for r in WorkbookStore(settings.workbook.path, timezone=PARIS).table(settings.schema["declinaisons"]).read()]
+    assert pairs.count((proposal.offer.name, proposal.cantine.name)) == 1
+    assert len(pairs) == len(set(pairs))
