@@ -10,9 +10,9 @@ from pathlib import Path
 from connectors.mail import Attachment, OutgoingMessage
 
 from .drafts import DraftFiles, mois, render_draft
-from .messages import Network
+from .messages import Network, template_problem
 from .model import DataProblem
-from .render import Renderer
+from .render import Renderer, TemplateFailure
 from .reports import MISSING, Draft
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -58,7 +58,12 @@ def prepare_drafts(
         key = draft_key(draft)
         if key in already:
             continue
-        files = render_draft(draft, templates, out_dir, network_name=network.name)
+        try:
+            files = render_draft(draft, templates, out_dir, network_name=network.name)
+        except Exception as exc:  # docxtpl, Jinja or matplotlib on a template staff edited
+            problems.append(DataProblem("Modèles de bilans", "templates/reports/bilan.docx", "", draft.title,
+                                        f"le brouillon n'a pas pu être préparé : {type(exc).__name__}: {exc}"))
+            continue
         updated = sent_before(f"draft:{draft.item.key}:")
         recipient = draft.item.owner_email
         if not recipient:
@@ -70,7 +75,11 @@ def prepare_drafts(
             "network": network, "draft": draft, "updated": updated, "missing": missing_months(draft),
             "files": [files.docx.name, files.markdown.name],
         }
-        rendered = renderer.email("brouillon", context)
+        try:
+            rendered = renderer.email("brouillon", context)
+        except TemplateFailure as exc:
+            problems.append(template_problem("brouillon", exc))
+            continue
         message = OutgoingMessage(
             key=key, kind="brouillon-bilan", sender=network.sender_address,
             to=(recipient or network.coordinator_email,), reply_to=network.reply_to,

@@ -16,7 +16,7 @@ from connectors.mail import Attachment, OutgoingMessage
 from .digests import CantineDigest, CoordinatorDigest, week_label
 from .model import Cantine, DataProblem, Dataset
 from .reminders import Reminder
-from .render import Renderer
+from .render import Renderer, TemplateFailure
 from .settings import Settings
 
 
@@ -117,7 +117,11 @@ def reminder_messages(
                 "opportunity": next((o for o in dataset.opportunites if o.title == getattr(subject.item, "opportunity", None)), None),
                 "missing": addressing.missing,
             }
-            rendered = renderer.email(reminder.rule.template, context)
+            try:
+                rendered = renderer.email(reminder.rule.template, context)
+            except TemplateFailure as exc:
+                problems.append(template_problem(reminder.rule.template, exc))
+                continue
             messages.append(
                 OutgoingMessage(
                     key=reminder.key + suffix, kind=f"rappel-{reminder.rule.id}", sender=network.sender_address,
@@ -126,7 +130,7 @@ def reminder_messages(
                     attachments=(calendar_attachment(reminder, network),) if reminder.rule.calendar else (),
                 )
             )
-    return messages, problems
+    return messages, list(dict.fromkeys(problems))  # a broken template: said once
 
 
 def address(reminder: Reminder, cantine: Cantine | None, dataset: Dataset, network: Network) -> Addressing:
@@ -164,6 +168,11 @@ def _table_name(source: str) -> str:
     }[source]
 
 
+def template_problem(name: str, exc: Exception) -> DataProblem:
+    """A template that failed, for the Problèmes tab: staff edit templates, staff fix them."""
+    return DataProblem("Modèles d'emails", f"templates/emails/{name}", "", "", f"{exc} : ces messages ne sont pas partis")
+
+
 def unsubscribe_header(network: Network, what: str) -> tuple[str, str]:
     """A List-Unsubscribe header: a mail to the coordinator, who updates « Reçoit les emails »."""
     subject = quote(f"Ne plus recevoir : {what}")
@@ -189,7 +198,11 @@ def digest_messages(
                 "pas d'Email responsable : le récapitulatif de la semaine n'a pas pu être envoyé",
             ))
             continue
-        rendered = renderer.email("digest_cantine", {"network": network, "digest": digest, "today": day})
+        try:
+            rendered = renderer.email("digest_cantine", {"network": network, "digest": digest, "today": day})
+        except TemplateFailure as exc:
+            problems.append(template_problem("digest_cantine", exc))
+            continue
         messages.append(OutgoingMessage(
             key=f"digest:cantine:{cantine.name}:{week}", kind="recapitulatif-cantine",
             sender=network.sender_address, to=(cantine.manager_email,), cc=cantine.cc_emails,
@@ -197,11 +210,15 @@ def digest_messages(
             headers=(unsubscribe_header(network, f"récapitulatif {cantine.name}"),),
         ))
     if coordinator is not None:
-        rendered = renderer.email("digest_coordination", {"network": network, "digest": coordinator, "today": day})
+        try:
+            rendered = renderer.email("digest_coordination", {"network": network, "digest": coordinator, "today": day})
+        except TemplateFailure as exc:
+            problems.append(template_problem("digest_coordination", exc))
+            return messages, problems
         messages.append(OutgoingMessage(
             key=f"digest:coordination:{week}", kind="recapitulatif-coordination",
             sender=network.sender_address, to=(network.coordinator_email,), reply_to=network.reply_to,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
             headers=(unsubscribe_header(network, "récapitulatif de la coordination"),),
         ))
-    return messages, problems
+    return messages, list(dict.fromkeys(problems))  # a broken template: said once

@@ -16,10 +16,15 @@ from typing import Any
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from connectors.errors import ConfigurationError
+from connectors.errors import CantinesError, ConfigurationError
+
+
+class TemplateFailure(CantinesError):
+    """A template staff edited cannot render (an unknown variable, a syntax error): the message it
+    makes is left out and reported; the other messages go on."""
 
 LOCALE = "fr_FR"
 NBSP = "\u00a0"
@@ -140,5 +145,8 @@ class Renderer:
             html = self.html_env.get_template(f"emails/{name}/body.html").render(context)
         except TemplateNotFound as exc:
             raise ConfigurationError(f"email template not found: {self.templates / exc.name}") from None
+        except TemplateError as exc:
+            where = f" (ligne {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            raise TemplateFailure(f"le modèle « {name} » ne peut pas être rendu{where} : {exc}") from exc
         text = re.sub(r"\n[ \t]*(\n[ \t]*)+\n", "\n\n", text)  # blocks left empty by conditions
         return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)

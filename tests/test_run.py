@@ -294,3 +294,27 @@ def test_a_value_the_backend_refuses_becomes_a_data_problem() -> None:
     (problem,) = report.problems
     assert (problem.table, problem.column, problem.value) == ("Correspondances", "Cantine", "Cantine Fantôme")
     assert problem.message.startswith("écriture refusée : « Cantine Fantôme »")
+
+
+def test_a_broken_template_costs_only_its_messages(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    import shutil
+
+    from .conftest import REPO
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    body = templates / "emails" / "digest_cantine" / "body.txt"
+    body.write_text(body.read_text() + "{{ digest.inexistant }}\n")  # a staff edit gone wrong
+    from automations.settings import load_settings
+
+    from .conftest import write_config
+
+    path = write_config(tmp_path / "broken")
+    path.write_text(path.read_text().replace(f'templates = "{REPO / "templates"}"', f'templates = "{templates}"'))
+    settings = load_settings(path, {})
+    write_demo_workbook(settings, TODAY)
+    report = run_cycle(settings, today=TODAY, clock=clock_at(TODAY))
+    assert not report.fatal
+    assert report.sent == DEMO_MESSAGES - (DEMO_DIGESTS - 1)  # every cantine digest left out, nothing else
+    (problem,) = [p for p in report.problems if p.table == "Modèles d'emails"]
+    assert "digest_cantine" in problem.row and "inexistant" in problem.message
