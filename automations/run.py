@@ -48,6 +48,8 @@ ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
 class Stopped(Exception):
     """The worker was asked to stop (SIGTERM): no new step starts."""
 OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
+# Not a completed run: the next one covers the same days again (reminders, catch-up at start-up).
+INCOMPLETE, INTERRUPTED = "Incomplet", "Interrompu"
 
 
 @dataclass
@@ -82,6 +84,7 @@ class RunReport:
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
     fatal: bool = False
+    incomplete: bool = False  # a table the run needs could not be read
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
     stopped: bool = False
 
@@ -89,6 +92,10 @@ class RunReport:
     def result(self) -> str:
         if self.fatal:
             return FAILED
+        if self.stopped:
+            return INTERRUPTED
+        if self.incomplete:
+            return INCOMPLETE
         return WARNINGS if self.problems or self.errors or self.send_failures else OK
 
     @property
@@ -113,6 +120,7 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
             rows[code] = table.read()
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
+            report.incomplete = True
             log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
     return rows
 
