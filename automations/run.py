@@ -146,6 +146,7 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
             sides.append((declaration, source, target))
         except CantinesError as exc:
             sides.append((declaration, exc))
+    snapshots: list[tuple[str, dict[str, dict[str, Any]]]] = []
     with hub_batch(tables):
         for entry in sides:
             declaration = entry[0]
@@ -162,10 +163,12 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
                 report.errors.append(f"synchronisation « {spec.name} » impossible : {exc}")
                 log.info("sync %s failed: %s", spec.name, exc)  # the summary and the journal report it
                 continue
-            state.save_snapshot(spec.name, result.snapshot)
+            snapshots.append((spec.name, result.snapshot))
             report.syncs.append(result)
             report.problems.extend(result.problems)
             report.rows_written += result.written
+    for name, snapshot in snapshots:  # only once the writes they describe were sent
+        state.save_snapshot(name, snapshot)
 
 
 def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,

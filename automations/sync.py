@@ -92,6 +92,8 @@ def run_sync(
     result = SyncResult(spec.name)
     rows = _source_rows(spec, source, source_label, result)
     target_rows = _target_rows(spec, target)
+    target_keys: dict[str, str] = {}  # row id → key text, on each side, for rows a write refuses
+    source_keys: dict[str, str] = {}
     previous = snapshot or {}
     creates: list[dict[str, Value]] = []
     target_updates: list[tuple[str, dict[str, Value]]] = []
@@ -103,6 +105,8 @@ def run_sync(
             creates.append({**wanted, **spec.create_only})
             result.snapshot[text] = {c: _jsonable(v) for c, v in wanted.items()}
             continue
+        target_keys[current.id] = text
+        source_keys[source_row.id] = text
         agreed = dict(previous.get(text, {}))
         to_target: dict[str, Value] = {}
         to_source: dict[str, Value] = {}
@@ -139,15 +143,22 @@ def run_sync(
         if not to_target and not to_source:
             result.unchanged += 1
         result.snapshot[text] = agreed
-    def refused(side: Table) -> Callable[[Any, InvalidValueError], None]:
-        def report(_item: Any, exc: InvalidValueError) -> None:
+    def refused(side: Table, keys: Mapping[str, str]) -> Callable[[Any, InvalidValueError], None]:
+        def report(item: Any, exc: InvalidValueError) -> None:
             shown = "" if exc.value is None else str(exc.value)
             result.problems.append(DataProblem(side.spec.name, "", exc.column or "", shown, f"écriture refusée : {exc}"))
+            # not written: the snapshot keeps what was agreed before, so the next run tries again
+            text = keys.get(item[0]) if isinstance(item, tuple) else key_text(key_of(item, spec.key))
+            if text is not None:
+                if text in previous:
+                    result.snapshot[text] = dict(previous[text])
+                else:
+                    result.snapshot.pop(text, None)
         return report
 
-    result.updated = write_tolerantly(target.update, target_updates, refused(target))
-    result.updated += write_tolerantly(source.update, source_updates, refused(source))
-    result.created = write_tolerantly(target.create, creates, refused(target))
+    result.updated = write_tolerantly(target.update, target_updates, refused(target, target_keys))
+    result.updated += write_tolerantly(source.update, source_updates, refused(source, source_keys))
+    result.created = write_tolerantly(target.create, creates, refused(target, {}))
     if spec.mode == MIRROR and target_rows:  # rows whose key left the source, in this sync's scope
         result.deleted = target.delete([row.id for row in target_rows.values()])
     return result

@@ -8,6 +8,7 @@ import pytest
 
 from automations.sync import MIRROR, TARGET, SyncSpec, run_sync
 from connectors.tables.base import ColumnSpec, TableSpec
+from connectors.errors import InvalidValueError
 from connectors.tables.memory import MemoryTable
 
 M = dt.date
@@ -243,3 +244,28 @@ def test_sync_declarations_are_checked(tmp_path: Path, block: str, expected: str
     with pytest.raises(ConfigurationError) as caught:
         load_settings(path, {})
     assert any(expected in p for p in caught.value.problems), caught.value.problems
+
+
+class Refusing(MemoryTable):
+    """A backend that refuses one value, as Airtable refuses an unknown option."""
+
+    def update(self, changes):  # type: ignore[no-untyped-def]
+        changes = list(changes)
+        if any(values.get("Repas servis") == 999 for _id, values in changes):
+            raise InvalidValueError("valeur refusée", table=self.spec.name, column="Repas servis", value=999)
+        return super().update(changes)
+
+
+def test_a_refused_write_is_reported_and_tried_again_not_taken_for_an_edit() -> None:
+    sheet, hub = MemoryTable(SHEET), Refusing(HUB)
+    sheet.create([{"Mois": M(2026, 1, 1), "Repas": 420}, {"Mois": M(2026, 2, 1), "Repas": 390}])
+    snapshot = run_sync(SPEC, sheet, hub, None, source_label="LV").snapshot
+    january = next(r.id for r in sheet.read() if r.fields["Mois"] == M(2026, 1, 1))
+    february = next(r.id for r in sheet.read() if r.fields["Mois"] == M(2026, 2, 1))
+    sheet.update([(january, {"Repas": 999}), (february, {"Repas": 395})])
+    result = run_sync(SPEC, sheet, hub, snapshot, source_label="LV")
+    assert [p.message for p in result.problems] == ["écriture refusée : valeur refusée"]
+    assert sorted(v[2] for v in hub_values(hub)) == [395, 420]  # the other row went through
+    sheet.update([(january, {"Repas": 430})])
+    again = run_sync(SPEC, sheet, hub, result.snapshot, source_label="LV")
+    assert again.problems == [] and 430 in [v[2] for v in hub_values(hub)]
