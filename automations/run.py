@@ -516,9 +516,13 @@ def _cycle(
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
     def write_problems() -> None:
+        # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
+        # digests-only job would otherwise delete the reminders' problems, and they would come back
+        # with a new « Vu le » at the next cycle.
+        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts
         written = replace_rows(
             tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
-            keep=("Vu le",),
+            keep=("Vu le",), delete=complete,
         )
         report.rows_written += written.total
 

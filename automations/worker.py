@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from .settings import Settings
 
 log = logging.getLogger("cantines.worker")
 
+CATCH_UP_EVERY = 15 * 60  # seconds between two checks for jobs left late
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -250,8 +252,14 @@ class Worker:
             f"{', '.join(DAY_NAMES[d] for d in s.days)}" for s in self.specs
         ))
         self.catch_up()
+        next_catch_up = time.monotonic() + CATCH_UP_EVERY
         while not self.stop_event.is_set():
             self.scheduler.run_pending()
+            if time.monotonic() >= next_catch_up:
+                # a job skipped because another worker held the lock (and then died during a deploy),
+                # or left incomplete, runs again until it has succeeded for its due time
+                self.catch_up()
+                next_catch_up = time.monotonic() + CATCH_UP_EVERY
             idle = self.scheduler.idle_seconds
             self.stop_event.wait(max(0.5, min(idle if idle is not None else max_sleep, max_sleep)))
         log.info("worker stopped")

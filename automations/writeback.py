@@ -60,9 +60,10 @@ def replace_rows(
     key: Sequence[str],
     *,
     keep: Sequence[str] = (),
+    delete: bool = True,
 ) -> WriteCounts:
     """Make the table hold exactly `wanted` (by key): create, update the cells that differ, delete
-    the rest. Columns in `keep` keep their current value on rows that stay (e.g. "Vu le")."""
+    the rest (unless `delete` is false). Columns in `keep` keep their current value on rows that stay."""
     counts = WriteCounts()
     existing, extra_ids = rows_by_key(table, key)  # duplicates: rows the worker itself will not keep
     creates: list[Mapping[str, Value]] = []
@@ -82,7 +83,7 @@ def replace_rows(
             updates.append((row_id, diff))
     counts.updated = write_tolerantly(table.update, updates, counts.refuse(table))
     counts.created = write_tolerantly(table.create, creates, counts.refuse(table))
-    stale = [row.id for row in existing.values()] + extra_ids
+    stale = [row.id for row in existing.values()] + extra_ids if delete else []
     if stale:  # last: on a workbook, deleting shifts the rows below
         counts.deleted = table.delete(stale)
     return counts

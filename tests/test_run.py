@@ -320,3 +320,17 @@ def test_a_broken_template_costs_only_its_messages(make_settings: Callable[..., 
     assert report.sent == DEMO_MESSAGES - (DEMO_DIGESTS - 1)  # every cantine digest left out, nothing else
     (problem,) = [p for p in report.problems if p.table == "Modèles d'emails"]
     assert "digest_cantine" in problem.row and "inexistant" in problem.message
+
+
+def test_a_partial_job_does_not_remove_the_problems_other_jobs_found(demo: Settings) -> None:
+    from automations.run import SYNC
+
+    rows = demo_rows(TODAY)["echeances"]
+    week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))
+    edit_cell(demo, "Échéances", lambda v: v["Intitulé"] == week["Intitulé"], "Responsable", None)
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
+    found = [p for p in sheet_rows(demo, "problemes") if "aucun responsable" in p["Problème"]]
+    assert found
+    run_cycle(demo, today=TODAY, clock=clock_at(TODAY), job="sync", parts=frozenset({SYNC}))
+    kept = [p for p in sheet_rows(demo, "problemes") if "aucun responsable" in p["Problème"]]
+    assert kept == found  # the hourly sync job computes no reminders: it leaves their problems alone
