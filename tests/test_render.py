@@ -13,6 +13,7 @@ import pytest
 
 from automations.render import (
     FILTERS,
+    TemplateFailure,
     Renderer,
     date_courte,
     date_heure,
@@ -233,14 +234,17 @@ def test_text_part_ends_with_exactly_one_newline(tmp_path: Path) -> None:
 )
 def test_undefined_variable_fails_loudly(tmp_path: Path, part: str) -> None:
     renderer = Renderer(write_templates(tmp_path, **{part: "Bonjour {{ cantnie }}"}))
-    with pytest.raises(jinja2.exceptions.UndefinedError, match="cantnie"):
+    with pytest.raises(TemplateFailure, match="cantnie") as caught:
         renderer.email("x", context())
+    assert isinstance(caught.value.__cause__, jinja2.exceptions.UndefinedError)
+    assert "le modèle « x » ne peut pas être rendu" in str(caught.value)
 
 
 def test_undefined_attribute_fails_loudly(tmp_path: Path) -> None:
     renderer = Renderer(write_templates(tmp_path, body_txt="{% for e in echeances %}{{ e.montnat }}{% endfor %}"))
-    with pytest.raises(jinja2.exceptions.UndefinedError):
+    with pytest.raises(TemplateFailure) as caught:
         renderer.email("x", context())
+    assert isinstance(caught.value.__cause__, jinja2.exceptions.UndefinedError)
 
 
 @pytest.mark.parametrize(
@@ -255,8 +259,9 @@ def test_undefined_attribute_fails_loudly(tmp_path: Path) -> None:
 def test_sandbox_refuses_unsafe_access(tmp_path: Path, source: str) -> None:
     renderer = Renderer(write_templates(tmp_path, body_html=source))
     values = context()
-    with pytest.raises(jinja2.exceptions.SecurityError):
+    with pytest.raises(TemplateFailure) as caught:
         renderer.email("x", values)
+    assert isinstance(caught.value.__cause__, jinja2.exceptions.SecurityError)
     assert len(values["echeances"]) == 2
     assert values["echeances"][0]["titre"] == "Bilan final"
 
