@@ -40,9 +40,10 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .server import FakeServer, Handler
 
 API_TOKEN = "at-fake-token-for-tests-0123456789"
 CONNEXION_PATH = "/api/connexion/"
@@ -243,27 +244,9 @@ class _Fault:
     method: str | None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeAidesTerritoires
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
+class _Handler(Handler):
     server_version = "nginx"
     sys_version = ""
-    timeout = 30  # an idle keep-alive connection's thread ends after this
-    wbufsize = 1 << 16  # one write per answer (flushed after each request), and no Nagle delay
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        pass
 
 
 @dataclass
@@ -273,8 +256,11 @@ class _Issued:
     revoked: bool = False
 
 
-class FakeAidesTerritoires:
+class FakeAidesTerritoires(FakeServer):
     """The Aides-territoires API on 127.0.0.1, for tests (`with FakeAidesTerritoires() as fake:`)."""
+
+    handler_class = _Handler
+    thread_name = "fake-aides-territoires"
 
     def __init__(
         self,
@@ -299,40 +285,11 @@ class FakeAidesTerritoires:
         self._faults: list[_Fault] = []
         self._release = threading.Event()  # ends "stall" faults
         self._lock = threading.RLock()
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._listen_on(host, port)
 
-    # -- life cycle ------------------------------------------------------------------------
+    def _stopping(self) -> None:
+        self._release.set()  # requests held by a "stall" fault end
 
-    def start(self) -> FakeAidesTerritoires:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-aides-territoires", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAidesTerritoires:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- set-up and faults -----------------------------------------------------------------
 

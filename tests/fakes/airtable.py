@@ -33,10 +33,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .server import FakeServer, Handler
 from .airtable_store import (
     MAX_PAGE_SIZE, MAX_RECORDS_PER_REQUEST, AirtableError, FakeBase, FakeStore, FakeTable, check_keys,
     invalid_request, json_object, model_not_found,
@@ -78,29 +78,15 @@ class LoggedRequest:
         return len(self.query.get("records[]", []))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeAirtable
+class _Handler(Handler):
+    do_PATCH = do_PUT = do_DELETE = Handler.do_GET
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    timeout = 30  # an idle keep-alive connection's thread ends after this
-    wbufsize = 1 << 16  # one write per answer (flushed after each request), and no Nagle delay
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        pass
-
-
-class FakeAirtable:
+class FakeAirtable(FakeServer):
     """Airtable's REST API on 127.0.0.1, for tests (`with FakeAirtable() as fake:`) and local runs."""
+
+    handler_class = _Handler
+    thread_name = "fake-airtable"
 
     def __init__(
         self,
@@ -127,39 +113,10 @@ class FakeAirtable:
         self.log: list[LoggedRequest] = []
         self._faults: list[tuple[int | str, str | None]] = []
         self._lock = threading.RLock()
-        self._host, self._port = host, port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._listen_on(host, port)
         for base_id in bases:
             self.add_base(base_id)
 
-    # -- life cycle ------------------------------------------------------------------------
-
-    def start(self) -> FakeAirtable:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-airtable", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAirtable:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- what tests look at ----------------------------------------------------------------
 

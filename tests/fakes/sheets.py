@@ -45,10 +45,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .server import FakeServer, Handler
 from .sheets_store import (
     FakeSpreadsheet, SheetsError, a1, append_values, apply_requests, invalid, parse_range, read_values,
     typed_cell, write_values,
@@ -104,29 +104,15 @@ class LoggedRequest:
     account: str | None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSheets
+class _Handler(Handler):
+    do_PATCH = do_PUT = do_DELETE = Handler.do_GET
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    timeout = 30
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
-        pass
-
-
-class FakeSheets:
+class FakeSheets(FakeServer):
     """Google Sheets v4 on 127.0.0.1, for tests (`with FakeSheets() as fake:`) and local runs."""
+
+    handler_class = _Handler
+    thread_name = "fake-sheets"
 
     def __init__(
         self,
@@ -152,35 +138,8 @@ class FakeSheets:
         self._hits: dict[tuple[str | None, str], collections.deque[float]] = collections.defaultdict(collections.deque)
         self._faults: list[tuple[int | str | SheetsError, str | None]] = []
         self._lock = threading.RLock()
-        self._host, self._port = host, port
-        self._server: _Server | None = None
+        self._listen_on(host, port)
 
-    # -- life cycle ------------------------------------------------------------------------
-
-    def start(self) -> FakeSheets:
-        self._server = _Server((self._host, self._port), _Handler)
-        self._server.fake = self
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                         name="fake-sheets", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeSheets:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def token_uri(self) -> str:
