@@ -1,3 +1,3 @@
-from .cli import main
+from automations.cli import main
 
 main()

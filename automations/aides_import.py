@@ -20,12 +20,12 @@ from connectors.errors import ConfigurationError
 from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 
-from .aides import OWNED_COLUMNS, SOURCE, MappedAid, import_config, map_aid
-from .model import DataProblem
-from .reference import Departement
-from .settings import Settings
-from .sync import SyncResult, SyncSpec, run_sync
-from .writeback import write_tolerantly
+from automations.aides import OWNED_COLUMNS, SOURCE, MappedAid, import_config, map_aid
+from automations.model import DataProblem
+from automations.reference import Departement
+from automations.settings import Settings
+from automations.sync import SyncResult, SyncSpec, run_sync
+from automations.writeback import write_tolerantly
 
 SYNC_NAME = "aides-territoires"
 KEY = ("Source", "Identifiant source")

@@ -9,14 +9,14 @@ from typing import Any
 from connectors.errors import ConfigurationError
 from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBackend
 from connectors.state import StateStore
-from connectors.tables.airtable import AirtableBase, AirtableTable
+from connectors.tables.airtable.client import AirtableBase, AirtableTable
 from connectors.tables.base import Table, TableSpec
-from connectors.tables.sheets import SheetsBook, SheetsTable, connect
-from connectors.tables.sheets_http import SheetsHTTPClient
+from connectors.tables.sheets.client import SheetsBook, SheetsTable, connect
+from connectors.tables.sheets.http import SheetsHTTPClient
 from connectors.tables.workbook import WorkbookStore, WorkbookTable
 
-from .settings import Settings
-from .sync_settings import TableRef
+from automations.settings import Settings
+from automations.sync_settings import TableRef
 
 
 def airtable_base(settings: Settings, **options: Any) -> AirtableBase:

@@ -15,7 +15,7 @@ import click
 
 from connectors.errors import CantinesError, ConfigurationError, LockBusyError
 
-from .settings import DEFAULT_CONFIG, Settings, load_settings
+from automations.settings import DEFAULT_CONFIG, Settings, load_settings
 
 EXIT_PROBLEM, EXIT_CONFIG = 1, 2
 
@@ -85,8 +85,8 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     Example:
       cantines run --config config/demo.toml --today 2026-03-02
     """
-    from .run import run_cycle
-    from .summary import format_report
+    from automations.run import run_cycle
+    from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
@@ -117,8 +117,8 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     Example:
       cantines check --config config/demo.toml
     """
-    from .run import plan
-    from .summary import format_report
+    from automations.run import plan
+    from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
@@ -147,8 +147,8 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
     Example:
       cantines preview --config config/demo.toml --today 2026-03-02 --out apercu/
     """
-    from .run import plan
-    from .summary import format_report
+    from automations.run import plan
+    from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
@@ -177,11 +177,11 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
       cantines draft --config config/demo.toml --today 2026-11-24
       cantines draft --config config/demo.toml "Bilan final – CONV-2026-01"
     """
-    from .drafts import render_draft
-    from .parsing import fold
-    from .reports import build_draft, build_drafts
-    from .run import RunReport, load
-    from .backends import open_tables
+    from automations.drafts import render_draft
+    from automations.parsing import fold
+    from automations.reports import build_draft, build_drafts
+    from automations.run import RunReport, load
+    from automations.backends import open_tables
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
@@ -207,8 +207,8 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
 
 
 def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
-    from .backends import ensure_schemas, hub_batch
-    from .demo import demo_rows, fill_tables
+    from automations.backends import ensure_schemas, hub_batch
+    from automations.demo import demo_rows, fill_tables
 
     settings = settings_or_exit(config_path)
     try:
@@ -305,7 +305,7 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
     Example:
       cantines demo --today 2026-03-02
     """
-    from .demo import demo_day, ensure_demo_workbook
+    from automations.demo import demo_day, ensure_demo_workbook
 
     settings = settings_or_exit(config_path)
     day, note = demo_day(resolve_today(settings, today), explicit=today is not None)
@@ -339,8 +339,8 @@ def worker(config_path: Path | None, health_port: int | None) -> None:
     Example:
       cantines worker --config config/production.toml
     """
-    from .logs import configure_worker_logging
-    from .worker import Worker
+    from automations.logs import configure_worker_logging
+    from automations.worker import Worker
 
     settings = settings_or_exit(config_path)
     configure_worker_logging(os.environ)
@@ -360,7 +360,7 @@ def status(config_path: Path | None) -> None:
     Example:
       cantines status --config config/production.toml
     """
-    from .status import format_status
+    from automations.status import format_status
 
     settings = settings_or_exit(config_path)
     try:
@@ -382,8 +382,8 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
     Example:
       AIDES_TERRITOIRES_TOKEN=… cantines import-aides --config config/production.toml
     """
-    from .run import AIDES, run_cycle
-    from .summary import format_report
+    from automations.run import AIDES, run_cycle
+    from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     if not settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
@@ -412,7 +412,7 @@ def copy(source_path: Path, target_path: Path) -> None:
     Example:
       cantines copy --from config/demo.toml --to config/production.toml
     """
-    from .copying import copy_deployment
+    from automations.copying import copy_deployment
 
     source = settings_or_exit(source_path)
     target = settings_or_exit(target_path)
@@ -440,7 +440,7 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
       cantines release --config config/production.toml "reminder:echeance-rapport:…"
       cantines release --config config/production.toml --all
     """
-    from .backends import open_state_if_present
+    from automations.backends import open_state_if_present
 
     if not keys and not release_all:
         fail("name the messages to release (their keys, see `cantines status`) or use --all", EXIT_CONFIG)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .backends import ensure_schemas, open_tables
-from .model import DOMAIN_TABLES
-from .settings import Settings
-from .sync import SyncSpec, run_sync
+from automations.backends import ensure_schemas, open_tables
+from automations.model import DOMAIN_TABLES
+from automations.settings import Settings
+from automations.sync import SyncSpec, run_sync
 
 
 def copy_deployment(source: Settings, target: Settings) -> Iterator[str]:

@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 
 from connectors.errors import ConfigurationError
 
-from .render import FILTERS, LOCALE, make_environment, nombre, pourcent
-from .reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
+from automations.render import FILTERS, LOCALE, make_environment, nombre, pourcent
+from automations.reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
 
 DOCX_TEMPLATE = "reports/bilan.docx"
 MARKDOWN_TEMPLATE = "reports/bilan.md"

@@ -13,11 +13,11 @@ from icalendar import Calendar, Event
 
 from connectors.mail import Attachment, OutgoingMessage
 
-from .digests import CantineDigest, CoordinatorDigest, week_label
-from .model import Cantine, DataProblem, Dataset
-from .reminders import Reminder
-from .render import Renderer, TemplateFailure
-from .settings import Settings
+from automations.digests import CantineDigest, CoordinatorDigest, week_label
+from automations.model import Cantine, DataProblem, Dataset
+from automations.reminders import Reminder
+from automations.render import Renderer, TemplateFailure
+from automations.settings import Settings
 
 
 @dataclass(frozen=True)

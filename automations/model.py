@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 
 from connectors.tables.base import ColumnSpec, Row, TableSpec
 
-from . import parsing
-from .parsing import ValueProblem, fold, show
-from .reference import Departement, Reference, Territory
-from .schema import Schema
+from automations import parsing
+from automations.parsing import ValueProblem, fold, show
+from automations.reference import Departement, Reference, Territory
+from automations.schema import Schema
 
 DONE_STATUSES = frozenset({"Envoyée", "Acceptée", "Payée", "Annulée"})
 FINANCIAL_REPORT = "Compte rendu financier"

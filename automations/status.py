@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .backends import open_state_if_present
-from .settings import Settings
-from .worker import job_specs, latest_due, next_due
+from automations.backends import open_state_if_present
+from automations.settings import Settings
+from automations.worker import job_specs, latest_due, next_due
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str:

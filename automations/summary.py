@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .render import date_courte, date_longue, euros, pluriel
-from .run import RunReport
+from automations.render import date_courte, date_longue, euros, pluriel
+from automations.run import RunReport
 
 
 def format_report(report: RunReport, *, outbox: str | None = None) -> str:

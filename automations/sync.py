@@ -19,8 +19,8 @@ from typing import Any
 from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, comparable, key_of
 
-from .model import DataProblem, of_row, row_label
-from .writeback import write_tolerantly
+from automations.model import DataProblem, of_row, row_label
+from automations.writeback import write_tolerantly
 
 SOURCE, TARGET = "source", "target"
 UPSERT, MIRROR = "upsert", "mirror"

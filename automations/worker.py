@@ -26,9 +26,9 @@ import schedule
 
 from connectors.errors import LockBusyError
 
-from .digests import WEEKDAYS
-from .run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
-from .settings import Settings
+from automations.digests import WEEKDAYS
+from automations.run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
+from automations.settings import Settings
 
 log = logging.getLogger("cantines.worker")
 
@@ -144,7 +144,7 @@ class Worker:
 
     def catch_up(self) -> None:
         """Run once, now, every job whose last success is older than its latest due time."""
-        from .backends import open_state
+        from automations.backends import open_state
 
         state = open_state(self.settings)
         try:
@@ -198,7 +198,7 @@ class Worker:
 
     def _record_failure(self, spec: JobSpec, today: dt.date, now: dt.datetime, exc: BaseException) -> None:
         """A failure before the cycle could journal it (settings, database…): journal it here."""
-        from .backends import open_state
+        from automations.backends import open_state
 
         try:
             state = open_state(self.settings)

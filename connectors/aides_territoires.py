@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import BackendError, ConfigurationError, RetriableBackendError
+from connectors.errors import BackendError, ConfigurationError, RetriableBackendError
 
 log = logging.getLogger(__name__)
 

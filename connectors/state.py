@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from .errors import BackendError, LockBusyError
+from connectors.errors import BackendError, LockBusyError
 
 log = logging.getLogger(__name__)
 

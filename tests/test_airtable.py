@@ -20,8 +20,9 @@ from automations.schema import load_schema
 from connectors.errors import (
     BackendError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError, UnknownLinkError,
 )
-from connectors.tables.airtable import AirtableBase
-from connectors.tables.airtable_http import PACING_MARGIN, Pacer
+from connectors.tables.airtable.client import AirtableBase
+from connectors.tables.airtable.http import PACING_MARGIN, base_pacer
+from connectors.tables.pacing import Pacer
 
 from .conftest import PARIS, REPO
 from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
@@ -371,7 +372,7 @@ def test_typecast_only_for_choices_airtable_does_not_list_yet(fake: FakeAirtable
 
 def test_the_pacer_spaces_a_burst_from_three_threads() -> None:
     clock = FakeClock()
-    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    pacer = base_pacer(clock=clock, sleep=clock.sleep)
     starts: list[float] = []
     lock = threading.Lock()
 

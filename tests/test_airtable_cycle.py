@@ -21,7 +21,7 @@ from automations.demo import fill_tables
 from automations.model import DOMAIN_TABLES
 from automations.run import RunReport, run_cycle
 from automations.settings import Settings, load_settings
-from connectors.tables.airtable_http import Pacer
+from connectors.tables.airtable.http import Pacer
 
 from .conftest import PARIS, write_config
 from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
@@ -89,7 +89,7 @@ def test_the_cycle_on_airtable_matches_the_workbook(initialised: Initialised, ma
     fake, on_airtable = initialised.fake, initialised.settings
     # the same data in a workbook: what Airtable holds (it refused the values its typed fields cannot hold)
     on_workbook = make_settings(folder="workbook")
-    airtable_tables = open_tables(on_airtable, airtable_options={"pacer": Pacer(limit=1000)})  # the fake does not limit
+    airtable_tables = open_tables(on_airtable, airtable_options={"pacer": Pacer(1000, 1.0)})  # the fake does not limit
     rows = {code: [dict(r.fields) for r in airtable_tables[code].read()] for code in DOMAIN_TABLES}
     workbook_tables = open_tables(on_workbook)
     for table in workbook_tables.values():

@@ -17,10 +17,10 @@ from google.auth.credentials import AnonymousCredentials
 
 from automations.schema import load_schema
 from connectors.errors import BackendError, ConfigurationError, RetriableBackendError, SchemaError
-from connectors.tables.sheets import SheetsBook, SheetsTable, connect
-from connectors.tables.sheets_auth import load_credentials
-from connectors.tables.sheets_errors import SpreadsheetAccessError
-from connectors.tables.sheets_http import RETRY_DELAYS, SheetsHTTPClient
+from connectors.tables.sheets.client import SheetsBook, SheetsTable, connect
+from connectors.tables.sheets.auth import load_credentials
+from connectors.tables.sheets.errors import SpreadsheetAccessError
+from connectors.tables.sheets.http import RETRY_DELAYS, SheetsHTTPClient
 
 from .conftest import REPO
 from .fakes.clock import FakeClock

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .base import DeliveryError, MailBackend
-from .message import Attachment, OutgoingMessage, build_message, message_id
-from .outbox import OutboxBackend
-from .sendgrid import SendGridBackend
-from .smtp import SmtpBackend
+from connectors.mail.base import DeliveryError, MailBackend
+from connectors.mail.message import Attachment, OutgoingMessage, build_message, message_id
+from connectors.mail.outbox import OutboxBackend
+from connectors.mail.sendgrid import SendGridBackend
+from connectors.mail.smtp import SmtpBackend
 
 __all__ = [
     "Attachment", "DeliveryError", "MailBackend", "OutboxBackend", "OutgoingMessage", "SendGridBackend",

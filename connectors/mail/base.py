@@ -6,7 +6,7 @@ import abc
 from email.message import EmailMessage
 from types import TracebackType
 
-from ..errors import BackendError
+from connectors.errors import BackendError
 
 
 class DeliveryError(BackendError):

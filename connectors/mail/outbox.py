@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from .base import MailBackend
+from connectors.mail.base import MailBackend
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -32,8 +32,8 @@ from typing import Any, TypedDict
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from ..errors import ConfigurationError
-from .base import DeliveryError, MailBackend
+from connectors.errors import ConfigurationError
+from connectors.mail.base import DeliveryError, MailBackend
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from ..errors import ConfigurationError
-from .base import DeliveryError, MailBackend
+from connectors.errors import ConfigurationError
+from connectors.mail.base import DeliveryError, MailBackend
 
 log = logging.getLogger(__name__)
 

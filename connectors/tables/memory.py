@@ -10,8 +10,8 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from .base import Row, SchemaChanges, Table, TableSpec, Value
-from .values import normalise
+from connectors.tables.base import Row, SchemaChanges, Table, TableSpec, Value
+from connectors.tables.values import normalise
 
 
 class MemoryTable(Table):

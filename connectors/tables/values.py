@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .base import NUMBER_TYPES, ColumnSpec, Value
+from connectors.tables.base import NUMBER_TYPES, ColumnSpec, Value
 
 SERIAL_EPOCH = dt.date(1899, 12, 30)  # day 0 of spreadsheet serial dates (Excel, Google Sheets)
 LIST_SEPARATORS = re.compile(r"\s*[,;\n]\s*")

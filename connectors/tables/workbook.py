@@ -19,9 +19,9 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..errors import BackendError, SchemaError
-from .base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
-from .values import LIST_JOINER, normalise
+from connectors.errors import BackendError, SchemaError
+from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
+from connectors.tables.values import LIST_JOINER, normalise
 
 NUMBER_FORMATS = {
     "date": "DD/MM/YYYY",

@@ -21,7 +21,7 @@ from automations.backends import open_tables
 from automations.demo import demo_rows, fill_tables
 from automations.run import run_cycle
 from automations.settings import load_settings
-from connectors.tables.airtable_http import Pacer
+from connectors.tables.airtable.http import Pacer
 
 from ..conftest import PARIS, write_config
 from ..fakes.airtable import BASE_ID, TOKEN, FakeAirtable
@@ -77,7 +77,7 @@ def measure(large: bool) -> None:
     with FakeAirtable(rate_limit=None) as fake, tempfile.TemporaryDirectory() as folder:
         environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": fake.url}
         settings = load_settings(write_config(Path(folder), tables='backend = "airtable"'), environ)
-        fast = open_tables(settings, airtable_options={"pacer": Pacer(limit=10_000)})
+        fast = open_tables(settings, airtable_options={"pacer": Pacer(10_000, 1.0)})
         next(iter(fast.values())).base.ensure_all()  # type: ignore[attr-defined]
         fill_tables(fast, rows)  # loading is not what is measured
         clock = lambda: dt.datetime.combine(TODAY, dt.time(7, 30), tzinfo=PARIS)  # noqa: E731

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from automations.schema import load_schema
-from connectors.tables.sheets import SheetsBook, connect
-from connectors.tables.sheets_http import SheetsHTTPClient
+from connectors.tables.sheets.client import SheetsBook, connect
+from connectors.tables.sheets.http import SheetsHTTPClient
 
 from ..conftest import REPO
 from ..fakes.sheets import FakeSheets, service_account_info

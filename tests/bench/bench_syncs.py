@@ -20,7 +20,7 @@ from pathlib import Path
 from automations.run import RunReport, run_syncs
 from connectors.state import StateStore
 from automations.settings import load_settings
-from connectors.tables.sheets import SheetsBook, connect
+from connectors.tables.sheets.client import SheetsBook, connect
 
 from ..conftest import PARIS, write_config
 from ..fakes.sheets import FakeSheets, service_account_info

@@ -33,7 +33,8 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient, ParamsType
 from gspread.utils import convert_credentials
 
-from ..errors import ConfigurationError
+from connectors.errors import ConfigurationError
+from connectors.tables.pacing import Pacer
 
 GOOGLE_API_DOMAIN = ".googleapis.com"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # seconds to connect, seconds to wait for an answer
@@ -45,36 +46,6 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 32.0)  # 95 s in all: more than 
 MAX_RETRY_AFTER = 60.0  # a Retry-After header longer than this is not believed
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT"})
 IDEMPOTENT_SUFFIXES = ("/values:batchUpdate", "/values:batchGet", "/values:batchClear")
-
-
-class QuotaPacer:
-    """At most `limit` requests start within any `period` (+ `margin`) seconds; thread-safe.
-
-    A caller that must wait sleeps while holding the lock: those behind it would wait as long anyway,
-    and the order of arrival is kept."""
-
-    def __init__(self, limit: int, period: float = QUOTA_PERIOD, *, margin: float = PACING_MARGIN,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        if limit < 1 or period <= 0:
-            raise ValueError("a pacer needs limit >= 1 and period > 0")
-        self.limit = limit
-        self.window = period + margin
-        self._clock = clock
-        self._sleep = sleep
-        self._starts: collections.deque[float] = collections.deque(maxlen=limit)
-        self._lock = threading.Lock()
-        self.waited = 0.0
-
-    def wait(self) -> None:
-        """Block until a request may start."""
-        with self._lock:
-            now = self._clock()
-            if len(self._starts) == self.limit and self._starts[0] + self.window > now:
-                delay = self._starts[0] + self.window - now
-                self._sleep(delay)
-                self.waited += delay
-                now = max(self._clock(), self._starts[0] + self.window)  # a fake sleeper may not move the clock
-            self._starts.append(now)
 
 
 class SheetsAPIError(APIError):
@@ -130,7 +101,7 @@ class SheetsHTTPClient(HTTPClient):
         self.retry_delays = tuple(retry_delays)
         self.sleep = sleep
         self.pacers = {
-            family: QuotaPacer(limit, clock=clock, sleep=sleep)
+            family: Pacer(limit, QUOTA_PERIOD, margin=PACING_MARGIN, clock=clock, sleep=sleep)
             for family, limit in (("read", reads_per_minute), ("write", writes_per_minute)) if limit is not None
         }
         self.sent: collections.Counter[str] = collections.Counter()  # requests sent, by "read"/"write"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import ColumnSpec, SchemaChanges, TableSpec
+from connectors.tables.base import ColumnSpec, SchemaChanges, TableSpec
 
 NEW_TAB_ROWS = 1000
 NEW_TAB_COLUMNS = 26

@@ -10,8 +10,8 @@ import requests
 from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 
-from ..errors import BackendError, CantinesError, ConfigurationError, RetriableBackendError, SchemaError
-from .sheets_auth import ENV_NAME
+from connectors.errors import BackendError, CantinesError, ConfigurationError, RetriableBackendError, SchemaError
+from connectors.tables.sheets.auth import ENV_NAME
 
 INIT_HINT = "lancez `cantines init sheets`"
 RANGE_ERROR = "Unable to parse range"

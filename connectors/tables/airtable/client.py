@@ -34,15 +34,16 @@ from zoneinfo import ZoneInfo
 import requests
 from pyairtable import Api
 
-from ..errors import ConfigurationError, InvalidValueError, SchemaError, UnknownLinkError
-from .airtable_errors import INIT_HINT, TOKEN_HELP, missing_fields, translate
-from .airtable_http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, Pacer, shared_pacer
-from .airtable_schema import (
+from connectors.errors import ConfigurationError, InvalidValueError, SchemaError, UnknownLinkError
+from connectors.tables.airtable.errors import INIT_HINT, TOKEN_HELP, missing_fields, translate
+from connectors.tables.airtable.http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, base_pacer, shared_pacer
+from connectors.tables.pacing import Pacer
+from connectors.tables.airtable.schema import (
     LINE_JOINER, LINK_FIELD, MERGEABLE_COLUMNS, MERGEABLE_FIELDS, RECORD_ID, SELECT_FIELDS, FieldInfo,
     SchemaReport, TableInfo, ensure_tables, from_airtable, text_of, to_airtable,
 )
-from .base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, UpsertResult, Value
-from .values import normalise
+from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, UpsertResult, Value
+from connectors.tables.values import normalise
 
 AIRTABLE_URL = "https://api.airtable.com"
 BASE_ID = re.compile(r"app[A-Za-z0-9]{14}")
@@ -99,7 +100,7 @@ class AirtableBase:
         self.timezone = timezone
         self.max_rate_limit_wait = max_rate_limit_wait
         # the process-wide pacer of this base, unless the caller brings its own (tests, with a fake clock)
-        self.pacer = pacer or (Pacer(clock=clock, sleep=sleep) if clock is not time.monotonic or sleep is not time.sleep
+        self.pacer = pacer or (base_pacer(clock=clock, sleep=sleep) if clock is not time.monotonic or sleep is not time.sleep
                                else shared_pacer(f"{endpoint_url}|{base_id}"))
         # pyairtable's own retries are off: the adapter paces and retries (see airtable_http)
         self.api = Api(token, endpoint_url=endpoint_url, timeout=timeout, retry_strategy=None)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 from google.auth.credentials import Credentials
 from google.oauth2 import service_account
 
-from ..errors import ConfigurationError
+from connectors.errors import ConfigurationError
 
 ENV_NAME = "GOOGLE_SERVICE_ACCOUNT_JSON"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)  # spreadsheets opened by key: no Drive scope

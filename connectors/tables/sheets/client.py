@@ -39,14 +39,14 @@ from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
-from ..errors import BackendError
-from .base import Row, SchemaChanges, Table, TableSpec, Value
-from .sheets_auth import account_email, load_credentials
-from .sheets_cells import cell_value, column_letters, first_cell, moved, quote_title, runs, value_ranges, wire_row
-from .sheets_errors import is_missing_range, missing_columns, missing_tab, translate
-from .sheets_http import SheetsHTTPClient
-from .sheets_schema import NUMBER_FORMATS, header_key, plan_schema
-from .values import normalise
+from connectors.errors import BackendError
+from connectors.tables.base import Row, SchemaChanges, Table, TableSpec, Value
+from connectors.tables.sheets.auth import account_email, load_credentials
+from connectors.tables.sheets.cells import cell_value, column_letters, first_cell, moved, quote_title, runs, value_ranges, wire_row
+from connectors.tables.sheets.errors import is_missing_range, missing_columns, missing_tab, translate
+from connectors.tables.sheets.http import SheetsHTTPClient
+from connectors.tables.sheets.schema import NUMBER_FORMATS, header_key, plan_schema
+from connectors.tables.values import normalise
 
 __all__ = ["SheetsBook", "SheetsTable", "connect"]
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 import requests
 
-from ..errors import (
+from connectors.errors import (
     BackendError, CantinesError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError,
 )
-from .base import TableSpec, Value
+from connectors.tables.base import TableSpec, Value
 
 TOKEN_HELP = ("set AIRTABLE_TOKEN to a personal access token with the scopes data.records:read, "
               "data.records:write, schema.bases:read and schema.bases:write")

@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import BackendError
-from .base import ColumnSpec, Value
-from .values import LIST_JOINER, to_serial
+from connectors.errors import BackendError
+from connectors.tables.base import ColumnSpec, Value
+from connectors.tables.values import LIST_JOINER, to_serial
 
 CELL = re.compile(r"([A-Z]+)(\d+)")
 

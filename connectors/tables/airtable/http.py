@@ -20,7 +20,6 @@ Why a requests adapter, mounted on the session of an ordinary `pyairtable.Api(..
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,8 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from connectors.tables.pacing import Pacer
 
 REQUESTS_PER_SECOND = 5  # Airtable's limit, per base
 PACING_MARGIN = 0.05  # seconds added to the 1 s window: requests do not all take the same time to arrive
@@ -42,58 +43,19 @@ _SHARED: dict[str, Pacer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+def base_pacer(**kwargs: Any) -> Pacer:
+    """A pacer at Airtable's per-base rate (5 requests per second, plus a small margin)."""
+    kwargs.setdefault("margin", PACING_MARGIN)
+    return Pacer(REQUESTS_PER_SECOND, 1.0, **kwargs)
+
+
 def shared_pacer(base_key: str) -> Pacer:
     """The one pacer of a base in this process: every client of the base (a new one each run, the
     worker's jobs, threads) waits on it, so the base never sees more than 5 requests per second."""
     with _SHARED_LOCK:
         if base_key not in _SHARED:
-            _SHARED[base_key] = Pacer()
+            _SHARED[base_key] = base_pacer()
         return _SHARED[base_key]
-
-
-class Pacer:
-    """At most `limit` requests start within any `period` (+ `margin`) seconds; thread-safe.
-
-    A caller that must wait sleeps while holding the lock: the callers behind it would have to wait
-    at least as long anyway, and the order of arrival is kept.
-    """
-
-    def __init__(
-        self,
-        limit: int = REQUESTS_PER_SECOND,
-        period: float = 1.0,
-        *,
-        margin: float = PACING_MARGIN,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        if limit < 1 or period <= 0:
-            raise ValueError("a pacer needs limit >= 1 and period > 0")
-        self.limit = limit
-        self.window = period + margin
-        self._clock = clock
-        self._sleep = sleep
-        self._starts: collections.deque[float] = collections.deque(maxlen=limit)
-        self._resume_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def wait(self) -> float:
-        """Block until a request may start; returns the time (on the pacer's clock) it starts."""
-        with self._lock:
-            now = self._clock()
-            ready = self._resume_at
-            if len(self._starts) == self.limit:
-                ready = max(ready, self._starts[0] + self.window)
-            if ready > now:
-                self._sleep(ready - now)
-                now = max(self._clock(), ready)  # a fake sleeper may not move the clock
-            self._starts.append(now)
-            return now
-
-    def pause(self, seconds: float) -> None:
-        """Hold every request back for `seconds` from now (after a 429: the base is blocked)."""
-        with self._lock:
-            self._resume_at = max(self._resume_at, self._clock() + seconds)
 
 
 def is_idempotent(request: requests.PreparedRequest) -> bool:

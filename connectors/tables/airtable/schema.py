@@ -34,8 +34,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from ..errors import SchemaError
-from .base import ColumnSpec, SchemaChanges, TableSpec, Value
+from connectors.errors import SchemaError
+from connectors.tables.base import ColumnSpec, SchemaChanges, TableSpec, Value
 
 TEXT_FIELDS = frozenset({"singleLineText", "multilineText", "richText", "email", "url", "phoneNumber"})
 NUMBER_FIELDS = frozenset({"number", "currency", "percent"})
