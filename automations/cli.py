@@ -85,7 +85,7 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     Example:
       cantines run --config config/demo.toml --today 2026-03-02
     """
-    from automations.run import run_cycle
+    from automations.cycle.run import run_cycle
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
@@ -117,7 +117,7 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     Example:
       cantines check --config config/demo.toml
     """
-    from automations.run import plan
+    from automations.cycle.run import plan
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
@@ -147,7 +147,7 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
     Example:
       cantines preview --config config/demo.toml --today 2026-03-02 --out apercu/
     """
-    from automations.run import plan
+    from automations.cycle.run import plan
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
@@ -177,11 +177,11 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
       cantines draft --config config/demo.toml --today 2026-11-24
       cantines draft --config config/demo.toml "Bilan final – CONV-2026-01"
     """
-    from automations.drafts import render_draft
-    from automations.parsing import fold
-    from automations.reports import build_draft, build_drafts
-    from automations.run import RunReport, load
-    from automations.backends import open_tables
+    from automations.cycle.drafts import render_draft
+    from automations.domain.parsing import fold
+    from automations.domain.reports import build_draft, build_drafts
+    from automations.cycle.run import RunReport, load
+    from automations.cycle.backends import open_tables
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
@@ -207,7 +207,7 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
 
 
 def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
-    from automations.backends import ensure_schemas, hub_batch
+    from automations.cycle.backends import ensure_schemas, hub_batch
     from automations.demo import demo_rows, fill_tables
 
     settings = settings_or_exit(config_path)
@@ -382,7 +382,7 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
     Example:
       AIDES_TERRITOIRES_TOKEN=… cantines import-aides --config config/production.toml
     """
-    from automations.run import AIDES, run_cycle
+    from automations.cycle.run import AIDES, run_cycle
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
@@ -412,7 +412,7 @@ def copy(source_path: Path, target_path: Path) -> None:
     Example:
       cantines copy --from config/demo.toml --to config/production.toml
     """
-    from automations.copying import copy_deployment
+    from automations.cycle.copying import copy_deployment
 
     source = settings_or_exit(source_path)
     target = settings_or_exit(target_path)
@@ -440,7 +440,7 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
       cantines release --config config/production.toml "reminder:echeance-rapport:…"
       cantines release --config config/production.toml --all
     """
-    from automations.backends import open_state_if_present
+    from automations.cycle.backends import open_state_if_present
 
     if not keys and not release_all:
         fail("name the messages to release (their keys, see `cantines status`) or use --all", EXIT_CONFIG)

@@ -17,10 +17,10 @@ from pathlib import Path
 from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
-from automations.business_days import business_day_on_or_after, is_business_day
-from automations.render import date_longue
+from automations.domain.business_days import business_day_on_or_after, is_business_day
+from automations.domain.french import date_longue
 from automations.settings import Settings
-from automations.writeback import write_tolerantly
+from automations.cycle.writeback import write_tolerantly
 
 Rows = list[dict[str, Any]]
 SEED = 20160101  # the first Petite Cantine opened in 2016

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from automations.backends import open_state_if_present
+from automations.cycle.backends import open_state_if_present
 from automations.settings import Settings
 from automations.worker import job_specs, latest_due, next_due
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from automations.render import date_courte, date_longue, euros, pluriel
-from automations.run import RunReport
+from automations.domain.french import date_courte, date_longue, euros, pluriel
+from automations.cycle.run import RunReport
 
 
 def format_report(report: RunReport, *, outbox: str | None = None) -> str:

@@ -26,9 +26,9 @@ import schedule
 
 from connectors.errors import LockBusyError
 
-from automations.digests import WEEKDAYS
-from automations.run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
+from automations.cycle.run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
 from automations.settings import Settings
+from automations.settings.days import parse_days, parse_time
 
 log = logging.getLogger("cantines.worker")
 
@@ -45,23 +45,6 @@ class JobSpec:
     at: dt.time
     parts: frozenset[str]
     every_hours: int = 0  # > 0: every so many hours from `at`, instead of once a day
-
-def parse_days(text: str) -> tuple[int, ...]:
-    """ "daily", "weekdays" (lundi–vendredi), or one day name in French or English."""
-    word = text.strip().lower()
-    if word in ("daily", "tous les jours", "chaque jour"):
-        return tuple(range(7))
-    if word in ("weekdays", "jours ouvrés", "semaine"):
-        return tuple(range(5))
-    if word in WEEKDAYS:
-        return (WEEKDAYS[word],)
-    raise ValueError(f"'{text}' is not daily, weekdays or a day name")
-
-
-def parse_time(text: str) -> dt.time:
-    hours, _, minutes = text.strip().partition(":")
-    return dt.time(int(hours), int(minutes or 0))
-
 
 def job_specs(settings: Settings) -> list[JobSpec]:
     """The jobs the settings ask for: the cycle (matching and reminders) and the weekly digests."""
@@ -144,7 +127,7 @@ class Worker:
 
     def catch_up(self) -> None:
         """Run once, now, every job whose last success is older than its latest due time."""
-        from automations.backends import open_state
+        from automations.cycle.backends import open_state
 
         state = open_state(self.settings)
         try:
@@ -198,7 +181,7 @@ class Worker:
 
     def _record_failure(self, spec: JobSpec, today: dt.date, now: dt.datetime, exc: BaseException) -> None:
         """A failure before the cycle could journal it (settings, database…): journal it here."""
-        from automations.backends import open_state
+        from automations.cycle.backends import open_state
 
         try:
             state = open_state(self.settings)

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import CliRunner
 
-from automations.backends import open_tables
+from automations.cycle.backends import open_tables
 from automations.cli import cli
 from automations.demo import write_demo_workbook
-from automations.run import AIDES, run_cycle
+from automations.cycle.run import AIDES, run_cycle
 from automations.settings import Settings
 
 from .conftest import PARIS, REPO
@@ -133,7 +133,7 @@ def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable
         make_aid(604, name="Aide de Corse-du-Sud", perimeter="Corse-du-Sud", perimeter_scale="Département",
                  submission_deadline="2027-03-31"),
     ]
-    from automations.reference import load_reference
+    from automations.settings.files import load_reference
 
     from .fakes.aides_territoires import PERIMETERS, Perimeter
 

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from automations.aides import (
+from automations.domain.aides import (
     DESCRIPTION_LIMIT, OWNED_COLUMNS, ImportConfig, MappedAid, html_to_text, import_config, map_aid, shorten,
 )
-from automations.model import LinkIndex, Opportunity, parse_table
-from automations.reference import Reference, load_reference
-from automations.schema import Schema, load_schema
+from automations.domain.model import LinkIndex, Opportunity, parse_table
+from automations.domain.reference import Reference
+from automations.settings.files import load_reference
+from automations.domain.schema import Schema
+from automations.settings.files import load_schema
 from connectors.aides_territoires import (
     JWT_LIFETIME, JWT_MARGIN, TOKEN_SETTING, URL_SETTING, AidesTerritoiresClient, AidesTerritoiresError,
     AidesTerritoiresUnavailable, jwt_expiry,

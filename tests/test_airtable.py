@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from automations.schema import load_schema
+from automations.settings.files import load_schema
 from connectors.errors import (
     BackendError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError, UnknownLinkError,
 )

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from automations.backends import open_tables
+from automations.cycle.backends import open_tables
 from automations.cli import cli
 from automations.demo import fill_tables
-from automations.model import DOMAIN_TABLES
-from automations.run import RunReport, run_cycle
+from automations.domain.model import DOMAIN_TABLES
+from automations.cycle.run import RunReport, run_cycle
 from automations.settings import Settings, load_settings
 from connectors.tables.airtable.http import Pacer
 

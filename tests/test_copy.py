@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from automations.backends import open_tables
+from automations.cycle.backends import open_tables
 from automations.cli import cli
 from automations.demo import write_demo_workbook
-from automations.model import DOMAIN_TABLES
+from automations.domain.model import DOMAIN_TABLES
 from automations.settings import load_settings
 
 from .conftest import write_config

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automations.digests import cantine_digests, coordinator_digest, digest_day, week_label
-from automations.matching import Matcher, MatchingRules
-from automations.messages import Network, digest_messages, reminder_messages
-from automations.model import Application, Dataset, DueItem, MatchRecord, OfferRollout, Question, Visit
-from automations.reminders import due_reminders
-from automations.render import Renderer
-from automations.rules import load_rules
+from automations.domain.digests import cantine_digests, coordinator_digest, digest_day, week_label
+from automations.domain.matching import Matcher, MatchingRules
+from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.domain.model import Application, Dataset, DueItem, MatchRecord, OfferRollout, Question, Visit
+from automations.domain.reminders import due_reminders
+from automations.cycle.render import Renderer
+from automations.settings.files import load_rules
 from connectors.mail import build_message
 
 from .conftest import REPO
@@ -147,7 +147,7 @@ def test_no_cantine_message_mentions_another_cantine(depts: list[str], budgets: 
     ]
     collective = DueItem(key="E-all", agreement="CONV-COLL", type="Rapport d'activité", status="À venir",
                          due_on=today + dt.timedelta(days=7), owner_email="staff@example.org")
-    from automations.model import Agreement
+    from automations.domain.model import Agreement
     agreements = [Agreement(reference="CONV-COLL", partner="Fondation", cantines=tuple(names))] + [
         Agreement(reference=f"CONV-{i}", partner="Fondation", cantines=(n,)) for i, n in enumerate(names)
     ]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from automations.cli import cli
 from automations.demo import write_demo_workbook
-from automations.run import run_cycle
+from automations.cycle.run import run_cycle
 from automations.settings import Settings
 
 from .conftest import PARIS

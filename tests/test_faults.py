@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from automations.demo import write_demo_workbook
-from automations.run import run_cycle
+from automations.cycle.run import run_cycle
 from automations.settings import Settings, load_settings
 from connectors.state import StateStore, engine_url, outbox
 

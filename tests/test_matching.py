@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from automations.matching import (
+from automations.domain.matching import (
     APPLIED, DEADLINE_PASSED, NO_LONGER, SET_ASIDE_STATE, Matcher, MatchingRules, collective_suggestions,
 )
-from automations.model import Application, Cantine, Dataset, Opportunity
-from automations.reference import load_reference
+from automations.domain.model import Application, Cantine, Dataset, Opportunity
+from automations.settings.files import load_reference
 
 from .conftest import REPO
 

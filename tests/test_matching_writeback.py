@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automations.demo import write_demo_workbook
-from automations.model import Dataset, OfferRollout, PartnerOffer
-from automations.offers import propose_offers
-from automations.run import RunReport, compute_matching, run_cycle, write_matching
+from automations.domain.model import Dataset, OfferRollout, PartnerOffer
+from automations.domain.offers import propose_offers
+from automations.cycle.run import RunReport, compute_matching, run_cycle, write_matching
 from automations.settings import Settings, load_settings
 from connectors.tables.memory import MemoryTable
 from connectors.tables.workbook import WorkbookStore

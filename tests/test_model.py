@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from automations.model import (
+from automations.domain.model import (
     DONE_STATUSES,
     Cantine,
     DataProblem,
@@ -20,8 +20,10 @@ from automations.model import (
     parse_table,
     row_label,
 )
-from automations.reference import Reference, load_reference
-from automations.schema import Schema, load_schema
+from automations.domain.reference import Reference
+from automations.settings.files import load_reference
+from automations.domain.schema import Schema
+from automations.settings.files import load_schema
 from connectors.tables.base import Row
 
 REPO = Path(__file__).parent.parent

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from automations.parsing import (
+from automations.domain.parsing import (
     ValueProblem,
     parse_amount,
     parse_bool,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from automations.reference import Reference, load_reference, normalise_code
+from automations.domain.reference import Reference, normalise_code
+from automations.settings.files import load_reference
 from connectors.errors import ConfigurationError
 
 REPO = Path(__file__).parent.parent

@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from automations.business_days import add_business_days, holiday_name, is_business_day
-from automations.model import Agreement, Application, Dataset, DueItem, MatchRecord, Partner, Question
-from automations.reminders import due_reminders, fire_date
-from automations.rules import Rule, load_rules
+from automations.domain.business_days import add_business_days, holiday_name, is_business_day
+from automations.domain.model import Agreement, Application, Dataset, DueItem, MatchRecord, Partner, Question
+from automations.domain.reminders import due_reminders, fire_date
+from automations.domain.rules import Rule
+from automations.settings.files import load_rules
 
 from .conftest import REPO
 

@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 import jinja2.exceptions
 import pytest
 
-from automations.render import (
+from automations.cycle.render import Renderer, TemplateFailure
+from automations.domain.french import (
     FILTERS,
-    TemplateFailure,
-    Renderer,
     date_courte,
     date_heure,
     date_longue,

@@ -22,11 +22,11 @@ from PIL import Image
 
 from automations import report_template
 from automations.demo import demo_rows
-from automations.drafts import file_stem, render_draft
-from automations.model import (
+from automations.cycle.drafts import file_stem, render_draft
+from automations.domain.model import (
     Agreement, Dataset, DueItem, MonthlyFigures, OfferRollout, Partner, PartnerOffer, parse_dataset,
 )
-from automations.reports import (
+from automations.domain.reports import (
     FROM_CONVENTION, FROM_DEFAULT, FROM_PREVIOUS, MET, PARTLY_MET, PENDING, PLANNED, REPORT_TYPES,
     THIS_REPORT, UNKNOWN, Draft, build_draft, build_drafts, commitment_lines, drafts_due,
 )

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from automations.demo import demo_rows, write_demo_workbook
-from automations.run import run_cycle
+from automations.cycle.run import run_cycle
 from automations.settings import Settings
 from connectors.state import StateStore
 from connectors.tables.workbook import WorkbookStore
@@ -211,8 +211,8 @@ def test_missed_days_are_caught_up_once(settings: Settings) -> None:
     run_cycle(settings, today=monday, clock=clock_at(monday))
     # the worker was down on Tuesday and Wednesday
     report = run_cycle(settings, today=thursday, clock=clock_at(thursday))
-    from automations.model import parse_dataset
-    from automations.reminders import due_reminders
+    from automations.domain.model import parse_dataset
+    from automations.domain.reminders import due_reminders
     from connectors.tables.workbook import WorkbookStore as Store
 
     store = Store(settings.workbook.path, timezone=PARIS)
@@ -252,7 +252,7 @@ def test_a_message_interrupted_while_sending_is_resent_by_the_outbox(demo: Setti
 def test_a_provider_that_cannot_tell_gets_the_interrupted_message_held(demo: Settings) -> None:
     from email.message import EmailMessage
 
-    from automations.run import RunReport, deliver
+    from automations.cycle.run import RunReport, deliver
     from connectors.mail import MailBackend
 
     class Recording(MailBackend):  # a provider that cannot say whether it accepted a message
@@ -283,7 +283,7 @@ def test_a_provider_that_cannot_tell_gets_the_interrupted_message_held(demo: Set
 
 
 def test_a_value_the_backend_refuses_becomes_a_data_problem() -> None:
-    from automations.run import RunReport, refused_value
+    from automations.cycle.run import RunReport, refused_value
     from connectors.errors import UnknownLinkError
 
     report = RunReport(today=TODAY, started_at=clock_at(TODAY)())
@@ -323,7 +323,7 @@ def test_a_broken_template_costs_only_its_messages(make_settings: Callable[..., 
 
 
 def test_a_partial_job_does_not_remove_the_problems_other_jobs_found(demo: Settings) -> None:
-    from automations.run import SYNC
+    from automations.cycle.run import SYNC
 
     rows = demo_rows(TODAY)["echeances"]
     week = next(r for r in rows if r["Date d'échéance"] == TODAY + dt.timedelta(days=7))

@@ -131,7 +131,7 @@ def test_matching_settings_are_checked(tmp_path: Path) -> None:
 
 
 def test_matching_weights_override_the_defaults(make_settings: Callable[..., Settings]) -> None:
-    from automations.matching import MatchingRules
+    from automations.domain.matching import MatchingRules
 
     rules = MatchingRules.from_settings(make_settings(extra="[matching.weights]\nthemes = 50\n").matching)
     assert rules.weights == {"themes": 50, "needs": 20, "amount": 20, "time": 10, "history": 15}
@@ -153,7 +153,7 @@ def test_a_mail_provider_needs_its_secret(tmp_path: Path, backend: str, environ:
 
 
 def test_mail_backends_are_opened_from_the_environment(make_settings: Callable[..., Settings]) -> None:
-    from automations.backends import open_mail
+    from automations.cycle.backends import open_mail
     from connectors.mail import OutboxBackend, SendGridBackend, SmtpBackend
 
     assert isinstance(open_mail(make_settings()), OutboxBackend)  # nothing is sent unless a provider is set

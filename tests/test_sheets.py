@@ -15,7 +15,7 @@ import gspread
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from automations.schema import load_schema
+from automations.settings.files import load_schema
 from connectors.errors import BackendError, ConfigurationError, RetriableBackendError, SchemaError
 from connectors.tables.sheets.client import SheetsBook, SheetsTable, connect
 from connectors.tables.sheets.auth import load_credentials

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from automations.cli import cli
 from automations.demo import cantine_workbook_rows, write_demo_workbook
-from automations.run import run_cycle
+from automations.cycle.run import run_cycle
 from automations.settings import Settings
 
 from .conftest import PARIS

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from automations.sync import MIRROR, TARGET, SyncSpec, run_sync
+from automations.cycle.sync import run_sync
+from automations.domain.syncs import MIRROR, TARGET, SyncSpec
 from connectors.tables.base import ColumnSpec, TableSpec
 from connectors.errors import InvalidValueError
 from connectors.tables.memory import MemoryTable
@@ -157,7 +158,7 @@ from pathlib import Path  # noqa: E402
 import openpyxl  # noqa: E402
 
 from automations.demo import write_cantine_workbooks, write_demo_workbook  # noqa: E402
-from automations.run import run_cycle  # noqa: E402
+from automations.cycle.run import run_cycle  # noqa: E402
 from automations.settings import Settings  # noqa: E402
 from connectors.errors import ConfigurationError  # noqa: E402
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from automations.schema import load_schema
+from automations.settings.files import load_schema
 from connectors.errors import SchemaError
 from connectors.tables.base import TableSpec
 from connectors.tables.workbook import WorkbookStore

@@ -14,7 +14,7 @@ import pytest
 import schedule
 
 from automations.demo import write_demo_workbook
-from automations.run import RunReport, run_cycle
+from automations.cycle.run import RunReport, run_cycle
 from automations.settings import Settings
 from automations.worker import JobSpec, Worker, job_specs, latest_due, next_due
 from connectors.state import StateStore

@@ -17,9 +17,9 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from automations.backends import open_tables
+from automations.cycle.backends import open_tables
 from automations.demo import demo_rows, fill_tables
-from automations.run import run_cycle
+from automations.cycle.run import run_cycle
 from automations.settings import load_settings
 from connectors.tables.airtable.http import Pacer
 

@@ -14,8 +14,8 @@ import time
 import tracemalloc
 from decimal import Decimal
 
-from automations.matching import Matcher, MatchingRules, collective_suggestions
-from automations.model import Application, Cantine, Dataset, Opportunity
+from automations.domain.matching import Matcher, MatchingRules, collective_suggestions
+from automations.domain.model import Application, Cantine, Dataset, Opportunity
 from automations.settings import load_settings
 
 from ..conftest import REPO

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from automations.schema import load_schema
+from automations.settings.files import load_schema
 from connectors.tables.sheets.client import SheetsBook, connect
 from connectors.tables.sheets.http import SheetsHTTPClient
 

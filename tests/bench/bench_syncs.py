@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from automations.run import RunReport, run_syncs
+from automations.cycle.run import RunReport, run_syncs
 from connectors.state import StateStore
 from automations.settings import load_settings
 from connectors.tables.sheets.client import SheetsBook, connect

@@ -1,10 +1,10 @@
-"""Reminder rules, read from a TOML file (`config/reminders.toml` by default) and checked at start."""
+"""Reminder rules, as read from a TOML file (`config/reminders.toml` by default) and checked at start."""
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from connectors.errors import ConfigurationError
 
@@ -37,19 +37,15 @@ class Rule:
     description: str = ""
 
 
-def load_rules(path: Path, templates: Path) -> tuple[Rule, ...]:
-    """Read and check every rule; each problem is one line naming the rule and the key."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"reminder rules not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+def rules_from_toml(
+    raw: Mapping[str, Any], source: str, *, template_exists: Callable[[str], bool], templates_label: str
+) -> tuple[Rule, ...]:
+    """Check every rule as read from its file; each problem is one line naming the rule and the key."""
     problems: list[str] = []
     rules: list[Rule] = []
     ids: set[str] = set()
     for number, entry in enumerate(raw.get("rules", []), start=1):
-        where = f"{path.name}: rule {number} ({entry.get('id', '?')})"
+        where = f"{source}: rule {number} ({entry.get('id', '?')})"
         for key in sorted(set(entry) - RULE_KEYS):
             problems.append(f"{where}: unknown key '{key}'")
         rule_id = entry.get("id")
@@ -70,8 +66,8 @@ def load_rules(path: Path, templates: Path) -> tuple[Rule, ...]:
         if not recipients or unknown:
             problems.append(f"{where}: recipients must be some of {', '.join(RECIPIENTS)}")
         template = entry.get("template", "")
-        if not (templates / "emails" / str(template) / "subject.txt").is_file():
-            problems.append(f"{where}: template '{template}' not found in {templates / 'emails'}")
+        if not template_exists(str(template)):
+            problems.append(f"{where}: template '{template}' not found in {templates_label}")
         rules.append(
             Rule(
                 id=rule_id, source=str(entry.get("source")), offsets=tuple(sorted(set(offsets))),

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from automations.model import Agreement, Dataset, DueItem, MonthlyFigures, Partner
-from automations.parsing import fold
+from automations.domain.model import Agreement, Dataset, DueItem, MonthlyFigures, Partner
+from automations.domain.parsing import fold
 
 REPORT_TYPES = ("Bilan intermédiaire", "Bilan final", "Rapport d'activité", "Compte rendu financier")
 HORIZON_DAYS = 45

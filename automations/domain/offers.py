@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from automations.model import Cantine, Dataset, PartnerOffer
+from automations.domain.model import Cantine, Dataset, PartnerOffer
 
 BENEFITED = frozenset({"Acceptée", "Planifiée", "Réalisée"})
 DECLINED = "Déclinée"

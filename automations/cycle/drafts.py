@@ -27,8 +27,9 @@ from matplotlib.figure import Figure
 
 from connectors.errors import ConfigurationError
 
-from automations.render import FILTERS, LOCALE, make_environment, nombre, pourcent
-from automations.reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
+from automations.cycle.render import make_environment
+from automations.domain.french import FILTERS, LOCALE, nombre, pourcent
+from automations.domain.reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
 
 DOCX_TEMPLATE = "reports/bilan.docx"
 MARKDOWN_TEMPLATE = "reports/bilan.md"

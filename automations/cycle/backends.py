@@ -16,7 +16,7 @@ from connectors.tables.sheets.http import SheetsHTTPClient
 from connectors.tables.workbook import WorkbookStore, WorkbookTable
 
 from automations.settings import Settings
-from automations.sync_settings import TableRef
+from automations.settings.syncs import TableRef
 
 
 def airtable_base(settings: Settings, **options: Any) -> AirtableBase:

@@ -9,7 +9,7 @@ from typing import Any
 from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, changed_fields, key_of
 
-from automations.model import DataProblem
+from automations.domain.model import DataProblem
 
 
 @dataclass

@@ -19,22 +19,22 @@ from connectors.tables.base import Row, Table
 
 from connectors.aides_territoires import AidesTerritoiresClient
 
-from automations.aides_import import SYNC_NAME as AIDES_SYNC
-from automations.aides_import import ImportResult, import_aides
-from automations.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
-from automations.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
-from automations.draft_delivery import prepare_drafts
-from automations.messages import Network, digest_messages, reminder_messages
-from automations.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
-from automations.offers import OfferProposal, propose_offers
-from automations.reminders import due_reminders
-from automations.render import Renderer
-from automations.reports import build_drafts
+from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
+from automations.cycle.aides_import import ImportResult, import_aides
+from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
+from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
+from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
+from automations.domain.offers import OfferProposal, propose_offers
+from automations.domain.reminders import due_reminders
+from automations.cycle.render import Renderer
+from automations.domain.reports import build_drafts
 from automations.settings import Settings
-from automations.sync import SyncResult, run_sync
-from automations.sync_settings import SyncDeclaration
-from automations.writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
+from automations.cycle.sync import SyncResult, run_sync
+from automations.settings.syncs import SyncDeclaration
+from automations.cycle.writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from connectors.errors import ConfigurationError
 
-from automations.reference import Reference, load_reference
-from automations.rules import Rule, load_rules
-from automations.schema import Schema, load_schema
-from automations.sync_settings import SyncDeclaration, check_syncs
+from automations.domain.reference import Reference
+from automations.domain.rules import Rule
+from automations.domain.schema import Schema
+from automations.settings.files import load_reference, load_rules, load_schema
+from automations.settings.syncs import SyncDeclaration, check_syncs
 
 REQUIRED = object()
 # The settings used when none is named: the demo's, from the checkout the worker runs in.
@@ -201,7 +202,7 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
 
 @cross_check
 def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
-    from automations.digests import WEEKDAYS
+    from automations.domain.digests import WEEKDAYS
 
     digests = values["digests"]
     problems = []
@@ -214,7 +215,7 @@ def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -
 
 @cross_check
 def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
-    from automations.worker import parse_days, parse_time
+    from automations.settings.days import parse_days, parse_time
 
     worker = values["worker"]
     problems = []
@@ -234,7 +235,7 @@ def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str])
 
 @cross_check
 def _matching_weights(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
-    from automations.matching import DEFAULT_WEIGHTS  # the criteria live with the matching code
+    from automations.domain.matching import DEFAULT_WEIGHTS  # the criteria live with the matching code
 
     problems = []
     for name, weight in values["matching"]["weights"].items():
@@ -445,7 +446,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         syncs=tuple(syncs),
     )
     if secrets.get("AIDES_TERRITOIRES_TOKEN"):  # the import will run: its table must be right
-        from automations.aides_import import load_import_config
+        from automations.settings.files import load_import_config
 
         load_import_config(settings)
     return settings

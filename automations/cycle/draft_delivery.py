@@ -9,11 +9,11 @@ from pathlib import Path
 
 from connectors.mail import Attachment, OutgoingMessage
 
-from automations.drafts import DraftFiles, mois, render_draft
-from automations.messages import Network, template_problem
-from automations.model import DataProblem
-from automations.render import Renderer, TemplateFailure
-from automations.reports import MISSING, Draft
+from automations.cycle.drafts import DraftFiles, mois, render_draft
+from automations.cycle.messages import Network, template_problem
+from automations.domain.model import DataProblem
+from automations.cycle.render import Renderer, TemplateFailure
+from automations.domain.reports import MISSING, Draft
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

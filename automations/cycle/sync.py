@@ -19,30 +19,9 @@ from typing import Any
 from connectors.errors import InvalidValueError
 from connectors.tables.base import Row, Table, Value, comparable, key_of
 
-from automations.model import DataProblem, of_row, row_label
-from automations.writeback import write_tolerantly
-
-SOURCE, TARGET = "source", "target"
-UPSERT, MIRROR = "upsert", "mirror"
-
-
-@dataclass(frozen=True)
-class SyncSpec:
-    """One declared sync (validated from the settings)."""
-
-    name: str  # stable: snapshots are kept under it
-    key: tuple[str, ...]  # target column names
-    columns: Mapping[str, str]  # target column → source column
-    constants: Mapping[str, Value] = field(default_factory=dict)  # target column → value
-    where: Mapping[str, Value] = field(default_factory=dict)  # source column → value (rows kept)
-    mode: str = UPSERT
-    owners: Mapping[str, str] = field(default_factory=dict)  # target column → "source" | "target"
-    create_only: Mapping[str, Value] = field(default_factory=dict)  # set on new target rows, then left alone
-    report_edits: bool = True  # report an edit on the side that does not own a column (else keep it quietly)
-
-    def owner(self, column: str) -> str:
-        return self.owners.get(column, SOURCE)
-
+from automations.domain.model import DataProblem, of_row, row_label
+from automations.cycle.writeback import write_tolerantly
+from automations.domain.syncs import MIRROR, SOURCE, TARGET, UPSERT, SyncSpec
 
 @dataclass
 class SyncResult:
@@ -225,24 +204,3 @@ def _show(value: Value) -> str:
     if isinstance(value, (list, tuple)):
         return "« " + ", ".join(str(v) for v in value) + " »"
     return f"« {value} »"
-
-
-def copy_specs(codes: Iterable[str], columns: Callable[[str], Sequence[str]], keys: Callable[[str], Sequence[str]]) -> list[tuple[str, SyncSpec]]:
-    """One upsert sync per table, every column, for `cantines copy`."""
-    return [
-        (code, SyncSpec(name=f"copy:{code}", key=tuple(keys(code)), columns={c: c for c in columns(code)}))
-        for code in codes
-    ]
-
-
-def spec_from_settings(entry: Mapping[str, Any]) -> SyncSpec:
-    """A SyncSpec from one validated [[syncs]] entry of the settings."""
-    return SyncSpec(
-        name=str(entry["name"]),
-        key=tuple(entry["key"]),
-        columns=dict(entry["columns"]),
-        constants=dict(entry.get("constants", {})),
-        where=dict(entry.get("where", {})),
-        mode=str(entry.get("mode", UPSERT)),
-        owners=dict(entry.get("owners", {})),
-    )

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 from connectors.aides_territoires import DEFAULT_URL, AidPayload
 from connectors.errors import ConfigurationError
 
-from automations.reference import FRANCE_WORDS, Departement, Reference, fold, normalise_code
+from automations.domain.reference import FRANCE_WORDS, Departement, Reference, fold, normalise_code
 
 SOURCE = "Aides-territoires"
 NEW_WATCH_STATUS = "À qualifier"

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from automations.business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
-from automations.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
-from automations.rules import Rule
+from automations.domain.business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
+from automations.domain.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
+from automations.domain.rules import Rule
 
 ACTIVE_MATCH = "Active"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from automations.backends import ensure_schemas, open_tables
-from automations.model import DOMAIN_TABLES
+from automations.cycle.backends import ensure_schemas, open_tables
+from automations.domain.model import DOMAIN_TABLES
 from automations.settings import Settings
-from automations.sync import SyncSpec, run_sync
+from automations.cycle.sync import run_sync
+from automations.domain.syncs import SyncSpec
 
 
 def copy_deployment(source: Settings, target: Settings) -> Iterator[str]:

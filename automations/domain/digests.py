@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from automations.business_days import is_business_day
-from automations.matching import CollectiveSuggestion, Match
-from automations.model import Application, Cantine, Dataset, DueItem, Opportunity, Question
-from automations.offers import OfferProposal
+from automations.domain.business_days import is_business_day
+from automations.domain.matching import CollectiveSuggestion, Match
+from automations.domain.model import Application, Cantine, Dataset, DueItem, Opportunity, Question
+from automations.domain.offers import OfferProposal
 
 WEEKDAYS = {
     "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4, "samedi": 5, "dimanche": 6,

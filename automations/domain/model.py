@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 
 from connectors.tables.base import ColumnSpec, Row, TableSpec
 
-from automations import parsing
-from automations.parsing import ValueProblem, fold, show
-from automations.reference import Departement, Reference, Territory
-from automations.schema import Schema
+from automations.domain import parsing
+from automations.domain.parsing import ValueProblem, fold, show
+from automations.domain.reference import Departement, Reference, Territory
+from automations.domain.schema import Schema
 
 DONE_STATUSES = frozenset({"Envoyée", "Acceptée", "Payée", "Annulée"})
 FINANCIAL_REPORT = "Compte rendu financier"

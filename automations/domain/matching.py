@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from automations.model import Application, Cantine, Dataset, Opportunity
-from automations.reference import Territory
-from automations.render import date_courte, date_longue, euros
+from automations.domain.model import Application, Cantine, Dataset, Opportunity
+from automations.domain.reference import Territory
+from automations.domain.french import date_courte, date_longue, euros
 
 DEFAULT_WEIGHTS: dict[str, int] = {"themes": 35, "needs": 20, "amount": 20, "time": 10, "history": 15}
 MATCHABLE_STATUSES = frozenset({"Ouverte", "En montage"})  # a cantine En pause or Fermée is not proposed

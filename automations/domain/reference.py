@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from connectors.errors import ConfigurationError
 
@@ -108,19 +107,14 @@ class Reference:
         return sorted(set(self._regions.values()))  # type: ignore[attr-defined]
 
 
-def load_reference(path: Path) -> Reference:
-    """Read `departements.csv` (code, nom, region)."""
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise ConfigurationError(f"reference data not found: {path}") from None
+def reference_from_rows(rows: Iterable[Mapping[str, str | None]], source: str) -> Reference:
+    """The départements from the rows of `departements.csv` (code, nom, region), checked."""
     problems = []
     departements = []
     for number, row in enumerate(rows, start=2):
         code = normalise_code(row.get("code") or "")
         if code is None or not row.get("nom") or not row.get("region"):
-            problems.append(f"{path.name} line {number}: expected code,nom,region, got {row}")
+            problems.append(f"{source} line {number}: expected code,nom,region, got {row}")
             continue
         departements.append(Departement(code, row["nom"].strip(), row["region"].strip()))
     if problems:

@@ -9,7 +9,6 @@ Aids already expired are not created. A financer missing from Partenaires is add
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,12 +19,14 @@ from connectors.errors import ConfigurationError
 from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 
-from automations.aides import OWNED_COLUMNS, SOURCE, MappedAid, import_config, map_aid
-from automations.model import DataProblem
-from automations.reference import Departement
+from automations.domain.aides import OWNED_COLUMNS, SOURCE, MappedAid, map_aid
+from automations.domain.model import DataProblem
+from automations.domain.reference import Departement
 from automations.settings import Settings
-from automations.sync import SyncResult, SyncSpec, run_sync
-from automations.writeback import write_tolerantly
+from automations.settings.files import load_import_config
+from automations.cycle.sync import SyncResult, run_sync
+from automations.domain.syncs import SyncSpec
+from automations.cycle.writeback import write_tolerantly
 
 SYNC_NAME = "aides-territoires"
 KEY = ("Source", "Identifiant source")
@@ -38,19 +39,6 @@ class ImportResult:
     partners_added: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
     problems: list[DataProblem] = field(default_factory=list)
-
-
-def load_import_config(settings: Settings) -> Any:
-    """config/aides_territoires.toml, checked against the schema's Thématiques and the départements."""
-    path = settings.aides_territoires.config
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"[aides_territoires] config: file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
-    themes = settings.schema["opportunites"].column("Thématiques").choices
-    return import_config(data, theme_choices=themes, reference=settings.reference, source=path.name)
 
 
 def unique_titles(mapped: list[MappedAid], existing: Iterable[tuple[str, str | None]]) -> None:

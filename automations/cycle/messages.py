@@ -13,10 +13,10 @@ from icalendar import Calendar, Event
 
 from connectors.mail import Attachment, OutgoingMessage
 
-from automations.digests import CantineDigest, CoordinatorDigest, week_label
-from automations.model import Cantine, DataProblem, Dataset
-from automations.reminders import Reminder
-from automations.render import Renderer, TemplateFailure
+from automations.domain.digests import CantineDigest, CoordinatorDigest, week_label
+from automations.domain.model import Cantine, DataProblem, Dataset
+from automations.domain.reminders import Reminder
+from automations.cycle.render import Renderer, TemplateFailure
 from automations.settings import Settings
 
 

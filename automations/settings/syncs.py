@@ -8,8 +8,8 @@ from typing import Any
 
 from connectors.tables.base import ColumnSpec, TableSpec
 
-from automations.schema import Schema
-from automations.sync import MIRROR, SOURCE, TARGET, UPSERT, SyncSpec
+from automations.domain.schema import Schema
+from automations.domain.syncs import MIRROR, SOURCE, TARGET, UPSERT, SyncSpec
 
 SYNC_KEYS = {"name", "source", "target", "key", "columns", "constants", "where", "mode", "owners"}
 REF_KEYS = {"workbook", "spreadsheet", "tab"}

@@ -1,11 +1,11 @@
-"""Load the table schema (`config/schema.toml`) into the specs the table backends understand."""
+"""The table schema (`config/schema.toml`, read by `automations.settings.files`) as the specs the table
+backends understand."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from connectors.errors import ConfigurationError
 from connectors.tables.base import COLUMN_TYPES, ColumnSpec, TableSpec
@@ -38,18 +38,12 @@ class Schema(Mapping[str, TableSpec]):
         raise KeyError(name)
 
 
-def load_schema(path: Path) -> Schema:
-    """Read and check the schema file; every problem is reported at once."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"schema file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+def schema_from_toml(raw: Mapping[str, Any], source: str) -> Schema:
+    """Check the schema as read from its file (`source` names it in problems); every problem at once."""
     problems: list[str] = []
     tables: dict[str, TableSpec] = {}
     for code, table in (raw.get("tables") or {}).items():
-        where = f"{path.name}: [tables.{code}]"
+        where = f"{source}: [tables.{code}]"
         for unknown in sorted(set(table) - TABLE_KEYS):
             problems.append(f"{where}: unknown key '{unknown}'")
         owner = table.get("owner", "staff")
@@ -99,7 +93,7 @@ def load_schema(path: Path) -> Schema:
         for column in spec.columns:
             if column.type == "link" and column.link_table not in tables:
                 problems.append(
-                    f"{path.name}: [tables.{code}] column '{column.name}' links to unknown table "
+                    f"{source}: [tables.{code}] column '{column.name}' links to unknown table "
                     f"'{column.link_table}'"
                 )
     if problems:
