@@ -22,8 +22,7 @@ from connectors.tables.memory import MemoryTable
 from automations.domain.aides import OWNED_COLUMNS, SOURCE, MappedAid, map_aid
 from automations.domain.model import DataProblem
 from automations.domain.reference import Departement
-from automations.settings import Settings
-from automations.settings.files import load_import_config
+from automations.settings import Settings, load_import_config
 from automations.cycle.sync import SyncResult, run_sync
 from automations.domain.syncs import SyncSpec
 from automations.cycle.writeback import write_tolerantly

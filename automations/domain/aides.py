@@ -21,12 +21,12 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
-from connectors.aides_territoires import DEFAULT_URL, AidPayload
 from connectors.errors import ConfigurationError
 
 from automations.domain.reference import FRANCE_WORDS, Departement, Reference, fold, normalise_code
 
 SOURCE = "Aides-territoires"
+SITE_URL = "https://aides-territoires.beta.gouv.fr"  # where an aid's page is, when it gives a relative link
 NEW_WATCH_STATUS = "À qualifier"
 CONFIG_FILE = "config/aides_territoires.toml"
 
@@ -128,13 +128,13 @@ class ImportConfig:
 
 
 def map_aid(
-    aid: AidPayload | Mapping[str, Any],
+    aid: Mapping[str, Any],
     reference: Reference,
     category_themes: Mapping[str, str | Sequence[str] | None],
     today: dt.date,
     *,
     perimeter_territories: Mapping[str, str | Sequence[str]] | None = None,
-    site_url: str = DEFAULT_URL,
+    site_url: str = SITE_URL,
 ) -> MappedAid:
     """The Opportunités row of one Aides-territoires aid, and the problems met (in French)."""
     problems: list[AidProblem] = []
@@ -338,7 +338,7 @@ def territories_of(
     return [], AidProblem(f"Périmètre {shown} : département introuvable. {consequence}", TERRITORIES, label)
 
 
-def link_of(aid: Mapping[str, Any], site_url: str = DEFAULT_URL) -> str | None:
+def link_of(aid: Mapping[str, Any], site_url: str = SITE_URL) -> str | None:
     """The aid's page on Aides-territoires (always there, and it shows the contact and the application link)."""
     site = site_url.rstrip("/") + "/"
     url = _clean(aid.get("url"))

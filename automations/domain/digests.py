@@ -16,11 +16,8 @@ from automations.domain.business_days import is_business_day
 from automations.domain.matching import CollectiveSuggestion, Match
 from automations.domain.model import Application, Cantine, Dataset, DueItem, Opportunity, Question
 from automations.domain.offers import OfferProposal
+from automations.domain.weekdays import WEEKDAYS
 
-WEEKDAYS = {
-    "lundi": 0, "mardi": 1, "mercredi": 2, "jeudi": 3, "vendredi": 4, "samedi": 5, "dimanche": 6,
-    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
-}
 NEW_DAYS = 7
 HORIZON_DAYS = 30
 UNVISITED_DAYS = 90

@@ -23,7 +23,8 @@ from connectors.errors import ConfigurationError
 from automations.domain.reference import Reference
 from automations.domain.rules import Rule
 from automations.domain.schema import Schema
-from automations.settings.files import load_reference, load_rules, load_schema
+from automations.domain.aides import ImportConfig, import_config
+from automations.settings.files import load_reference, load_rules, load_schema, read_toml
 from automations.settings.syncs import SyncDeclaration, check_syncs
 
 REQUIRED = object()
@@ -202,7 +203,7 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
 
 @cross_check
 def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
-    from automations.domain.digests import WEEKDAYS
+    from automations.domain.weekdays import WEEKDAYS
 
     digests = values["digests"]
     problems = []
@@ -446,8 +447,6 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         syncs=tuple(syncs),
     )
     if secrets.get("AIDES_TERRITOIRES_TOKEN"):  # the import will run: its table must be right
-        from automations.settings.files import load_import_config
-
         load_import_config(settings)
     return settings
 
@@ -455,3 +454,11 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
 def _suggest(word: str, known: Mapping[str, Any] | Any) -> str:
     close = difflib.get_close_matches(word, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_import_config(settings: Settings) -> ImportConfig:
+    """config/aides_territoires.toml, checked against the schema's Thématiques and the départements."""
+    path = settings.aides_territoires.config
+    data = read_toml(path, "[aides_territoires] config: file")
+    themes = settings.schema["opportunites"].column("Thématiques").choices
+    return import_config(data, theme_choices=themes, reference=settings.reference, source=path.name)

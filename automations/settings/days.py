@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from automations.domain.digests import WEEKDAYS
+from automations.domain.weekdays import WEEKDAYS
 
 
 def parse_days(text: str) -> tuple[int, ...]:

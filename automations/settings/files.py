@@ -6,17 +6,13 @@ from __future__ import annotations
 import csv
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connectors.errors import ConfigurationError
 
-from automations.domain.aides import ImportConfig, import_config
 from automations.domain.reference import Reference, reference_from_rows
 from automations.domain.rules import Rule, rules_from_toml
 from automations.domain.schema import Schema, schema_from_toml
-
-if TYPE_CHECKING:
-    from automations.settings import Settings
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -51,11 +47,3 @@ def load_reference(path: Path) -> Reference:
     except FileNotFoundError:
         raise ConfigurationError(f"reference data not found: {path}") from None
     return reference_from_rows(rows, path.name)
-
-
-def load_import_config(settings: Settings) -> ImportConfig:
-    """config/aides_territoires.toml, checked against the schema's Thématiques and the départements."""
-    path = settings.aides_territoires.config
-    data = read_toml(path, "[aides_territoires] config: file")
-    themes = settings.schema["opportunites"].column("Thématiques").choices
-    return import_config(data, theme_choices=themes, reference=settings.reference, source=path.name)
