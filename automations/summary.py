@@ -24,6 +24,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
             f"  Import Aides-territoires : {report.aides.fetched} aide(s) lue(s), {sync.created} nouvelle(s) "
             f"opportunité(s), {sync.updated} mise(s) à jour"
             + (f", {len(report.aides.partners_added)} partenaire(s) ajouté(s)" if report.aides.partners_added else "")
+            + (f", {report.aides.outside_skipped} aide(s) locale(s) hors des départements du réseau ignorée(s)"
+               if report.aides.outside_skipped else "")
         )
     elif report.aides_note and not report.dry_run:
         lines.append(f"  Import Aides-territoires : {report.aides_note}")

@@ -79,8 +79,8 @@ class AidPayload(TypedDict, total=False):
     description: str | None  # HTML
     eligibility: str | None  # HTML
     perimeter: str | None  # the perimeter's name: "France", "Rhône", "Métropole de Lyon"…
-    perimeter_scale: str | None  # Commune, EPCI, Bassin hydrographique, Département, Région, Outre-mer,
-    # Métropole, Ad-hoc, Pays, Continent
+    perimeter_scale: str | None  # commune, epci (lower case), Bassin hydrographique, Département, Région,
+    # Outre-mer, Métropole, Ad-hoc, Pays, Continent
     mobilization_steps: list[str]
     origin_url: str | None
     categories: list[str]  # "<thème> / <catégorie>", e.g. "Solidarités / lien social / Alimentation"
@@ -107,10 +107,10 @@ class AidPayload(TypedDict, total=False):
 class PerimeterPayload(TypedDict, total=False):
     """One perimeter as `/api/perimeters/` returns it."""
 
-    id: int
-    text: str
+    id: str  # "<number>-<slug of the name>", e.g. "71035-rhone": what `perimeter_id` takes
+    text: str  # "Rhône (Département)", "Lyon (Commune - 69001, …)"
     name: str
-    scale: str | None
+    scale: str | None  # Commune, EPCI, Bassin hydrographique, Département, Région, Outre-mer, Métropole…
     zipcodes: list[str]
     code: str | None
 
@@ -262,9 +262,13 @@ class AidesTerritoiresClient:
         An aid that moves from one page to the next while the pages are read is given once only."""
         return self._once_each(self._pages(AIDS_PATH, encode_filters(filters)))  # bad filters fail here, now
 
-    def perimeters(self, q: str) -> list[PerimeterPayload]:
-        """The perimeters whose name matches `q` (their `id` is what the `perimeter_id` filter takes)."""
-        return list(self._pages(PERIMETERS_PATH, [("q", q)]))
+    def perimeters(self, q: str, *, scale: str | None = None) -> list[PerimeterPayload]:
+        """The perimeters whose name matches `q` (their `id` is what the `perimeter_id` filter takes).
+
+        `q` is searched in every perimeter, communes included, and as a part of names ("Ain" finds
+        "Saint-…"): give `scale` (a slug: commune, epci, department, region…) to read one page, not many."""
+        params = [("q", q)] + ([("scale", scale)] if scale else [])
+        return list(self._pages(PERIMETERS_PATH, params))
 
     # -- paging -----------------------------------------------------------------------------
 

@@ -30,6 +30,18 @@ class SchemaError(BackendError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RowGoneError(BackendError):
+    """Rows the worker wrote to were deleted meanwhile (by staff, between its read and its write).
+
+    `ids` are the rows found gone (after reading the table again); `written` how many of the other rows
+    of the same write were written. Not a refused value: a row still wanted is created again."""
+
+    def __init__(self, message: str, *, ids: list[str] | tuple[str, ...] = (), written: int = 0):
+        super().__init__(message)
+        self.ids = list(ids)
+        self.written = written
+
+
 class LockBusyError(CantinesError):
     """Another run holds the run lock."""
 

@@ -27,8 +27,10 @@ AIDS = [
     make_aid(503, name="Aide déjà close", submission_deadline="2026-06-30"),
     make_aid(504, name="Appel à projets Manger ensemble", submission_deadline="2027-05-31",
              financers=["Fondation Terre Commune"]),  # the same title as 501
-    make_aid(505, name="Aide à la vie locale", perimeter="Quelque-Part-sur-Loire", perimeter_scale="Commune",
-             submission_deadline="2027-01-31"),
+    make_aid(505, name="Aide à la vie locale", perimeter="Quelque-Part-sur-Loire", perimeter_scale="commune",
+             submission_deadline="2027-01-31"),  # a commune no département's query gives: not the network's
+    make_aid(506, name="Fonds d'initiatives locales de Villeurbanne", perimeter="Villeurbanne",
+             perimeter_scale="commune", financers=["Ville de Villeurbanne"], submission_deadline="2027-01-31"),
 ]
 
 
@@ -59,15 +61,17 @@ def imported(settings: Settings) -> dict[str, dict]:
 
 def test_new_aids_become_opportunities_to_qualify_and_a_reimport_writes_nothing(settings: Settings) -> None:
     report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
-    assert report.aides is not None and report.aides.fetched == 5 and report.aides.expired_skipped == 1
+    assert report.aides is not None and report.aides.fetched == 6 and report.aides.expired_skipped == 1
+    assert report.aides.outside_skipped == 1
     rows = imported(settings)
-    assert set(rows) == {"501", "502", "504", "505"}  # the closed aid is not created
+    assert set(rows) == {"501", "502", "504", "506"}  # the closed aid is not created, nor the one elsewhere
+    assert rows["506"]["Territoires éligibles"] == ["69"]  # Villeurbanne: given by the Rhône's query
     assert all(r["Statut veille"] == "À qualifier" for r in rows.values())
     assert rows["502"]["Territoires éligibles"] == ["69"] and rows["502"]["Partenaire"] == "Département du Rhône"
     assert rows["501"]["Titre"] != rows["504"]["Titre"]  # titles name rows: the homonym is told apart
     assert "Aides-territoires n° 504" in rows["504"]["Titre"] or "Aides-territoires n° 501" in rows["501"]["Titre"]
     assert "Département du Rhône" in report.aides.partners_added
-    assert any(p.column == "Territoires éligibles" and "Quelque-Part" in p.message for p in report.problems)
+    assert not any("Quelque-Part" in p.message or "Quelque-Part" in p.value for p in report.problems)
     again = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
     assert again.aides is not None and again.aides.sync is not None
     assert again.aides.sync.written == 0 and not again.aides.partners_added
@@ -120,7 +124,7 @@ def test_import_aides_command(settings: Settings, fake: FakeAidesTerritoires) ->
     env = {"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url}
     result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path), "--today", TODAY.isoformat()], env=env)
     assert result.exit_code == 0, result.output
-    assert "Import Aides-territoires : 5 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
+    assert "Import Aides-territoires : 6 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
 
 
 def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable[..., Settings]) -> None:
@@ -132,26 +136,51 @@ def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable
                  submission_deadline="2027-03-31"),  # no cantine in the Ain
         make_aid(604, name="Aide de Corse-du-Sud", perimeter="Corse-du-Sud", perimeter_scale="Département",
                  submission_deadline="2027-03-31"),
+        # a département's query also gives the aids of its communes and EPCIs (Aides-territoires' perimeter_id)
+        make_aid(605, name="Aide de la Métropole de Lyon", perimeter="Métropole de Lyon", perimeter_scale="epci",
+                 financers=["Métropole de Lyon"], submission_deadline="2027-03-31"),
+        make_aid(606, name="Aide de Villeurbanne", perimeter="Villeurbanne", perimeter_scale="commune",
+                 financers=["Ville de Villeurbanne"], submission_deadline="2027-03-31"),
+        make_aid(607, name="Aide de Gex", perimeter="Gex", perimeter_scale="commune",
+                 financers=["Ville de Gex"], submission_deadline="2027-03-31"),  # in the Ain
     ]
-    from automations.settings.files import load_reference
-
-    from .fakes.aides_territoires import PERIMETERS, Perimeter
-
-    reference = load_reference(REPO / "config" / "departements.csv")
-    france = [p for p in PERIMETERS if p.scale in ("Continent", "Pays")]
-    every_departement = [Perimeter(80000 + i, d.name, "Département", d.code, within=(70973, 70971))
-                         for i, d in enumerate(reference.departements)]
-    with FakeAidesTerritoires(aids=aids, perimeters=[*france, *every_departement]) as fake:
+    with FakeAidesTerritoires(aids=aids, perimeters=french_perimeters()) as fake:
         settings = make_settings(
             aides_territoires=f'config = "{REPO / "config" / "aides_territoires.toml"}"',
             environ={"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url},
         )
         write_demo_workbook(settings, TODAY)
         report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
-        assert set(imported(settings)) == {"601", "602", "604"}
-        assert report.aides is not None and report.aides.fetched == 3  # each aid once, whatever the queries
+        rows = imported(settings)
+        assert set(rows) == {"601", "602", "604", "605", "606"}
+        assert rows["605"]["Territoires éligibles"] == ["69"] and rows["606"]["Territoires éligibles"] == ["69"]
+        assert report.aides is not None and report.aides.fetched == 5  # each aid once, whatever the queries
+        assert not any("introuvable" in p.message for p in report.problems)
         lookups = fake.requests("/api/perimeters/")
         assert len(lookups) == len({c["Département"] for c in demo_rows_cantines() if c["Département"] != "99"})
+        assert all(call.param("scale") == ["department"] for call in lookups)  # one page, not every commune
+        assert all(call.param("perimeter_id")[0].split("-")[0].isdigit() and "-" in call.param("perimeter_id")[0]
+                   for call in fake.requests("/api/aids/"))  # the perimeter's id as the API gives it
+
+
+def french_perimeters() -> list:
+    """Europe, France, every département of config/departements.csv, and a few EPCIs and communes in them."""
+    from automations.settings.files import load_reference
+
+    from .fakes.aides_territoires import PERIMETERS, Perimeter
+
+    reference = load_reference(REPO / "config" / "departements.csv")
+    france = [p for p in PERIMETERS if p.scale in ("continent", "country")]
+    departements = {d.code: Perimeter(80000 + i, d.name, "department", d.code, within=(70973, 70971))
+                    for i, d in enumerate(reference.departements)}
+    rhone, ain = departements["69"].id, departements["01"].id
+    local = [
+        Perimeter(72301, "Métropole de Lyon", "epci", "200046977", within=(rhone, 70973, 70971)),
+        Perimeter(95266, "Villeurbanne", "commune", "69266", ("69100",), within=(72301, rhone, 70973, 70971)),
+        Perimeter(95001, "Gex", "commune", "01173", ("01170",), within=(ain, 70973, 70971)),
+        Perimeter(95002, "Saint-Genis-Pouilly", "commune", "01354", ("01630",), within=(ain, 70973, 70971)),
+    ]
+    return [*france, *departements.values(), *local]
 
 
 def demo_rows_cantines() -> list[dict]:
@@ -164,7 +193,15 @@ def test_a_departement_aides_territoires_does_not_know_falls_back_to_the_whole_q
     make_settings: Callable[..., Settings],
 ) -> None:
     aids = [make_aid(701, name="Aide de l'Ain", perimeter="Ain", perimeter_scale="Département",
-                     submission_deadline="2027-03-31")]
+                     submission_deadline="2027-03-31"),
+            make_aid(702, name="Aide de Villeurbanne", perimeter="Villeurbanne", perimeter_scale="commune",
+                     submission_deadline="2027-03-31"),  # found by the Rhône's query
+            make_aid(703, name="Aide d'Ajaccio", perimeter="Ajaccio", perimeter_scale="commune",
+                     submission_deadline="2027-03-31"),  # found by the Corse-du-Sud's query
+            make_aid(704, name="Aide de Saint-Denis", perimeter="Saint-Denis", perimeter_scale="commune",
+                     submission_deadline="2027-03-31"),  # La Réunion (974): found by its query
+            make_aid(705, name="Aide de Gex", perimeter="Gex", perimeter_scale="commune",
+                     submission_deadline="2027-03-31")]  # the Ain's: only the whole query gives it
     with FakeAidesTerritoires(aids=aids) as fake:  # its perimeters know only a few départements
         settings = make_settings(
             aides_territoires=f'config = "{REPO / "config" / "aides_territoires.toml"}"',
@@ -172,8 +209,12 @@ def test_a_departement_aides_territoires_does_not_know_falls_back_to_the_whole_q
         )
         write_demo_workbook(settings, TODAY)
         report = run_cycle(settings, today=TODAY, clock=clock, job="aides", parts=frozenset({AIDES}))
-    assert set(imported(settings)) == {"701"}  # better too many than missing a département's aids
-    assert any("introuvable" in p.message for p in report.problems)
+    rows = imported(settings)
+    assert set(rows) == {"701", "702", "703", "704"}  # better too many than missing a département's aids
+    assert [rows[i]["Territoires éligibles"] for i in ("702", "703", "704")] == [["69"], ["2A"], ["974"]]
+    assert report.aides is not None and report.aides.outside_skipped == 1  # Gex, in the Ain
+    [lookup] = [p for p in report.problems if "introuvable" in p.message]  # no aid is « introuvable »
+    assert not lookup.row and "département(s) introuvable(s)" in lookup.message
 
 
 def test_an_imported_homonym_keeps_its_distinct_title_run_after_run(settings: Settings) -> None:

@@ -318,9 +318,44 @@ def test_an_aid_moving_to_the_next_page_is_given_once(fake: FakeAidesTerritoires
 def test_perimeters_are_found_by_name(fake: FakeAidesTerritoires, clock: FakeClock) -> None:
     found = client_for(fake, clock).perimeters("lyon")
     assert {(p["name"], p["scale"]) for p in found} == {("Lyon", "Commune"), ("Métropole de Lyon", "EPCI")}
-    assert all(isinstance(p["id"], int) for p in found)
+    ids = {p["name"]: p["id"] for p in found}
+    assert ids == {"Lyon": "95123-lyon", "Métropole de Lyon": "72301-metropole-de-lyon"}  # strings, as the API's
     [call] = fake.requests(PERIMETERS_PATH)
     assert call.param("q") == ["lyon"] and call.authorization == f"Bearer {fake.jwts[0]}"
+
+
+def test_a_perimeter_search_finds_communes_too_unless_a_scale_is_given(fake: FakeAidesTerritoires,
+                                                                       clock: FakeClock) -> None:
+    client = client_for(fake, clock)
+    anywhere = client.perimeters("Ain")  # LIKE '%Ain%': Saint-Genis-Pouilly too
+    assert [p["name"] for p in anywhere][0] == "Ain"  # names starting with the query come first
+    assert {"Ain", "Saint-Genis-Pouilly"} <= {p["name"] for p in anywhere}
+    departements = client.perimeters("Ain", scale="department")
+    assert [(p["id"], p["text"], p["code"]) for p in departements] == [("71000-ain", "Ain (Département)", "01")]
+    assert fake.requests(PERIMETERS_PATH)[-1].param("scale") == ["department"]
+
+
+def test_a_departement_gives_the_aids_of_its_communes_and_epcis(fake: FakeAidesTerritoires, clock: FakeClock) -> None:
+    fake.add_aids(
+        make_aid(1, perimeter="France", perimeter_scale="Pays"),
+        make_aid(2, perimeter="Auvergne-Rhône-Alpes", perimeter_scale="Région"),
+        make_aid(3, perimeter="Rhône", perimeter_scale="Département"),
+        make_aid(4, perimeter="Métropole de Lyon", perimeter_scale="epci"),
+        make_aid(5, perimeter="Villeurbanne", perimeter_scale="commune"),
+        make_aid(6, perimeter="Ain", perimeter_scale="Département"),
+        make_aid(7, perimeter="Gex", perimeter_scale="commune"),
+        make_aid(8, perimeter="Ajaccio", perimeter_scale="commune"),
+    )
+    [rhone] = client_for(fake, clock).perimeters("Rhône", scale="department")
+    aids = client_for(fake, clock).aids(perimeter_id=rhone["id"])  # "71035-rhone", read as 71035
+    assert sorted(a["id"] for a in aids) == [1, 2, 3, 4, 5]  # the perimeters it lies in, and those inside it
+    assert fake.requests(AIDS_PATH)[-1].param("perimeter_id") == ["71035-rhone"]
+
+
+def test_categories_are_filtered_by_the_apis_slugs(fake: FakeAidesTerritoires, clock: FakeClock) -> None:
+    ess = "Développement économique / production et consommation / Economie sociale et solidaire"
+    fake.add_aids(make_aid(1, categories=[ess]), make_aid(2))
+    assert [a["id"] for a in client_for(fake, clock).aids(category_slugs=["economie-sociale-et-solidaire"])] == [1]
 
 
 def test_the_fake_refuses_pages_of_more_than_100(fake: FakeAidesTerritoires) -> None:
@@ -466,6 +501,25 @@ def test_perimeters_become_territories(
         assert "Territoires éligibles" not in result.update_values  # what staff filled in stays
     if label:
         assert f"Périmètre : {label}" in result.values["Description"]
+
+
+@pytest.mark.parametrize(
+    "scale, label, departements, expected",
+    [
+        pytest.param("commune", "Vénissieux", ["69"], ["69"], id="commune-given-by-a-departement"),
+        pytest.param("epci", "CA du Grand Avignon", ["84", "30"], ["84", "30"], id="epci-across-two-departements"),
+        pytest.param("commune", "Villeurbanne (69100)", ["69"], ["69"], id="commune-postcode-agrees"),
+        pytest.param("Ad-hoc", "Massif central", ["63"], ["63"], id="adhoc-only-the-query-places-it"),
+        pytest.param("Département", "Rhône", ["69", "01"], ["69"], id="departement-by-its-name"),
+        pytest.param("Région", "Auvergne-Rhône-Alpes", ["69"], ["Auvergne-Rhône-Alpes"], id="region-by-its-name"),
+    ],
+)
+def test_the_departements_whose_query_gave_a_local_aid_place_it(
+    reference: Reference, config: ImportConfig, scale: str, label: str, departements: list[str], expected: list[str],
+) -> None:
+    result = mapped(make_aid(7, perimeter=label, perimeter_scale=scale), reference, config, departements=departements)
+    assert result.values["Territoires éligibles"] == expected
+    assert not [p for p in result.problems if p.column == "Territoires éligibles"]
 
 
 def test_a_perimeter_listed_in_config_wins(reference: Reference, config: ImportConfig) -> None:

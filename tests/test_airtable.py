@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from automations.cycle.writeback import replace_rows
 from automations.settings.files import load_schema
 from connectors.errors import (
     BackendError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError, UnknownLinkError,
@@ -219,6 +220,33 @@ def test_upsert_on_a_key_airtable_cannot_merge_on_creates_without_retrying(base:
 
 
 # -- links ------------------------------------------------------------------------------------------
+
+def test_a_row_staff_deleted_after_the_read_is_created_again_not_refused(base: AirtableBase,
+                                                                         fake: FakeAirtable) -> None:
+    _canuts, pentes = add_cantines(fake, "Cantine des Canuts", "Cantine des Pentes")
+    table = base.table(SCHEMA["cantines"])
+    table.read()  # the run reads the table…
+    fake.store.remove(fake.bases[BASE_ID], fake.bases[BASE_ID].table("Cantines"), [pentes])  # …staff delete a row
+    wanted = [{"Nom": "Cantine des Canuts", "Ville": "Lyon"}, {"Nom": "Cantine des Pentes", "Ville": "Lyon"}]
+    counts = replace_rows(table, wanted, ["Nom"], delete=False)  # PATCH of both: 422 ROW_DOES_NOT_EXIST
+    assert counts.refused == []  # not a value Airtable refused
+    assert (counts.updated, counts.created) == (1, 1)
+    assert sorted((r["Nom"], r.get("Ville")) for r in fake.rows("Cantines")) == [
+        ("Cantine des Canuts", "Lyon"), ("Cantine des Pentes", "Lyon")]
+
+
+def test_an_upsert_of_a_row_deleted_meanwhile_reads_again_and_creates_it(base: AirtableBase,
+                                                                         fake: FakeAirtable) -> None:
+    _canuts, pentes = add_cantines(fake, "Cantine des Canuts", "Cantine des Pentes")
+    table = base.table(SCHEMA["cantines"])
+    table.read()
+    fake.store.remove(fake.bases[BASE_ID], fake.bases[BASE_ID].table("Cantines"), [pentes])
+    result = table.upsert([{"Nom": "Cantine des Pentes", "Ville": "Lyon"}], ["Nom"])
+    assert [row.fields["Nom"] for row in result.created] == ["Cantine des Pentes"]
+    assert [(r["Nom"], r.get("Ville")) for r in fake.rows("Cantines")] == [
+        ("Cantine des Canuts", None), ("Cantine des Pentes", "Lyon")]
+    assert [r.status for r in fake.requests("upsert")] == [422, 200]
+
 
 def test_links_are_written_as_record_ids_and_read_back_as_names(base: AirtableBase, fake: FakeAirtable) -> None:
     canuts, port = add_cantines(fake, "Cantine des Canuts", "Cantine du Port")
@@ -445,6 +473,16 @@ def test_a_429_waits_30_seconds_then_goes_on(base: AirtableBase, fake: FakeAirta
     assert clock.sleeps == pytest.approx([30.0])
     assert time.monotonic() - began < 1
     assert [r.status for r in fake.requests("list")] == [429, 200]
+
+
+def test_a_listing_whose_offset_expired_during_a_429_wait_starts_again(base: AirtableBase, fake: FakeAirtable,
+                                                                       clock: FakeClock) -> None:
+    add_cantines(fake, *(f"Cantine {i:03}" for i in range(150)))
+    fake.fail_next(429, method="GET", after=1)  # the second page meets a 429: 30 s later its offset has expired
+    rows = base.table(SCHEMA["cantines"]).read()
+    assert sorted(r.fields["Nom"] for r in rows) == [f"Cantine {i:03}" for i in range(150)]  # each row once
+    assert [r.status for r in fake.requests("list")] == [200, 429, 422, 200, 200]
+    assert clock.sleeps == pytest.approx([30.0])
 
 
 def test_another_client_exhausting_the_limit_is_waited_out(base: AirtableBase, fake: FakeAirtable,

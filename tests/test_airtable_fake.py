@@ -300,3 +300,34 @@ def test_serves_standalone_until_killed() -> None:
         while process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
     assert process.returncode == 0
+
+
+def test_updating_a_record_deleted_meanwhile_answers_row_does_not_exist(fake: FakeAirtable, api: Api) -> None:
+    [kept, deleted] = fake.add_records("Cantines", [{"Nom": "Canuts"}, {"Nom": "Pentes"}])
+    api.table(BASE_ID, "Cantines").delete(deleted)
+    for body in ({"records": [{"id": kept, "fields": {"Budget": 1}}, {"id": deleted, "fields": {"Budget": 2}}]},
+                 {"records": [{"id": deleted, "fields": {"Nom": "Pentes"}}],
+                  "performUpsert": {"fieldsToMergeOn": ["Nom"]}}):
+        response = call(fake, "PATCH", f"{BASE_ID}/Cantines", json=body)
+        assert response.status_code == 422 and error_type(response) == "ROW_DOES_NOT_EXIST"
+        assert deleted in response.json()["error"]["message"]
+    assert [r.get("Budget") for r in fake.rows("Cantines")] == [None]  # all or nothing
+
+
+def test_an_offset_expires_after_a_pause(fake: FakeAirtable, clock: FakeClock) -> None:
+    fake.add_records("Cantines", ({"Nom": f"Cantine {i:03}"} for i in range(150)))
+    first = call(fake, "GET", f"{BASE_ID}/Cantines").json()
+    clock.advance(2.0)
+    assert call(fake, "GET", f"{BASE_ID}/Cantines", params={"offset": first["offset"]}).status_code == 200
+    clock.advance(31.0)  # the 30 s a 429 costs
+    response = call(fake, "GET", f"{BASE_ID}/Cantines", params={"offset": first["offset"]})
+    assert response.status_code == 422 and error_type(response) == "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"
+
+
+def test_return_fields_by_field_id_0_means_names(fake: FakeAirtable, api: Api) -> None:
+    [record_id] = fake.add_records("Cantines", [{"Nom": "Canuts"}])
+    table = api.table(BASE_ID, "Cantines")
+    assert table.get(record_id, use_field_ids=False)["fields"] == {"Nom": "Canuts"}  # sends returnFieldsByFieldId=0
+    [by_id] = table.get(record_id, use_field_ids=True)["fields"]
+    assert by_id.startswith("fld")
+    assert [r["fields"] for r in table.all(use_field_ids=False)] == [{"Nom": "Canuts"}]

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sendgrid import SendGridAPIClient
 
 from connectors.errors import ConfigurationError
 from connectors.mail import Attachment, DeliveryError, OutgoingMessage, build_message, message_id
 from connectors.mail.sendgrid import (
-    SendGridBackend, batch_personalizations, mail_payload, retry_after_seconds,
+    SendGridBackend, batch_personalizations, mail_payload, rate_limit_wait, retry_after_seconds,
 )
 
 from .conftest import PARIS, REPO
@@ -286,13 +287,63 @@ def test_429_then_202_waits_as_told_by_retry_after(
     assert fake.statuses == [429, 202] and len(fake.received) == 1
 
 
-def test_429_without_retry_after_backs_off_exponentially(
+def test_429_without_any_rate_limit_header_backs_off_exponentially(
     fake: FakeSendGrid, backend: SendGridBackend, sleeper: Sleeper
 ) -> None:
-    fake.fail_next(429, 429)
+    fake.fail_next(Fault(429, headers={}), Fault(429, headers={}))  # e.g. a proxy's 429
     backend.deliver(queued())
     assert sleeper.waits == [1.0, 2.0]
     assert fake.statuses == [429, 429, 202]
+
+
+RATE_LIMITED_AT = 1_772_433_000.0  # 2026-03-02 06:30:00 UTC, on the fake's clock
+
+
+def test_sendgrids_429_is_waited_out_until_its_rate_limit_reset(sleeper: Sleeper) -> None:
+    with FakeSendGrid(api_key=KEY, clock=lambda: RATE_LIMITED_AT, rate_limit_reset=12) as fake:
+        fake.fail_next(429)  # SendGrid's: X-RateLimit-Limit/Remaining/Reset, no Retry-After
+        with SendGridBackend(KEY, host=fake.url, sleeper=sleeper, timeout=5) as backend:
+            assert backend.deliver(queued()) == f"fake000001-{fake.port}"
+    assert sleeper.waits == [12.0]
+    assert fake.statuses == [429, 202] and len(fake.received) == 1
+
+
+def test_a_rate_limit_reset_beyond_a_minute_is_left_to_the_next_run(sleeper: Sleeper) -> None:
+    with FakeSendGrid(api_key=KEY, clock=lambda: RATE_LIMITED_AT, rate_limit_reset=3600) as fake:
+        fake.fail_next(429)
+        with SendGridBackend(KEY, host=fake.url, sleeper=sleeper, timeout=5) as backend:
+            with pytest.raises(DeliveryError) as caught:
+                backend.deliver(queued())
+    assert caught.value.retriable and "3600 s" in str(caught.value)
+    assert sleeper.waits == [] and fake.requests == 1
+
+
+def test_the_fakes_429_carries_sendgrids_rate_limit_headers() -> None:
+    with FakeSendGrid(api_key=KEY, clock=lambda: RATE_LIMITED_AT, rate_limit_reset=12) as fake:
+        fake.fail_next(429)
+        response = requests.post(fake.url + "/v3/mail/send", json={}, timeout=5,
+                                 headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 429 and "Retry-After" not in response.headers
+    assert response.headers["X-RateLimit-Limit"] == "150" and response.headers["X-RateLimit-Remaining"] == "0"
+    assert response.headers["X-RateLimit-Reset"] == str(int(RATE_LIMITED_AT) + 12)
+    assert response.headers["Date"] == "Mon, 02 Mar 2026 06:30:00 GMT"
+    assert response.json() == {"errors": [{"message": "too many requests", "field": None, "help": None}]}
+
+
+@pytest.mark.parametrize(
+    "headers, seconds",
+    [
+        pytest.param({"X-RateLimit-Reset": "1772433012", "Date": "Mon, 02 Mar 2026 06:30:00 GMT"}, 12.0, id="reset"),
+        pytest.param({"X-RateLimit-Reset": "1772432990", "Date": "Mon, 02 Mar 2026 06:30:00 GMT"}, 0.0, id="past"),
+        pytest.param({"Retry-After": "7", "X-RateLimit-Reset": "1772433012", "Date": "Mon, 02 Mar 2026 06:30:00 GMT"},
+                     7.0, id="retry-after-first"),
+        pytest.param({"X-RateLimit-Reset": "1772433012"}, None, id="reset-without-date"),
+        pytest.param({"X-RateLimit-Reset": "soon", "Date": "Mon, 02 Mar 2026 06:30:00 GMT"}, None, id="unreadable"),
+        pytest.param({}, None, id="none"),
+    ],
+)
+def test_rate_limit_wait_is_read_without_a_clock(headers: dict[str, str], seconds: float | None) -> None:
+    assert rate_limit_wait(headers) == seconds
 
 
 def test_a_500_storm_ends_in_a_retriable_error_after_max_attempts(fake: FakeSendGrid, sleeper: Sleeper) -> None:

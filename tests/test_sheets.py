@@ -548,3 +548,23 @@ def test_the_http_client_also_works_under_gspreads_client(fake: FakeSheets, cloc
     assert book.account_email is None
     assert book.table(INDICATEURS).read()[0].fields["Mois"] == MARCH
     assert isinstance(book.table(INDICATEURS), SheetsTable)
+
+
+def test_gspreads_own_update_resize_and_freeze_work_against_the_fake(fake: FakeSheets, clock: FakeClock) -> None:
+    """gspread sends `"majorDimension": null` and field masks written "gridProperties/rowCount": Google
+    takes both (gspread's cassettes), so the fake must too."""
+    fake.add_spreadsheet(HUB, tabs={"Indicateurs": indicateurs_tab()})
+    client = gspread.Client(AnonymousCredentials(), http_client=functools.partial(
+        SheetsHTTPClient, endpoint_url=fake.url, clock=clock, sleep=clock.sleep))
+    sheet = client.open_by_key(HUB).worksheet("Indicateurs")
+    sheet.update([["Cantine", "Mois"], ["Canuts", "mars"]], "A1:B2")  # body {"values": …, "majorDimension": null}
+    assert sheet.get_values("A1:B2") == [["Cantine", "Mois"], ["Canuts", "mars"]]
+    sheet.resize(rows=40, cols=5)
+    sheet.freeze(rows=1, cols=1)
+    [props] = [s["properties"] for s in fake.spreadsheets[HUB].metadata()["sheets"]
+               if s["properties"]["title"] == "Indicateurs"]
+    assert props["gridProperties"] == {"rowCount": 40, "columnCount": 5, "frozenRowCount": 1, "frozenColumnCount": 1}
+    assert client.open_by_key(HUB).worksheet("Indicateurs").row_count == 40
+    sheet.resize(rows=1)  # shrinking drops the rows beyond, with their values
+    rows = sheet.get_all_values()
+    assert len(rows) == 1 and rows[0][:2] == ["Cantine", "Mois"]

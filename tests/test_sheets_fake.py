@@ -216,6 +216,46 @@ def test_batch_update_adds_sheets_deletes_rows_and_is_atomic(fake: FakeSheets) -
     assert unknown.status_code == 400 and 'Unknown name "sortRange"' in error(unknown)["message"]
 
 
+@pytest.mark.parametrize(
+    "properties, fields, grid",
+    [
+        pytest.param({"gridProperties": {"rowCount": 50, "columnCount": 8}}, "gridProperties/rowCount,"
+                     "gridProperties/columnCount", {"rowCount": 50, "columnCount": 8}, id="gspread-slashes"),
+        pytest.param({"gridProperties": {"frozenRowCount": 1, "frozenColumnCount": 2}}, "gridProperties.frozenRowCount,"
+                     "gridProperties.frozenColumnCount", {"rowCount": 1000, "columnCount": 26, "frozenRowCount": 1,
+                                                          "frozenColumnCount": 2}, id="dots"),
+        pytest.param({"title": "Chiffres", "gridProperties": {"rowCount": 30, "columnCount": 6}}, "*",
+                     {"rowCount": 30, "columnCount": 6}, id="star"),
+        pytest.param({"gridProperties": {"rowCount": 30, "frozenRowCount": 1}}, "title",
+                     {"rowCount": 1000, "columnCount": 26}, id="only-what-the-mask-names"),
+    ],
+)
+def test_update_sheet_properties_applies_its_field_mask(fake: FakeSheets, properties: dict[str, Any], fields: str,
+                                                        grid: dict[str, Any]) -> None:
+    request = {"updateSheetProperties": {"properties": {"sheetId": 0, "title": "Indicateurs", **properties},
+                                         "fields": fields}}
+    assert call(fake, "POST", ":batchUpdate", json={"requests": [request]}).status_code == 200
+    [first, _notes] = call(fake, "GET", "").json()["sheets"]
+    assert first["properties"]["gridProperties"] == grid
+    assert first["properties"]["title"] == properties.get("title", "Indicateurs")
+
+
+def test_update_sheet_properties_refuses_an_unknown_field(fake: FakeSheets) -> None:
+    request = {"updateSheetProperties": {"properties": {"sheetId": 0}, "fields": "gridProperties/rowsCount"}}
+    response = call(fake, "POST", ":batchUpdate", json={"requests": [request]})
+    assert response.status_code == 400 and "rowsCount" in error(response)["message"]
+
+
+def test_a_null_major_dimension_means_rows(fake: FakeSheets) -> None:
+    update = call(fake, "PUT", f"/values/{requests.utils.quote('Notes!A1:B1', safe='')}",
+                  params={"valueInputOption": "RAW"}, json={"values": [["a", "b"]], "majorDimension": None})
+    assert update.status_code == 200, update.text
+    batch = call(fake, "POST", "/values:batchUpdate", json={"valueInputOption": "RAW", "data": [
+        {"range": "Notes!A2:B2", "values": [["c", "d"]], "majorDimension": None}]})
+    assert batch.status_code == 200, batch.text
+    assert fake.values(KEY, "Notes") == [["a", "b"], ["c", "d"]]
+
+
 # -- accounts, tokens, errors ------------------------------------------------------------------
 
 def test_unknown_spreadsheet_and_unshared_account_get_googles_errors(fake: FakeSheets) -> None:

@@ -4,13 +4,15 @@ New aids become rows (Statut veille « À qualifier », Source « Aides-territoi
 on Aides-territoires rewrites only the columns the import owns, and only those a person has not
 edited since (their edit is kept); nothing is ever deleted: an aid that vanished or expired stays.
 Aids already expired are not created. A financer missing from Partenaires is added (« Identifié »).
+With `network_only`, the aids of a commune or an EPCI are placed in the département whose query gave
+them, and those outside the network's départements are left out (counted, not reported as problems).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +21,9 @@ from connectors.errors import ConfigurationError
 from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 
-from automations.domain.aides import OWNED_COLUMNS, SOURCE, MappedAid, map_aid
+from automations.domain.aides import OWNED_COLUMNS, SOURCE, TERRITORIES, MappedAid, is_local, map_aid
 from automations.domain.model import DataProblem
-from automations.domain.reference import Departement
+from automations.domain.reference import Departement, fold
 from automations.settings import Settings, load_import_config
 from automations.cycle.sync import SyncResult, run_sync
 from automations.domain.syncs import SyncSpec
@@ -35,6 +37,7 @@ KEY = ("Source", "Identifiant source")
 class ImportResult:
     fetched: int = 0
     expired_skipped: int = 0
+    outside_skipped: int = 0  # commune and EPCI aids outside the network's départements
     partners_added: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
     problems: list[DataProblem] = field(default_factory=list)
@@ -62,10 +65,15 @@ def import_aides(
     config = load_import_config(settings)
     result = ImportResult()
     mapped: list[MappedAid] = []
-    for aid in fetch_aids(settings, tables, client, dict(config.query), result):
+    fetched = fetch_aids(settings, tables, client, dict(config.query), result)
+    for aid, departements in fetched.aids:
         result.fetched += 1
-        mapped.append(map_aid(aid, settings.reference, config.category_themes, today,
-                              perimeter_territories=config.perimeter_territories))
+        one = map_aid(aid, settings.reference, config.category_themes, today,
+                      perimeter_territories=config.perimeter_territories, departements=departements)
+        if fetched.territory is not None and is_local(aid) and not fetched.territory & set(one.values[TERRITORIES]):
+            result.outside_skipped += 1  # a commune's or an EPCI's aid elsewhere: not for the network
+            continue
+        mapped.append(one)
     opportunites = tables["opportunites"]
     existing = [(r.fields.get("Titre"), r.fields.get("Identifiant source")) for r in opportunites.read()
                 if r.fields.get("Titre")]
@@ -104,39 +112,53 @@ def network_departements(settings: Settings, tables: dict[str, Table]) -> list[D
     return sorted(found.values(), key=lambda d: d.code)
 
 
+@dataclass
+class FetchedAids:
+    """The aids read, each with the network départements whose query gave it; `territory`: the codes of
+    the network's départements when the import reads only their aids (None: the query as configured)."""
+
+    aids: list[tuple[dict[str, Any], tuple[str, ...]]] = field(default_factory=list)
+    territory: frozenset[str] | None = None
+
+
 def fetch_aids(
     settings: Settings, tables: dict[str, Table], client: AidesTerritoiresClient, query: dict[str, Any],
     result: ImportResult,
-) -> Iterator[dict[str, Any]]:
+) -> FetchedAids:
     """The aids of the query, in the network's territory: one query per département where there are
-    cantines (Aides-territoires answers, for a perimeter, the aids that cover it: national, régional
-    and départemental ones), each aid once. Without `network_only`, or when the query names its own
-    perimeter, the query as it is."""
+    cantines (Aides-territoires answers, for a perimeter, the aids of the perimeters it lies in, national
+    and régional ones, and of those inside it, its communes and EPCIs), each aid once, with the
+    départements that gave it. Without `network_only`, or when the query names its own perimeter, the
+    query as it is."""
+    fetched = FetchedAids()
     if not settings.aides_territoires.network_only or "perimeter_id" in query:
-        yield from client.aids(**query)
-        return
-    seen: set[Any] = set()
+        fetched.aids = [(aid, ()) for aid in client.aids(**query)]
+        return fetched
+    departements = network_departements(settings, tables)
+    fetched.territory = frozenset(d.code for d in departements)
+    found: dict[Any, tuple[dict[str, Any], list[str]]] = {}
     unplaced: list[str] = []
-    for departement in network_departements(settings, tables):
-        perimeter = next((p for p in client.perimeters(departement.name)
-                          if p.get("scale") == "Département" and str(p.get("code")) == departement.code), None)
+    for departement in departements:
+        # `q` alone would also find every commune whose name holds it ("Ain": Saint-…): ask for départements
+        perimeter = next((p for p in client.perimeters(departement.name, scale="department")
+                          if fold(str(p.get("scale") or "")) == "departement"
+                          and str(p.get("code")) == departement.code), None)
         if perimeter is None:
             unplaced.append(departement.label)
             continue
         for aid in client.aids(**query, perimeter_id=perimeter["id"]):
-            if aid.get("id") not in seen:
-                seen.add(aid.get("id"))
-                yield aid
+            found.setdefault(aid.get("id"), (aid, []))[1].append(departement.code)
     if unplaced:  # better too many aids than missing those of a département
         result.problems.append(DataProblem(
             "Opportunités", "", "", ", ".join(unplaced),
             "import Aides-territoires : département(s) introuvable(s) dans les périmètres d'Aides-territoires ; "
-            "toutes les aides de la requête ont été lues pour ne rien manquer",
+            "toutes les aides de la requête ont été lues pour ne rien manquer (celles d'une commune ou d'une "
+            "intercommunalité hors des départements du réseau sont ignorées)",
         ))
         for aid in client.aids(**query):
-            if aid.get("id") not in seen:
-                seen.add(aid.get("id"))
-                yield aid
+            found.setdefault(aid.get("id"), (aid, []))
+    fetched.aids = [(aid, tuple(codes)) for aid, codes in found.values()]
+    return fetched
 
 
 def add_partners(partenaires: Table, aids: list[MappedAid], result: ImportResult) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import InvalidValueError
+from connectors.errors import InvalidValueError, RowGoneError
 from connectors.tables.base import Row, Table, Value, changed_fields, key_of
 
 from automations.domain.model import DataProblem
@@ -68,6 +68,7 @@ def replace_rows(
     existing, extra_ids = rows_by_key(table, key)  # duplicates: rows the worker itself will not keep
     creates: list[Mapping[str, Value]] = []
     updates: list[tuple[str, dict[str, Value]]] = []
+    full: dict[str, Mapping[str, Value]] = {}  # the whole wanted row of each update, should its row vanish
     for k, values in unique_by_key(wanted, key):
         row = existing.pop(k, None)
         if row is None:
@@ -81,7 +82,8 @@ def replace_rows(
         diff = changed_fields(fields, merged)
         if diff:
             updates.append((row_id, diff))
-    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table))
+            full[row_id] = merged
+    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table), recreate(full, creates))
     counts.created = write_tolerantly(table.create, creates, counts.refuse(table))
     stale = [row.id for row in existing.values()] + extra_ids if delete else []
     if stale:  # last: on a workbook, deleting shifts the rows below
@@ -112,6 +114,7 @@ def upsert_results(
     creates: list[Mapping[str, Value]] = []
     updates: list[tuple[str, dict[str, Value]]] = []
     protected = set(staff_columns) | {first_seen, updated}
+    full: dict[str, Mapping[str, Value]] = {}  # the whole wanted row of each update, should its row vanish
     for k, values in unique_by_key(wanted, key):
         row = existing.pop(k, None)
         if row is None:
@@ -120,11 +123,12 @@ def upsert_results(
         diff = changed_fields(row.fields, {n: v for n, v in values.items() if n not in protected})
         if diff:
             updates.append((row.id, {**diff, updated: today}))
-    for row in existing.values():
+            full[row.id] = {**values, first_seen: today, updated: today}
+    for row in existing.values():  # no longer wanted: if staff deleted it meanwhile, so be it
         diff = changed_fields(row.fields, {n: v for n, v in stale(row.fields).items() if n not in protected})
         if diff:
             updates.append((row.id, {**diff, updated: today}))
-    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table))
+    counts.updated = write_tolerantly(table.update, updates, counts.refuse(table), recreate(full, creates))
     counts.created = write_tolerantly(table.create, creates, counts.refuse(table))
     return counts
 
@@ -132,24 +136,43 @@ def upsert_results(
 CHUNK = 10  # an Airtable write request is all or nothing, 10 rows at most
 
 
+def recreate(full: Mapping[str, Mapping[str, Value]], creates: list[Mapping[str, Value]]) -> Callable[[list[str]], None]:
+    """A `write_tolerantly` callback for updates: a row deleted meanwhile that is still wanted is created
+    again (added to `creates`, written after the updates)."""
+    def gone(ids: list[str]) -> None:
+        creates.extend(full[i] for i in ids if i in full)
+    return gone
+
+
 def write_tolerantly(
-    write: Callable[[list[Any]], Any], items: Sequence[Any], refused: Callable[[Any, InvalidValueError], None]
+    write: Callable[[list[Any]], Any], items: Sequence[Any], refused: Callable[[Any, InvalidValueError], None],
+    gone: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Write `items` in chunks; a chunk the backend refuses is written row by row, so that one bad
-    value costs only its own row (given to `refused`), never the others nor a duplicate."""
+    value costs only its own row (given to `refused`), never the others nor a duplicate. Rows deleted
+    meanwhile (an update of a row staff just deleted) are not refusals: their ids go to `gone`."""
     done = 0
-    for start in range(0, len(items), CHUNK):
-        chunk = list(items[start:start + CHUNK])
+
+    def attempt(chunk: list[Any]) -> None:
+        nonlocal done
         try:
             write(chunk)
             done += len(chunk)
+        except RowGoneError as exc:  # the backend wrote the others
+            done += exc.written
+            if gone is not None:
+                gone(exc.ids)
+
+    for start in range(0, len(items), CHUNK):
+        chunk = list(items[start:start + CHUNK])
+        try:
+            attempt(chunk)
             continue
         except InvalidValueError:
             pass
         for item in chunk:
             try:
-                write([item])
-                done += 1
+                attempt([item])
             except InvalidValueError as exc:
                 refused(item, exc)
     return done

@@ -66,6 +66,7 @@ ELIGIBILITY_LIMIT = 600
 # Perimeter scales (Perimeter::SCALES_FOR_SEARCH in Aides-territoires), folded.
 COUNTRY, CONTINENT, MAINLAND, OVERSEAS = "pays", "continent", "metropole", "outre mer"
 REGION, DEPARTEMENT = "region", "departement"
+LOCAL_SCALES = frozenset({"commune", "epci"})  # inside one département (or a few, for an EPCI)
 LISTS_OF_PLACES = frozenset({"ad hoc", "bassin hydrographique", ""})  # names that may list régions/départements
 EUROPE_WORDS = frozenset({"europe", "union europeenne"})
 # Names Aides-territoires may use for a région or département, against config/departements.csv's.
@@ -134,9 +135,13 @@ def map_aid(
     today: dt.date,
     *,
     perimeter_territories: Mapping[str, str | Sequence[str]] | None = None,
+    departements: Sequence[str] = (),
     site_url: str = SITE_URL,
 ) -> MappedAid:
-    """The Opportunités row of one Aides-territoires aid, and the problems met (in French)."""
+    """The Opportunités row of one Aides-territoires aid, and the problems met (in French).
+
+    `departements`: the codes of the départements whose Aides-territoires perimeter query gave this aid
+    (see `territories_of`)."""
     problems: list[AidProblem] = []
     unresolved: set[str] = set()
     source_id = str(aid.get("id", "")).strip()
@@ -158,7 +163,7 @@ def map_aid(
         if nature is None:
             unresolved.add(NATURE)
 
-    territories, territory_problem = territories_of(aid, reference, perimeter_territories or {})
+    territories, territory_problem = territories_of(aid, reference, perimeter_territories or {}, departements)
     if territory_problem is not None:
         problems.append(territory_problem)
         unresolved.add(TERRITORIES)
@@ -281,11 +286,22 @@ def themes_of(
     return themes, unknown, problems
 
 
+def is_local(aid: Mapping[str, Any]) -> bool:
+    """Whether the aid's perimeter is a commune or an EPCI (smaller than a département)."""
+    return fold(_clean(aid.get("perimeter_scale"))) in LOCAL_SCALES
+
+
 def territories_of(
-    aid: Mapping[str, Any], reference: Reference, perimeter_territories: Mapping[str, str | Sequence[str]]
+    aid: Mapping[str, Any], reference: Reference, perimeter_territories: Mapping[str, str | Sequence[str]],
+    departements: Sequence[str] = (),
 ) -> tuple[list[str], AidProblem | None]:
     """Territoires éligibles as staff write them ("France", a région's name, a département's code) for the
-    aid's perimeter; when the perimeter cannot be placed, no territory and a problem (never all of France)."""
+    aid's perimeter; when the perimeter cannot be placed, no territory and a problem (never all of France).
+
+    `departements` are the départements whose perimeter query on Aides-territoires gave the aid: a
+    département's query gives the aids of the perimeters it lies in and of those inside it, so a commune's
+    or an EPCI's aid it gave lies in it. They place such aids (and, failing anything better, an ad-hoc area
+    or a basin the query gave)."""
     label = _clean(aid.get("perimeter"))
     scale = _clean(aid.get("perimeter_scale"))
     kind = fold(scale)
@@ -324,6 +340,10 @@ def territories_of(
         if region is not None:
             return [region], None
         return [], AidProblem(f"Périmètre {shown} : département inconnu. {consequence}", TERRITORIES, label)
+    found = [d.code for code in departements if (d := reference.departement(code)) is not None]
+    found = list(dict.fromkeys(found))
+    if kind in LOCAL_SCALES and found:
+        return found, None
     # A commune, an EPCI, a basin, an ad-hoc area: the département(s) it lies in, when something says which.
     codes = _codes_in_label(reference, label)
     if codes:
@@ -335,6 +355,8 @@ def territories_of(
     council = _council_departement(reference, aid.get("financers") or [])
     if council is not None:
         return [council.code], None
+    if found:
+        return found, None
     return [], AidProblem(f"Périmètre {shown} : département introuvable. {consequence}", TERRITORIES, label)
 
 

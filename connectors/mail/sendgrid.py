@@ -6,8 +6,8 @@ List-Unsubscribe, X-Cantines-…), the message kind as a category and the idempo
 argument (both visible in SendGrid's activity feed and event webhooks).
 
 429 and 5xx answers, and requests that could not be sent at all, are retried with exponential backoff
-(1 s, 2 s, 4 s…, or the Retry-After SendGrid gives), `max_attempts` requests in all, then reported as
-retriable. Other 4xx answers are permanent for that message and quote SendGrid's own explanation. A
+(1 s, 2 s, 4 s…; after a 429, until the X-RateLimit-Reset SendGrid gives, or a Retry-After),
+`max_attempts` requests in all, then reported as retriable. Other 4xx answers are permanent for that message and quote SendGrid's own explanation. A
 request whose answer was lost (reset, timeout) may have been accepted: it is not repeated, and the message
 is held for a person to check, as after a crash. The API key never appears in errors, reprs or logs.
 """
@@ -290,6 +290,21 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, (until - now).total_seconds())
 
 
+def rate_limit_wait(headers: Mapping[str, str] | None) -> float | None:
+    """How long a 429 asks to wait: its Retry-After, else until its X-RateLimit-Reset (Unix time, which
+    SendGrid sends instead) measured against the response's own Date header (no local clock). None when
+    neither can be read."""
+    wait = retry_after_seconds(headers)
+    if wait is not None or not headers or headers.get("X-RateLimit-Reset") is None:
+        return wait
+    try:
+        reset = float(str(headers.get("X-RateLimit-Reset")).strip())
+        now = parsedate_to_datetime(str(headers.get("Date"))).timestamp()
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None
+    return max(0.0, reset - now)  # Date is cut to the second: this errs on the long side, by less than 1 s
+
+
 class _RedactAuthorization(logging.Filter):
     """python_http_client logs request headers at DEBUG level, the Authorization header included."""
 
@@ -363,7 +378,7 @@ class SendGridBackend(MailBackend):
                 if status != 429 and status < 500:
                     raise self._refused(status, exc.body) from exc
                 problem = f"SendGrid answered {status} ({sendgrid_errors(exc.body)})"
-                wait = retry_after_seconds(exc.headers)
+                wait = rate_limit_wait(exc.headers) if status == 429 else retry_after_seconds(exc.headers)
             except urllib.error.URLError as exc:
                 # urllib wraps failures to connect or to send the request: SendGrid did not get it.
                 problem = f"SendGrid could not be reached at {self.host} ({_describe(exc.reason)})"

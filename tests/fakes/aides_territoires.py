@@ -5,7 +5,8 @@
         AidesTerritoiresClient(API_TOKEN, base_url=fake.url, clock=clock)…
         fake.count(CONNEXION_PATH)   # requests received, by path (and method, status)
 
-Built from the API's public source (MTES-MCT/aides-territoires-symfony):
+Built from the API's public source, MTES-MCT/aides-territoires-symfony (read at e32e8506, March 2025; the
+former Django code, MTES-MCT/aides-territoires, agrees where noted):
 
 - `POST /api/connexion/` with `X-AUTH-TOKEN: <token>` answers `{"token": "<jwt>"}`: a JWT signed by the
   fake (HS256) with `iat` and `exp` claims from the injectable clock (`jwt_lifetime`, 24 h by default;
@@ -15,10 +16,28 @@ Built from the API's public source (MTES-MCT/aides-territoires-symfony):
 - `GET /api/aids/` pages with `page` and `itemsPerPage` (50 by default; above 100 the fake answers 400
   where the real API quietly caps it, so that a client asking for more is caught) and answers
   `{"count", "previous", "next", "results"}` with absolute `next`/`previous` URLs; filters:
-  `organization_type_slugs`, `category_slugs` (repeated keys or `key[]`), `perimeter_id` (aids whose
-  perimeter contains that perimeter), `apply_before` and `published_after` (Y-m-d),
-  `call_for_projects_only`, `aid_type_group_slug`; other parameters are ignored, as the API does;
-- `GET /api/perimeters/?q=` pages the same way: `{id, text, name, scale, zipcodes, code}`;
+  `organization_type_slugs`, `category_slugs` (repeated keys or `key[]`), `perimeter_id`, `apply_before`
+  and `published_after` (Y-m-d), `call_for_projects_only`, `aid_type_group_slug`; other parameters are
+  ignored, as the API does;
+- `perimeter_id` is read as PHP's `(int)` does (`"71035-rhone"` is 71035; AidSearchFormService) and keeps
+  the aids whose perimeter is that perimeter, one it lies in (région, France…) **or one inside it**
+  (communes and EPCIs of a département): AidRepository::getQueryBuilderForSearchV3 filters on
+  PerimeterRepository::getIdPerimetersContainedIn, which returns both `perimetersTo` (parents) and
+  `perimetersFrom` (« Les périmètres enfants »);
+- an aid's `perimeter_scale` is Perimeter::SCALES_FOR_SEARCH's name (Api/Aid/AidController): "commune" and
+  "epci" in lower case (Perimeter::SCALE_COMMUNE_NAME, SCALE_EPCI_NAME since May 2024), the others
+  capitalised ("Département", "Région", "Pays"…);
+- `GET /api/perimeters/` (Api/Perimeter/PerimeterController) pages the same way and answers
+  `{id, text, name, scale, zipcodes, code}` with `id` a string "<id>-<slug of the name>" ("71035-rhone",
+  StringService::getSlug; Django's `id_slug` too), `scale` PerimeterService::getScale's name ("Commune",
+  "EPCI", "Département"…) and `text` getSmartName's ("Rhône (Département)", "Lyon (Commune - 69001, …)");
+  `q` searches every perimeter, communes included (PerimeterRepository::completeQueryBuilderForSearch:
+  `MATCH(name) AGAINST('<q>*')` in boolean mode, so any word of `q`, the last one as a prefix, `OR name
+  LIKE '%<q>%'`; five digits search the zipcodes), names starting with `q` first; `scale` takes a slug
+  (commune, epci, basin, department, region, overseas, mainland, adhoc, country, continent;
+  PerimeterService::getScaleFromSlug) and an unknown one filters nothing;
+- category slugs are the API's (the ESS one is `economie-sociale-et-solidaire`, as the symfony import
+  commands ImportFluxRegionSudCommand and ImportFluxWelcomeEuropeCommand spell it);
 - faults: `fail_next(503, "drop", "stall", path=...)`: a status (3xx ones redirect to another host), a
   connection closed without an answer, or no answer until the client gives up (for timeouts), one
   request each;
@@ -35,6 +54,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 import unicodedata
@@ -77,7 +97,8 @@ CATEGORIES = {
     "Solidarités / lien social / Personnes âgées": "personnes-agees",
     "Développement économique / production et consommation / Economie locale et circuits courts":
         "circuits-courts-filieres",
-    "Développement économique / production et consommation / Economie sociale et solidaire": "ess",
+    "Développement économique / production et consommation / Economie sociale et solidaire":
+        "economie-sociale-et-solidaire",
     "Développement économique / production et consommation / Emploi": "emploi",
     "Développement économique / production et consommation / Economie circulaire": "economie-circulaire",
     "Énergies / Déchets / Recyclage et valorisation des déchets": "recyclage-valorisation",
@@ -92,9 +113,33 @@ AID_TYPE_GROUPS = {
 }
 
 
+# Scales: slug (the `scale` filter of /api/perimeters/) → (its name in /api/perimeters/, in an aid's perimeter_scale).
+SCALES = {
+    "commune": ("Commune", "commune"),
+    "epci": ("EPCI", "epci"),
+    "basin": ("Bassin hydrographique", "Bassin hydrographique"),
+    "department": ("Département", "Département"),
+    "region": ("Région", "Région"),
+    "overseas": ("Outre-mer", "Outre-mer"),
+    "mainland": ("Métropole", "Métropole"),
+    "adhoc": ("Ad-hoc", "Ad-hoc"),
+    "country": ("Pays", "Pays"),
+    "continent": ("Continent", "Continent"),
+}
+
+
+def slugify(text: str) -> str:
+    """StringService::getSlug: lower case without accents, every other character a hyphen, none at the end."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]", "-", text).rstrip("-")
+
+
 @dataclass(frozen=True)
 class Perimeter:
-    """A perimeter and the perimeters it lies in (a commune in its EPCI, département, région, France…)."""
+    """A perimeter and the perimeters it lies in (a commune in its EPCI, département, région, France…).
+
+    `scale` is the scale's slug ("commune", "epci", "department", "region", "country"…)."""
 
     id: int
     name: str
@@ -103,34 +148,64 @@ class Perimeter:
     zipcodes: tuple[str, ...] = ()
     within: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise ValueError(f"unknown perimeter scale {self.scale!r} (expected one of {', '.join(SCALES)})")
+
+    @property
+    def scale_name(self) -> str:
+        """The scale as /api/perimeters/ names it ("Commune", "EPCI", "Département"…)."""
+        return SCALES[self.scale][0]
+
+    @property
+    def aid_scale(self) -> str:
+        """The scale as an aid's `perimeter_scale` names it ("commune", "epci", "Département"…)."""
+        return SCALES[self.scale][1]
+
+    @property
+    def id_slug(self) -> str:
+        return f"{self.id}-{slugify(self.name)}"
+
     def payload(self) -> dict[str, Any]:
-        text = f"{self.name} ({self.scale})" if self.scale != "Commune" else f"{self.name} ({', '.join(self.zipcodes)})"
-        return {"id": self.id, "text": text, "name": self.name, "scale": self.scale,
+        if self.scale == "commune":
+            text = f"{self.name} (Commune - {', '.join(self.zipcodes)})"
+        else:
+            text = f"{self.name} ({self.aid_scale})"
+        return {"id": self.id_slug, "text": text, "name": self.name, "scale": self.scale_name,
                 "zipcodes": list(self.zipcodes), "code": self.code}
 
 
 PERIMETERS = (
-    Perimeter(70971, "Europe", "Continent", "EU"),
-    Perimeter(70973, "France", "Pays", "FRA", within=(70971,)),
-    Perimeter(70974, "France métropolitaine", "Métropole", "FRA-MET", within=(70973, 70971)),
-    Perimeter(70975, "Outre-mer", "Outre-mer", "FRA-OM", within=(70973, 70971)),
-    Perimeter(70956, "Auvergne-Rhône-Alpes", "Région", "84", within=(70974, 70973, 70971)),
-    Perimeter(70957, "Corse", "Région", "94", within=(70974, 70973, 70971)),
-    Perimeter(70958, "La Réunion", "Région", "04", within=(70975, 70973, 70971)),
-    Perimeter(71035, "Rhône", "Département", "69", within=(70956, 70974, 70973, 70971)),
-    Perimeter(71000, "Ain", "Département", "01", within=(70956, 70974, 70973, 70971)),
-    Perimeter(71003, "Corse-du-Sud", "Département", "2A", within=(70957, 70974, 70973, 70971)),
-    Perimeter(71004, "Haute-Corse", "Département", "2B", within=(70957, 70974, 70973, 70971)),
-    Perimeter(71101, "La Réunion", "Département", "974", within=(70958, 70975, 70973, 70971)),
-    Perimeter(72301, "Métropole de Lyon", "EPCI", "200046977", within=(71035, 70956, 70974, 70973, 70971)),
-    Perimeter(72302, "CC du Pays de Gex", "EPCI", "240100883", within=(71000, 70956, 70974, 70973, 70971)),
-    Perimeter(95123, "Lyon", "Commune", "69123", ("69001", "69002", "69003", "69004", "69005", "69006",
+    Perimeter(70971, "Europe", "continent", "EU"),
+    Perimeter(70973, "France", "country", "FRA", within=(70971,)),
+    Perimeter(70974, "France métropolitaine", "mainland", "FRA-MET", within=(70973, 70971)),
+    Perimeter(70975, "Outre-mer", "overseas", "FRA-OM", within=(70973, 70971)),
+    Perimeter(70956, "Auvergne-Rhône-Alpes", "region", "84", within=(70974, 70973, 70971)),
+    Perimeter(70957, "Corse", "region", "94", within=(70974, 70973, 70971)),
+    Perimeter(70958, "La Réunion", "region", "04", within=(70975, 70973, 70971)),
+    Perimeter(71035, "Rhône", "department", "69", within=(70956, 70974, 70973, 70971)),
+    Perimeter(71000, "Ain", "department", "01", within=(70956, 70974, 70973, 70971)),
+    Perimeter(71003, "Corse-du-Sud", "department", "2A", within=(70957, 70974, 70973, 70971)),
+    Perimeter(71004, "Haute-Corse", "department", "2B", within=(70957, 70974, 70973, 70971)),
+    Perimeter(71101, "La Réunion", "department", "974", within=(70958, 70975, 70973, 70971)),
+    Perimeter(72301, "Métropole de Lyon", "epci", "200046977", within=(71035, 70956, 70974, 70973, 70971)),
+    Perimeter(72302, "CC du Pays de Gex", "epci", "240100883", within=(71000, 70956, 70974, 70973, 70971)),
+    Perimeter(95123, "Lyon", "commune", "69123", ("69001", "69002", "69003", "69004", "69005", "69006",
                                                   "69007", "69008", "69009"),
               within=(72301, 71035, 70956, 70974, 70973, 70971)),
-    Perimeter(95266, "Villeurbanne", "Commune", "69266", ("69100",), within=(72301, 71035, 70956, 70974, 70973, 70971)),
-    Perimeter(96004, "Ajaccio", "Commune", "2A004", ("20000", "20090"), within=(71003, 70957, 70974, 70973, 70971)),
-    Perimeter(97411, "Saint-Denis", "Commune", "97411", ("97400",), within=(71101, 70958, 70975, 70973, 70971)),
+    Perimeter(95266, "Villeurbanne", "commune", "69266", ("69100",), within=(72301, 71035, 70956, 70974, 70973, 70971)),
+    Perimeter(95001, "Gex", "commune", "01173", ("01170",), within=(72302, 71000, 70956, 70974, 70973, 70971)),
+    Perimeter(95002, "Saint-Genis-Pouilly", "commune", "01354", ("01630",),
+              within=(72302, 71000, 70956, 70974, 70973, 70971)),
+    Perimeter(96004, "Ajaccio", "commune", "2A004", ("20000", "20090"), within=(71003, 70957, 70974, 70973, 70971)),
+    Perimeter(97411, "Saint-Denis", "commune", "97411", ("97400",), within=(71101, 70958, 70975, 70973, 70971)),
 )
+
+
+def php_int(text: str) -> int:
+    """PHP's (int) of a string: its leading digits ("71035-rhone" is 71035), 0 when there are none."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
 
 
 def fold(text: str) -> str:
@@ -207,7 +282,7 @@ def sample_aids() -> list[dict[str, Any]]:
                  perimeter_scale="Département", recurrence="Récurrente", submission_deadline="2026-03-15",
                  categories=["Solidarités / lien social / Cohésion sociale et inclusion"]),
         make_aid(163003, name="Soutien aux épiceries et restaurants solidaires", financers=["Métropole de Lyon"],
-                 perimeter="Métropole de Lyon", perimeter_scale="EPCI", recurrence="Permanente",
+                 perimeter="Métropole de Lyon", perimeter_scale="epci", recurrence="Permanente",
                  submission_deadline=None, categories=["Solidarités / lien social / Lutte contre la précarité"]),
         make_aid(163004, name="Prêt d'honneur solidaire", financers=["France Active"], aid_types=["Prêt"],
                  loan_amount=30000, destinations=["Dépenses d’investissement"],
@@ -465,10 +540,10 @@ class FakeAidesTerritoires(FakeServer):
         if slugs := set(values("category_slugs")) & set(CATEGORIES.values()):
             aids = [a for a in aids if slugs & {CATEGORIES.get(c) for c in a.get("categories") or []}]
         if perimeter_ids := values("perimeter_id"):
-            wanted = self._perimeter(int(perimeter_ids[-1]))
-            if wanted is not None:
-                inside = {wanted.id, *wanted.within}
-                aids = [a for a in aids if (p := self._perimeter_named(a)) is not None and p.id in inside]
+            wanted = self._perimeter(php_int(perimeter_ids[-1]))
+            if wanted is not None:  # the perimeter, those it lies in and those inside it
+                related = {wanted.id, *wanted.within} | {p.id for p in self.perimeters if wanted.id in p.within}
+                aids = [a for a in aids if (p := self._perimeter_named(a)) is not None and p.id in related]
         if before := values("apply_before"):
             aids = [a for a in aids if a.get("submission_deadline") and a["submission_deadline"] <= before[-1]]
         if after := values("published_after"):
@@ -484,12 +559,31 @@ class FakeAidesTerritoires(FakeServer):
         return next((p for p in self.perimeters if p.id == perimeter_id), None)
 
     def _perimeter_named(self, aid: Mapping[str, Any]) -> Perimeter | None:
+        scale = fold(str(aid.get("perimeter_scale") or ""))
         return next((p for p in self.perimeters
-                     if p.name == aid.get("perimeter") and p.scale == aid.get("perimeter_scale")), None)
+                     if p.name == aid.get("perimeter") and fold(p.aid_scale) == scale), None)
 
     def _find_perimeters(self, query: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
-        q = fold(dict(query).get("q", ""))
-        return [p.payload() for p in self.perimeters if q in fold(p.name)]
+        params = dict(query)
+        found = list(self.perimeters)
+        if (scale := params.get("scale", "").strip()) in SCALES:  # an unknown slug filters nothing
+            found = [p for p in found if p.scale == scale]
+        q = params.get("q", "").strip()
+        if q and re.fullmatch(r"\d{5}", q):
+            return [p.payload() for p in found if any(q in z for z in p.zipcodes)]
+        if q:
+            q = fold(re.sub(r"[+\-<>()~*@]", " ", q))
+            words = q.split()
+
+            def matches(p: Perimeter) -> bool:  # LIKE '%q%', or MATCH AGAINST('q*'): any word, the last a prefix
+                name = fold(p.name)
+                name_words = re.split(r"[^0-9a-z]+", name)
+                return (q in name or any(w in name_words for w in words[:-1] if len(w) >= 3)
+                        or any(n.startswith(words[-1]) for n in name_words))
+
+            found = [p for p in found if matches(p)]
+            found.sort(key=lambda p: not fold(p.name).startswith(q))  # names starting with q first
+        return [p.payload() for p in found]
 
     def _record(self, entry: dict[str, Any], status: int | None) -> None:
         with self._lock:

@@ -17,7 +17,21 @@ can be driven over real HTTP (`Api(TOKEN, endpoint_url=fake.url)`):
 - a log of every request received (`requests(...)`, `count(...)`, `reset_counts()`).
 
 Error bodies are Airtable's: `{"error": {"type": "...", "message": "..."}}`. Types and messages follow
-Airtable's where known; a few messages for cases Airtable documents loosely are best guesses.
+Airtable's where known; a few messages for cases Airtable documents loosely are best guesses. Sources for
+the ones that differ from a plain 404/422:
+
+- updating (PATCH/PUT of `records`, with or without `performUpsert`) a record id the table no longer has
+  answers 422 `ROW_DOES_NOT_EXIST` "Record ID recXXX does not exist in this table", not 404 (the error
+  quoted in domdomegg/airtable-mcp-server#28, a batch update of a record deleted meanwhile); a single
+  record's URL (`/v0/{base}/{table}/{recXXX}`) still answers 404 `NOT_FOUND`, as does a batch DELETE;
+- an `offset` expires: "Iteration may timeout due to client inactivity or server restarts. In that case,
+  the client will receive a 422 response with error message LIST_RECORDS_ITERATOR_NOT_AVAILABLE. It may
+  then restart iteration from the beginning." (airtable.com/developers/web/api/list-records, quoted in
+  simonw/airtable-export#7). Airtable does not say after how long: the fake lets an offset live
+  `offset_lifetime` seconds of its clock (10 s by default, a guess shorter than the 30 s a 429 costs);
+- `returnFieldsByFieldId` in a query string is "1"/"true" for ids and "0"/"false" for names: pyairtable
+  sends `returnFieldsByFieldId=0` when asked for names explicitly (`Table.get(..., use_field_ids=False)`,
+  pyairtable/api/params.py and tests/test_api_table.py).
 
 Standalone: `python -m tests.fakes.airtable --port 8765` serves until interrupted.
 """
@@ -49,6 +63,7 @@ BASE_ID = "appFakeCantines01"
 RATE_LIMIT = 5
 RATE_WINDOW = 1.0
 RATE_PENALTY = 30.0
+OFFSET_LIFETIME = 10.0  # seconds an offset stays usable: Airtable does not say, only that offsets expire
 EPSILON = 1e-6  # clock comparisons: float sums of fake sleeps are not exact
 SORT_PARAM = re.compile(r"sort\[(\d+)\]\[(field|direction)\]")
 LIST_QUERY_KEYS = {"pageSize", "offset", "fields[]", "fields", "maxRecords", "view", "filterByFormula",
@@ -97,6 +112,7 @@ class FakeAirtable(FakeServer):
         rate_limit: int | None = RATE_LIMIT,
         rate_window: float = RATE_WINDOW,
         rate_penalty: float = RATE_PENALTY,
+        offset_lifetime: float | None = OFFSET_LIFETIME,
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -109,9 +125,11 @@ class FakeAirtable(FakeServer):
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.rate_penalty = rate_penalty
+        self.offset_lifetime = offset_lifetime
+        self._offsets: dict[str, float] = {}  # offsets given, and when (on `clock`)
         self.latency = latency
         self.log: list[LoggedRequest] = []
-        self._faults: list[tuple[int | str, str | None]] = []
+        self._faults: list[tuple[int | str | None, str | None]] = []
         self._lock = threading.RLock()
         self._listen_on(host, port)
         for base_id in bases:
@@ -139,14 +157,17 @@ class FakeAirtable(FakeServer):
         with self._lock:
             self.log.clear()
 
-    def fail_next(self, *actions: int | str, method: str | None = None) -> None:
+    def fail_next(self, *actions: int | str, method: str | None = None, after: int = 0) -> None:
         """Make the next matching requests fail: a status code (500, 429…), "drop" (close the connection
-        without answering) or "drop-after" (apply the request, then close without answering)."""
+        without answering) or "drop-after" (apply the request, then close without answering); `after`:
+        let that many matching requests through first."""
         for action in actions:
             if not isinstance(action, int) and action not in ("drop", "drop-after"):
                 raise ValueError(f"unknown fault {action!r}")
         with self._lock:
-            self._faults.extend((action, method.upper() if method else None) for action in actions)
+            only = method.upper() if method else None
+            self._faults.extend([(None, only)] * after)  # None: a request let through
+            self._faults.extend((action, only) for action in actions)
 
     # -- setting data up directly (not counted, no limits) -----------------------------------
 
@@ -263,7 +284,7 @@ class FakeAirtable(FakeServer):
             raise model_not_found(404)
         if len(parts) == 3:
             if method == "GET":
-                return self.store.list_records(table, _list_options_from_query(query))
+                return self._list(table, _list_options_from_query(query))
             if method == "POST":
                 return self.store.create(base, table, json_object(body))
             if method in ("PATCH", "PUT"):
@@ -271,13 +292,14 @@ class FakeAirtable(FakeServer):
             if method == "DELETE":
                 return self.store.delete(base, table, query.get("records[]", []))
         elif len(parts) == 4 and parts[3] == "listRecords" and method == "POST":
-            return self.store.list_records(table, _list_options_from_body(json_object(body)))
+            return self._list(table, _list_options_from_body(json_object(body)))
         elif len(parts) == 4:
             record = table.records.get(parts[3])
             if record is None:
                 raise AirtableError(404, "NOT_FOUND", f"Could not find record {parts[3]}")
             if method == "GET":
-                return self.store.record_json(table, record, None, bool(query.get("returnFieldsByFieldId")))
+                by_id = query.get("returnFieldsByFieldId", ["0"])[-1] in ("1", "true")
+                return self.store.record_json(table, record, None, by_id)
             if method in ("PATCH", "PUT"):
                 payload = json_object(body)
                 check_keys(payload, {"fields", "typecast", "returnFieldsByFieldId"})
@@ -288,6 +310,24 @@ class FakeAirtable(FakeServer):
                 self.store.remove(base, table, [record.id])
                 return {"id": record.id, "deleted": True}
         raise AirtableError(404, "NOT_FOUND", "Could not find what you are looking for")
+
+    def _list(self, table: FakeTable, options: dict[str, Any]) -> dict[str, Any]:
+        """A page of records; an offset older than `offset_lifetime` has expired, as Airtable's do."""
+        offset = options.get("offset")
+        if offset and self.offset_lifetime is not None:
+            given = self._offsets.get(str(offset))
+            if given is None or self.clock() - given > self.offset_lifetime + EPSILON:
+                raise AirtableError(422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE",
+                                    "LIST_RECORDS_ITERATOR_NOT_AVAILABLE")
+        page = self.store.list_records(table, options)
+        if page.get("offset"):
+            self._offsets[page["offset"]] = self.clock()
+        return page
+
+    def expire_offsets(self) -> None:
+        """Make every offset given so far expire, as a server restart would."""
+        with self._lock:
+            self._offsets.clear()
 
     def _base(self, base_id: str) -> FakeBase:
         base = self.bases.get(base_id)

@@ -230,8 +230,9 @@ class FakeStore:
             values = self._coerce_all(base, table, json_object(item.get("fields")), typecast)
             if "id" in item:
                 record = table.records.get(str(item["id"]))
-                if record is None:
-                    raise AirtableError(404, "NOT_FOUND", f"Could not find record {item['id']}")
+                if record is None:  # deleted meanwhile: Airtable says so with a 422, not a 404
+                    raise AirtableError(422, "ROW_DOES_NOT_EXIST",
+                                        f"Record ID {item['id']} does not exist in this table")
             elif merge:
                 missing = [f.name for f in merge if f.id not in values]
                 if missing:

@@ -9,8 +9,17 @@ It answers like SendGrid: 202 with an X-Message-Id header and an empty body (200
 mode); 400 with `{"errors": [{"message", "field", "help"}]}` for what SendGrid validates (from, subject,
 personalizations and their limits, content and its order, attachments, reserved headers, categories,
 custom_args); 401 without a valid `Authorization: Bearer` key; 413 above `max_bytes` (30 MB like
-SendGrid). Faults are queued with `fail_next`: forced statuses (429 with Retry-After, 500…) or
-dropped connections, one request each. Error texts follow SendGrid's wording where it is known.
+SendGrid). Faults are queued with `fail_next`: forced statuses (429, 500…) or dropped connections, one
+request each. Error texts follow SendGrid's wording where it is known.
+
+A 429 is answered as SendGrid documents it, with `X-RateLimit-Limit`, `X-RateLimit-Remaining: 0` and
+`X-RateLimit-Reset` (the Unix time at which the limit resets) and no Retry-After (sendgrid/sendgrid-oai,
+oai_v3_stoplight.json, « Rate Limit Response Header » / « When You Reach a Rate Limit »: `HTTP/1.1 429
+TOO MANY REQUESTS`, `X-RateLimit-Limit: 150`, `X-RateLimit-Remaining: 0`, `X-RateLimit-Reset:
+1392815263`, body `{"errors": [{"field": null, "message": "too many requests"}]}`; mail_send.json itself
+lists no 429). The reset is `rate_limit_reset` seconds after the fake's `clock`, which also dates every
+answer (`Date` header), so a client can tell how long to wait without a clock of its own. A `Fault`
+given explicit `headers` answers with those instead (e.g. a proxy's Retry-After).
 
 Standalone: `python -m tests.fakes.sendgrid --port 8025 [--api-key KEY]` serves until interrupted.
 """
@@ -20,15 +29,20 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import email.utils
 import json
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 MAIL_SEND_PATH = "/v3/mail/send"
+RATE_LIMIT = 150  # X-RateLimit-Limit of SendGrid's documented example
+RATE_LIMIT_RESET = 5  # seconds from a 429 to the reset it announces
 DEFAULT_API_KEY = "SG.fake-key-for-tests"
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 MAX_PERSONALIZATIONS = 1000
@@ -56,7 +70,7 @@ class Fault:
     """What the fake does instead of its normal answer, for one request."""
 
     status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # None: SendGrid's own (the rate-limit headers of a 429)
     body: dict[str, Any] | None = None
     drop: bool = False  # read the request, then close the connection without answering
 
@@ -209,9 +223,14 @@ def _validate_extras(payload: dict[str, Any]) -> list[dict[str, Any]]:
 class FakeSendGrid:
     """A threaded HTTP server on 127.0.0.1 that answers POST /v3/mail/send like SendGrid."""
 
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, max_bytes: int = DEFAULT_MAX_BYTES, port: int = 0):
+    def __init__(self, *, api_key: str = DEFAULT_API_KEY, max_bytes: int = DEFAULT_MAX_BYTES, port: int = 0,
+                 clock: Callable[[], float] = time.time, rate_limit: int = RATE_LIMIT,
+                 rate_limit_reset: int = RATE_LIMIT_RESET):
         self.api_key = api_key
         self.max_bytes = max_bytes
+        self.clock = clock
+        self.rate_limit = rate_limit
+        self.rate_limit_reset = rate_limit_reset
         self.received: list[dict[str, Any]] = []
         self.requests = 0
         self.statuses: list[int | None] = []  # the answer to each request (None: dropped)
@@ -262,6 +281,11 @@ class FakeSendGrid:
             self.requests += 1
             return self.faults.popleft() if self.faults else None
 
+    def rate_limit_headers(self) -> dict[str, str]:
+        """The headers of SendGrid's 429: the limit, nothing remaining, and when it resets (Unix time)."""
+        return {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(self.clock()) + self.rate_limit_reset)}
+
     def _accept(self, payload: dict[str, Any]) -> str:
         with self._lock:
             self.received.append(payload)
@@ -281,6 +305,9 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet under pytest
             pass
 
+        def date_time_string(self, timestamp: float | None = None) -> str:  # the Date header, on the fake's clock
+            return email.utils.formatdate(fake.clock() if timestamp is None else timestamp, usegmt=True)
+
         def do_POST(self) -> None:
             fault = fake._next_fault()
             length = int(self.headers.get("Content-Length") or 0)
@@ -291,7 +318,10 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     return
                 body = fault.body or {"errors": [error(DEFAULT_FAULT_MESSAGES.get(fault.status, "fault"))]}
-                self._answer(fault.status, body, fault.headers)
+                headers = fault.headers
+                if headers is None:
+                    headers = fake.rate_limit_headers() if fault.status == 429 else {}
+                self._answer(fault.status, body, headers)
                 return
             if self.path != MAIL_SEND_PATH:
                 self._answer(404, {"errors": [error("not found")]})

@@ -6,6 +6,18 @@ client can be driven over real HTTP (the backend's HTTP client rewrites Google's
 - `spreadsheets.get` (properties, sheets and their `gridProperties`; `fields` is ignored: the whole
   metadata is answered), `spreadsheets:batchUpdate` (`addSheet`, `deleteDimension`, `appendDimension`,
   `repeatCell` (number formats), `updateSheetProperties`; all requests applied or none);
+- `updateSheetProperties` applies what its `fields` mask names (title, index, hidden, and the
+  gridProperties rowCount, columnCount, frozenRowCount, frozenColumnCount; "*", a message's name for
+  all its fields), with paths written "gridProperties.rowCount" or, as gspread writes them (`resize`,
+  `freeze`: gspread/worksheet.py), "gridProperties/rowCount": Google applies those, as burnash/gspread's
+  cassettes record (tests/cassettes/WorksheetTest.test_resize.json: rowCount 1000 → 1010, columnCount
+  26 → 36, read back so; WorksheetTest.test_freeze.json: frozenRowCount 2, frozenColumnCount 1, then both
+  0 and gone from the metadata); shrinking deletes the rows and columns beyond, with their values (a
+  guess from the Sheets UI; no cassette shows it); an unknown path is refused (a guess too);
+- a ValueRange's `"majorDimension": null` means ROWS: gspread's own `Worksheet.update` sends it
+  (`body={"values": values, "majorDimension": major_dimension}`, None by default) and Google answers 200
+  (tests/cassettes/WorksheetTest.test_get_all_records.json: PUT values/'Sheet1'!A1:D4 with
+  `"majorDimension": null`, 200, 16 cells updated);
 - `values.get`, `values:batchGet` (`ranges`, `valueRenderOption`, `dateTimeRenderOption`,
   `majorDimension`), `values.update`, `values:batchUpdate`, `values:append` (`valueInputOption`
   RAW/USER_ENTERED, `insertDataOption`); see `sheets_store` for how cells are stored and rendered;
@@ -326,7 +338,7 @@ class FakeSheets(FakeServer):
         if kind in ("values.update", "append"):
             value_range = _json_object(body)
             input_option = options.required("valueInputOption", INPUT)
-            major = options.choice("majorDimension", MAJOR, value_range.get("majorDimension", "ROWS"))
+            major = options.choice("majorDimension", MAJOR, value_range.get("majorDimension") or "ROWS")  # null: ROWS
             grid = parse_range(book, range_text)  # type: ignore[arg-type]
             if kind == "values.update":
                 return write_values(book, grid, value_range.get("values", []), input_option, major)
@@ -338,10 +350,10 @@ class FakeSheets(FakeServer):
             data = request.get("data") or []
             plans = [(parse_range(book, str(item.get("range"))), item) for item in data]
             for grid, item in plans:  # check every range before writing any: all or nothing
-                write_values(book, grid, item.get("values", []), input_option, item.get("majorDimension", "ROWS"),
+                write_values(book, grid, item.get("values", []), input_option, item.get("majorDimension") or "ROWS",
                              apply=False)
             responses = [write_values(book, grid, item.get("values", []), input_option,
-                                      item.get("majorDimension", "ROWS")) for grid, item in plans]
+                                      item.get("majorDimension") or "ROWS") for grid, item in plans]
             return {
                 "spreadsheetId": key,
                 "totalUpdatedRows": sum(r["updatedRows"] for r in responses),

@@ -66,13 +66,20 @@ class FakeSheet:
     column_count: int = DEFAULT_COLUMNS
     frozen_rows: int = 0
     rows: list[list[Cell | None]] = field(default_factory=list)
+    frozen_columns: int = 0
+    hidden: bool = False
 
     def properties(self) -> dict[str, Any]:
         grid: dict[str, Any] = {"rowCount": self.row_count, "columnCount": self.column_count}
         if self.frozen_rows:
             grid["frozenRowCount"] = self.frozen_rows
-        return {"sheetId": self.sheet_id, "title": self.title, "index": self.index, "sheetType": "GRID",
-                "gridProperties": grid}
+        if self.frozen_columns:
+            grid["frozenColumnCount"] = self.frozen_columns
+        props = {"sheetId": self.sheet_id, "title": self.title, "index": self.index, "sheetType": "GRID",
+                 "gridProperties": grid}
+        if self.hidden:
+            props["hidden"] = True
+        return props
 
     def cell(self, row: int, col: int) -> Cell | None:
         if row < len(self.rows) and col < len(self.rows[row]):
@@ -570,17 +577,66 @@ def _repeat_cell(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, An
     return {}
 
 
+# updateSheetProperties: the field paths the fake applies, and those it accepts without keeping them.
+SHEET_PROPERTY_PATHS = ("title", "index", "hidden", "gridProperties.rowCount", "gridProperties.columnCount",
+                        "gridProperties.frozenRowCount", "gridProperties.frozenColumnCount")
+SHEET_PROPERTY_IGNORED = ("tabColor", "tabColorStyle", "rightToLeft", "gridProperties.hideGridlines",
+                          "gridProperties.rowGroupControlAfter", "gridProperties.columnGroupControlAfter")
+
+
+def field_mask(fields: Any, known: Sequence[str]) -> list[str]:
+    """The leaf paths a FieldMask names: "a.b" or gspread's "a/b", "*" for every field, a message's
+    name for every field under it."""
+    paths = [f.strip().replace("/", ".") for f in str(fields or "").split(",") if f.strip()]
+    if not paths:
+        raise invalid("At least one field must be specified in 'fields'.")
+    leaves: list[str] = []
+    for path in paths:
+        under = [k for k in known if path == "*" or k == path or k.startswith(path + ".")]
+        if not under:
+            raise invalid(f"Invalid field mask: '{path}' is not a field of the properties")
+        leaves.extend(k for k in under if k not in leaves)
+    return leaves
+
+
 def _update_sheet_properties(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
     props = body.get("properties") or {}
     sheet = book.sheet_by_id(props.get("sheetId", 0))
-    fields = {f.strip() for f in (body.get("fields") or "").split(",") if f.strip()}
-    if not fields:
-        raise invalid("At least one field must be specified in 'fields'.")
+    paths = field_mask(body.get("fields"), SHEET_PROPERTY_PATHS + SHEET_PROPERTY_IGNORED)
     grid = props.get("gridProperties") or {}
-    if "title" in fields:
-        sheet.title = props["title"]
-    if fields & {"gridProperties", "gridProperties.frozenRowCount"}:
-        sheet.frozen_rows = grid.get("frozenRowCount", 0)
+    # a field the mask names but the properties leave out is cleared, as a FieldMask update does
+    for path in paths:
+        name = path.removeprefix("gridProperties.")
+        value = grid.get(name) if path.startswith("gridProperties.") else props.get(path)
+        if path == "title":
+            if not value:
+                raise invalid("The sheet title cannot be empty.")
+            if any(s.title.casefold() == str(value).casefold() and s is not sheet for s in book.sheets):
+                raise invalid(f'A sheet with the name "{value}" already exists. Please enter another name.')
+            sheet.title = str(value)
+        elif path == "index":
+            book.sheets.remove(sheet)
+            book.sheets.insert(max(0, min(int(value or 0), len(book.sheets))), sheet)
+            for number, each in enumerate(book.sheets):
+                each.index = number
+        elif path == "hidden":
+            sheet.hidden = bool(value)
+        elif path in ("gridProperties.rowCount", "gridProperties.columnCount"):
+            if not isinstance(value, int) or value < 1:
+                raise invalid(f"Invalid requests.updateSheetProperties: {name} must be at least 1")
+            if name == "rowCount":
+                sheet.row_count = value
+                del sheet.rows[value:]  # rows beyond the new size are deleted with their values
+                sheet.frozen_rows = min(sheet.frozen_rows, value - 1)
+            else:
+                sheet.column_count = value
+                for row in sheet.rows:
+                    del row[value:]
+                sheet.frozen_columns = min(sheet.frozen_columns, value - 1)
+        elif path == "gridProperties.frozenRowCount":
+            sheet.frozen_rows = int(value or 0)
+        elif path == "gridProperties.frozenColumnCount":
+            sheet.frozen_columns = int(value or 0)
     return {}
 
 

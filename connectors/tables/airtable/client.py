@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -34,8 +35,10 @@ from zoneinfo import ZoneInfo
 import requests
 from pyairtable import Api
 
-from connectors.errors import ConfigurationError, InvalidValueError, SchemaError, UnknownLinkError
-from connectors.tables.airtable.errors import INIT_HINT, TOKEN_HELP, missing_fields, translate
+from connectors.errors import ConfigurationError, InvalidValueError, RowGoneError, SchemaError, UnknownLinkError
+from connectors.tables.airtable.errors import (
+    INIT_HINT, ITERATOR_EXPIRED, TOKEN_HELP, error_of, missing_fields, translate,
+)
 from connectors.tables.airtable.http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, base_pacer, shared_pacer
 from connectors.tables.pacing import Pacer
 from connectors.tables.airtable.schema import (
@@ -49,7 +52,9 @@ AIRTABLE_URL = "https://api.airtable.com"
 BASE_ID = re.compile(r"app[A-Za-z0-9]{14}")
 PAGE_SIZE = 100  # Airtable's maximum
 MAX_MERGE_FIELDS = 3  # performUpsert's maximum
+MAX_LIST_RESTARTS = 3  # listings started again after their offset expired (a long 429 wait, a server restart)
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -134,6 +139,25 @@ class AirtableBase:
             raise translate(exc, base_id=self.base_id, table=table, sent=sent,
                             max_rate_limit_wait=self.max_rate_limit_wait, fields_of=self._fields_of) from exc
 
+    def list_all(self, spec: TableSpec, fields: list[str]) -> list[dict[str, Any]]:
+        """Every record of `spec`'s table (only `fields`), page after page; a listing whose offset expired
+        meanwhile (Airtable's 422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE, e.g. after a 30 s 429 wait) is
+        started again from the first page, a few times at most."""
+        remote = self.api.table(self.base_id, spec.name)
+
+        def listing() -> list[dict[str, Any]]:
+            for restart in range(MAX_LIST_RESTARTS + 1):
+                try:
+                    return remote.all(page_size=PAGE_SIZE, fields=fields)
+                except requests.HTTPError as exc:
+                    expired = exc.response is not None and error_of(exc.response)[0] == ITERATOR_EXPIRED
+                    if not expired or restart == MAX_LIST_RESTARTS:
+                        raise
+                    log.info("Airtable: the listing of %s expired midway; reading it again from the start", spec.name)
+            raise AssertionError("unreachable")
+
+        return self.call(listing, table=spec)
+
     def _fields_of(self, name: str) -> set[str] | None:
         """The fields of the base's table `name` as they are now (None: no such table)."""
         info = self.schema(force=True).get(name)
@@ -201,8 +225,7 @@ class AirtableBase:
     def _index(self, target: TableSpec, *, refresh: bool = False) -> _LinkIndex:
         with self._lock:
             if refresh or target.code not in self._links:
-                table = self.api.table(self.base_id, target.name)
-                records = self.call(lambda: table.all(page_size=PAGE_SIZE, fields=[target.primary]), table=target)
+                records = self.list_all(target, [target.primary])
                 self.remember(target, records, complete=True)
             return self._links[target.code]
 
@@ -255,7 +278,7 @@ class AirtableTable(Table):
     def _records(self, names: list[str]) -> list[dict[str, Any]]:
         if self._cached is not None and set(names) <= self._cached[0]:
             return self._cached[1]
-        records = self.base.call(lambda: self._remote.all(page_size=PAGE_SIZE, fields=names), table=self.spec)
+        records = self.base.list_all(self.spec, names)
         self._cached = (frozenset(names), records)
         return records
 
@@ -303,9 +326,25 @@ class AirtableTable(Table):
             return 0
         outgoing = [self._outgoing(values, record_id=row_id) for row_id, values in changes]
         self.forget()
-        records = self._send([values for _, values in changes], outgoing, lambda chunk, typecast:
-                             self._remote.batch_update([o.record() for o in chunk], typecast=typecast))
-        self.base.remember(self.spec, records, complete=False)
+
+        def send(items: list[tuple[str, dict[str, Value]]], out: list[_Outgoing]) -> None:
+            records = self._send([values for _, values in items], out, lambda chunk, typecast:
+                                 self._remote.batch_update([o.record() for o in chunk], typecast=typecast))
+            self.base.remember(self.spec, records, complete=False)
+
+        try:
+            send(changes, outgoing)
+        except RowGoneError:
+            # staff deleted some of these rows since the worker read them: update the others (again: a
+            # PATCH sets the same values twice), and tell the caller which are gone
+            present = self._present_ids()
+            kept = [i for i, (row_id, _) in enumerate(changes) if row_id in present]
+            gone = [row_id for row_id, _ in changes if row_id not in present]
+            if kept:
+                send([changes[i] for i in kept], [outgoing[i] for i in kept])
+            self.base.forget(self.spec, gone)
+            raise RowGoneError(f"Airtable: {len(gone)} row(s) of « {self.spec.name} » deleted meanwhile, not updated",
+                               ids=gone, written=len(kept)) from None
         return len(changes)
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -313,14 +352,32 @@ class AirtableTable(Table):
         if not ids:
             return 0
         self.forget()
-        deleted = self.base.call(lambda: self._remote.batch_delete(ids), table=self.spec)
+        try:
+            deleted = self.base.call(lambda: self._remote.batch_delete(ids), table=self.spec)
+        except RowGoneError:  # some were deleted meanwhile: delete the others
+            present = self._present_ids()
+            rest = [i for i in ids if i in present]
+            deleted = self.base.call(lambda: self._remote.batch_delete(rest), table=self.spec) if rest else []
         self.base.forget(self.spec, ids)
         return len(deleted)
+
+    def _present_ids(self) -> set[str]:
+        """The ids of the table's records now (read again: the cache may hold rows deleted since)."""
+        self.forget()
+        return {r["id"] for r in self.base.list_all(self.spec, [self.spec.primary])}
 
     def upsert(self, rows: Iterable[Mapping[str, Value]], key: Sequence[str]) -> UpsertResult:
         """Like `Table.upsert` (read, then send only what differs), with `performUpsert` on `key` when
         Airtable can merge on it, so a retried request cannot create a row twice."""
         key = tuple(key)
+        rows = [dict(r) for r in rows]
+        try:
+            return self._upsert(rows, key)
+        except RowGoneError:  # a row deleted since the read: read again, and create it if still wanted
+            self.forget()
+            return self._upsert(rows, key)
+
+    def _upsert(self, rows: list[dict[str, Value]], key: tuple[str, ...]) -> UpsertResult:
         info = self.base.table_info(self.spec)
         plan = self.plan_upsert(rows, key)
         if not self._mergeable(key, info):

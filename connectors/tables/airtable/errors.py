@@ -13,15 +13,18 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import requests
 
 from connectors.errors import (
-    BackendError, CantinesError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError,
+    BackendError, CantinesError, ConfigurationError, InvalidValueError, RetriableBackendError, RowGoneError,
+    SchemaError,
 )
 from connectors.tables.base import TableSpec, Value
 
 TOKEN_HELP = ("set AIRTABLE_TOKEN to a personal access token with the scopes data.records:read, "
               "data.records:write, schema.bases:read and schema.bases:write")
 INIT_HINT = "lancez `cantines init airtable`"
-VALUE_ERRORS = frozenset({"INVALID_VALUE_FOR_COLUMN", "INVALID_MULTIPLE_CHOICE_OPTIONS", "ROW_DOES_NOT_EXIST",
-                          "INVALID_RECORD_ID"})
+VALUE_ERRORS = frozenset({"INVALID_VALUE_FOR_COLUMN", "INVALID_MULTIPLE_CHOICE_OPTIONS", "INVALID_RECORD_ID"})
+ROW_GONE = "ROW_DOES_NOT_EXIST"  # 422 on updating a record deleted meanwhile (a row gone, not a bad value)
+ITERATOR_EXPIRED = "LIST_RECORDS_ITERATOR_NOT_AVAILABLE"  # 422: the listing's offset expired, start again
+RECORD_ID_IN_TEXT = re.compile(r"\brec[A-Za-z0-9]{14}\b")
 
 
 def translate(
@@ -52,6 +55,9 @@ def translate(
         return not_found(base_id, table, fields_of)
     if kind == "UNKNOWN_FIELD_NAME":
         return missing_fields(table, [quoted(message) or message], fields_of)
+    if kind == ROW_GONE or (kind == "NOT_FOUND" and table is not None and RECORD_ID_IN_TEXT.search(message)):
+        return RowGoneError(f"Airtable: row(s) of {where} deleted meanwhile ({kind}: {message})",
+                            ids=RECORD_ID_IN_TEXT.findall(message))
     if kind in VALUE_ERRORS and table is not None:
         return invalid_value(table, message, sent)
     if status == 429:
