@@ -25,6 +25,7 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -42,7 +43,8 @@ WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
-ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
+HOTLINE = "hotline"
+ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS, HOTLINE})
 
 
 class Stopped(Exception):
@@ -74,6 +76,7 @@ class RunReport:
     syncs: list[SyncResult] = field(default_factory=list)
     aides: ImportResult | None = None
     aides_note: str | None = None  # why the Aides-territoires import did not run
+    hotline: HotlineResult | None = None
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
@@ -509,11 +512,14 @@ def _cycle(
     if AIDES in parts:
         run_aides_import(settings, tables, state, today, report)
         step()
+    # before the load: the questions (and answers) it writes are in this run's reminders and digests
+    acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
+    step()
     dataset = load(settings, tables, report)
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
-    messages = compute_messages(settings, dataset, today, report, since, parts)
+    messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts)]
     report.messages = messages
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
@@ -547,6 +553,34 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
+
+
+def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, report: RunReport) -> list[OutgoingMessage]:
+    """The hotline mailbox into Questions, when IMAP_URL is set; its acknowledgements to queue.
+    A mailbox that cannot be read is reported and the cycle goes on (nothing was flagged)."""
+    if not hotline_enabled(settings):
+        return []
+    questions = tables["questions"]
+
+    def in_batch(write: Callable[[], None]) -> None:
+        with hub_batch(tables):  # saved (workbook) or sent before the messages are flagged
+            write()
+
+    try:
+        # the cantines' addresses, to recognise senders (their problems are reported by the load)
+        cantines = parse_dataset({"cantines": tables["cantines"].read()}, settings.schema, settings.reference,
+                                 settings.timezone).cantines
+        questions.ensure_schema()  # Expéditeur, Pièces jointes, Message-ID: added if missing, nothing removed
+        result = read_hotline(settings, questions, list(cantines), today,
+                              renderer=Renderer(settings.paths.templates), write_batch=in_batch)
+    except CantinesError as exc:
+        report.errors.append(f"hotline : boîte aux lettres ou table Questions inutilisable : {exc}")
+        log.info("hotline failed: %s", exc)
+        return []
+    report.hotline = result
+    report.rows_written += result.written
+    report.problems.extend(result.problems)
+    return result.acknowledgements
 
 
 def refused_value(report: RunReport, write: Callable[[], None]) -> None:

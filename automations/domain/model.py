@@ -274,16 +274,22 @@ class Question:
     COLUMNS: ClassVar[dict[str, str]] = {
         "Cantine": "cantine", "Posée le": "asked_on", "Thème": "theme", "Question": "question",
         "Réponse": "answer", "Statut": "status", "Répondue le": "answered_on",
-        "Responsable": "owner_email",
+        "Responsable": "owner_email", "Expéditeur": "sender",
     }
-    cantine: str
     asked_on: dt.date
     question: str
+    cantine: str | None = None  # empty for a message from an address no cantine has (the hotline)
     theme: str | None = None
     answer: str | None = None
     status: str | None = None
     answered_on: dt.date | None = None
     owner_email: str | None = None
+    sender: str | None = None
+
+    @property
+    def asker(self) -> str:
+        """Who asked: the cantine, else the sender's address."""
+        return self.cantine or self.sender or "expéditeur inconnu"
 
 
 @dataclass(frozen=True)
