@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -25,6 +25,8 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.events import event_mail
+from automations.domain.events import community_summary, event_messages
 from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
@@ -224,6 +226,7 @@ def compute_messages(
     if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        coordinator = replace(coordinator, community=community_summary(dataset, today))
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
@@ -424,7 +427,10 @@ def plan(
     compute_matching(settings, dataset, today, report)
     state = open_state_if_present(settings)
     try:
-        messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
+        since = reminder_window_start(settings, state, today)
+        messages = compute_messages(settings, dataset, today, report, since)
+        messages += community_messages(settings, dataset, today, since,
+                                       state.has_prefix if state is not None else (lambda prefix: False), clock(), report)
         known = state.known_keys([m.key for m in messages]) if state is not None else set()
     finally:
         if state is not None:
@@ -520,6 +526,8 @@ def _cycle(
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
     messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts)]
+    if REMINDERS in parts:
+        messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
     report.messages = messages
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
@@ -553,6 +561,19 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
+
+
+def community_messages(
+    settings: Settings, dataset: Dataset, today: dt.date, since: dt.date, was_queued: Callable[[str], bool],
+    now: dt.datetime, report: RunReport,
+) -> list[OutgoingMessage]:
+    """Invitations (and their updates and cancellations), J-7 and J-1 reminders and thank-yous of the
+    Événements due in (since, today]."""
+    due = event_messages(dataset, today, since, invited_before=was_queued)
+    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates),
+                                    settings.timezone, now)
+    report.problems.extend(problems)
+    return messages
 
 
 def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, report: RunReport) -> list[OutgoingMessage]:
