@@ -220,7 +220,7 @@ def test_questions_arrive_once_are_acknowledged_once_and_answered(tmp_path: Path
     ack = next(a for a in acks if f"To: {port}".encode() in a)
     assert b"In-Reply-To: <q1@cantine.example>" in ack and b"Auto-Submitted: auto-replied" in ack
     text = text_of(ack)
-    assert "Nous avons bien reçu votre message « Reçu fiscal pour un don de pain »" in text
+    assert "Nous avons bien reçu votre message «\u00a0Reçu fiscal pour un don de pain\u00a0»" in text
     assert "d'ici le mercredi 25 novembre 2026 (2 jours ouvrés au plus)" in text
     assert "devis boulangerie.pdf" in text
     # flagged, never deleted; the auto-reply left as it was

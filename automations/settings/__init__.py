@@ -149,10 +149,10 @@ def cross_check(func: CrossCheck) -> CrossCheck:
 
 @cross_check
 def _hotline_mailbox(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
-    from connectors.mail.imap import parse_imap_url
-
     problems = []
     if environ.get("IMAP_URL", "").strip():
+        from connectors.mail.imap import parse_imap_url  # only then: the mail package loads every backend
+
         try:
             parse_imap_url(environ["IMAP_URL"])
         except ConfigurationError as exc:
