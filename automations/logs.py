@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 SECRET_VARIABLES = (
     "DATABASE_URL", "SCALINGO_POSTGRESQL_URL", "POSTGRESQL_ADDON_URI", "SMTP_URL", "SENDGRID_API_KEY",
-    "AIRTABLE_TOKEN", "GOOGLE_SERVICE_ACCOUNT_JSON",
+    "AIRTABLE_TOKEN", "GOOGLE_SERVICE_ACCOUNT_JSON", "IMAP_URL",
 )
 
 
@@ -24,7 +24,7 @@ def secret_values(environ: Mapping[str, str]) -> list[str]:
         if "://" in value:
             password = urlsplit(value).password
             if password:
-                values.append(password)
+                values.extend({password, unquote(password)})  # as written, and as a server or a library shows it
     return sorted(set(values), key=len, reverse=True)
 
 

@@ -29,6 +29,13 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         )
     elif report.aides_note and not report.dry_run:
         lines.append(f"  Import Aides-territoires : {report.aides_note}")
+    if report.hotline is not None:
+        h = report.hotline
+        lines.append(
+            f"  Hotline : {pluriel(h.read, 'message lu', 'messages lus')}, "
+            f"{pluriel(h.questions, 'nouvelle question', 'nouvelles questions')}, "
+            f"{pluriel(h.answers, 'réponse relevée', 'réponses relevées')}"
+        )
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
     lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")

@@ -26,7 +26,7 @@ import schedule
 
 from connectors.errors import LockBusyError
 
-from automations.cycle.run import AIDES, DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
+from automations.cycle.run import AIDES, DIGESTS, DRAFTS, HOTLINE, MATCHING, REMINDERS, SYNC, RunReport, run_cycle
 from automations.settings import Settings
 from automations.settings.days import parse_days, parse_time
 
@@ -51,7 +51,7 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     worker = settings.worker
     digests = settings.digests
     specs = [JobSpec("cycle", parse_days(worker.cycle_days), parse_time(worker.cycle_at),
-                     frozenset({SYNC, MATCHING, REMINDERS, DRAFTS}))]
+                     frozenset({SYNC, MATCHING, REMINDERS, DRAFTS, HOTLINE}))]
     if digests.enabled:
         # every business day from the digest day on: keyed by week, a digest goes once, and a holiday
         # Monday (Easter, Whit Monday) sends it on the Tuesday
@@ -60,6 +60,9 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     if settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
         aides = settings.aides_territoires
         specs.append(JobSpec("aides", parse_days(aides.import_days), parse_time(aides.import_at), frozenset({AIDES})))
+    if settings.secrets.get("IMAP_URL"):  # the hotline mailbox, read often: questions are acknowledged within the hour
+        specs.append(JobSpec("hotline", tuple(range(7)), dt.time(0, 0), frozenset({HOTLINE}),
+                             every_hours=settings.hotline.every_hours))
     if settings.syncs:
         specs.append(JobSpec("sync", tuple(range(7)), dt.time(0, 0), frozenset({SYNC}), every_hours=1))
     return specs

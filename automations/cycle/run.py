@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -25,6 +25,9 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.events import event_mail
+from automations.domain.events import community_summary, event_messages
+from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -42,7 +45,8 @@ WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
-ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
+HOTLINE = "hotline"
+ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS, HOTLINE})
 
 
 class Stopped(Exception):
@@ -74,6 +78,7 @@ class RunReport:
     syncs: list[SyncResult] = field(default_factory=list)
     aides: ImportResult | None = None
     aides_note: str | None = None  # why the Aides-territoires import did not run
+    hotline: HotlineResult | None = None
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
@@ -221,6 +226,7 @@ def compute_messages(
     if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        coordinator = replace(coordinator, community=community_summary(dataset, today))
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
@@ -421,7 +427,10 @@ def plan(
     compute_matching(settings, dataset, today, report)
     state = open_state_if_present(settings)
     try:
-        messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
+        since = reminder_window_start(settings, state, today)
+        messages = compute_messages(settings, dataset, today, report, since)
+        messages += community_messages(settings, dataset, today, since,
+                                       state.has_prefix if state is not None else (lambda prefix: False), clock(), report)
         known = state.known_keys([m.key for m in messages]) if state is not None else set()
     finally:
         if state is not None:
@@ -509,11 +518,16 @@ def _cycle(
     if AIDES in parts:
         run_aides_import(settings, tables, state, today, report)
         step()
+    # before the load: the questions (and answers) it writes are in this run's reminders and digests
+    acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
+    step()
     dataset = load(settings, tables, report)
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
-    messages = compute_messages(settings, dataset, today, report, since, parts)
+    messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts)]
+    if REMINDERS in parts:
+        messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
     report.messages = messages
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
@@ -547,6 +561,47 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
+
+
+def community_messages(
+    settings: Settings, dataset: Dataset, today: dt.date, since: dt.date, was_queued: Callable[[str], bool],
+    now: dt.datetime, report: RunReport,
+) -> list[OutgoingMessage]:
+    """Invitations (and their updates and cancellations), J-7 and J-1 reminders and thank-yous of the
+    Événements due in (since, today]."""
+    due = event_messages(dataset, today, since, invited_before=was_queued)
+    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates),
+                                    settings.timezone, now)
+    report.problems.extend(problems)
+    return messages
+
+
+def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, report: RunReport) -> list[OutgoingMessage]:
+    """The hotline mailbox into Questions, when IMAP_URL is set; its acknowledgements to queue.
+    A mailbox that cannot be read is reported and the cycle goes on (nothing was flagged)."""
+    if not hotline_enabled(settings):
+        return []
+    questions = tables["questions"]
+
+    def in_batch(write: Callable[[], None]) -> None:
+        with hub_batch(tables):  # saved (workbook) or sent before the messages are flagged
+            write()
+
+    try:
+        # the cantines' addresses, to recognise senders (their problems are reported by the load)
+        cantines = parse_dataset({"cantines": tables["cantines"].read()}, settings.schema, settings.reference,
+                                 settings.timezone).cantines
+        questions.ensure_schema()  # Expéditeur, Pièces jointes, Message-ID: added if missing, nothing removed
+        result = read_hotline(settings, questions, list(cantines), today,
+                              renderer=Renderer(settings.paths.templates), write_batch=in_batch)
+    except CantinesError as exc:
+        report.errors.append(f"hotline : boîte aux lettres ou table Questions inutilisable : {exc}")
+        log.info("hotline failed: %s", exc)
+        return []
+    report.hotline = result
+    report.rows_written += result.written
+    report.problems.extend(result.problems)
+    return result.acknowledgements
 
 
 def refused_value(report: RunReport, write: Callable[[], None]) -> None:

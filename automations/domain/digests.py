@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from automations.domain.business_days import is_business_day
 from automations.domain.matching import CollectiveSuggestion, Match
@@ -69,6 +70,7 @@ class CoordinatorDigest:
     new_opportunities: tuple[Opportunity, ...]
     new_matches: int
     totals: dict[str, Decimal] = field(default_factory=dict)
+    community: Any = None  # automations.domain.events.CommunitySummary: events, attendance, cantines unseen
 
 
 def first_proposed(dataset: Dataset) -> dict[str, dt.date]:

@@ -274,16 +274,22 @@ class Question:
     COLUMNS: ClassVar[dict[str, str]] = {
         "Cantine": "cantine", "Posée le": "asked_on", "Thème": "theme", "Question": "question",
         "Réponse": "answer", "Statut": "status", "Répondue le": "answered_on",
-        "Responsable": "owner_email",
+        "Responsable": "owner_email", "Expéditeur": "sender",
     }
-    cantine: str
     asked_on: dt.date
     question: str
+    cantine: str | None = None  # empty for a message from an address no cantine has (the hotline)
     theme: str | None = None
     answer: str | None = None
     status: str | None = None
     answered_on: dt.date | None = None
     owner_email: str | None = None
+    sender: str | None = None
+
+    @property
+    def asker(self) -> str:
+        """Who asked: the cantine, else the sender's address."""
+        return self.cantine or self.sender or "expéditeur inconnu"
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,47 @@ class MatchRecord:
 
 
 # Tables read at every run, in link order: a table only links to tables above it.
+@dataclass(frozen=True)
+class Event:
+    """A seminar, a strategic day, a visio, a visit or a training of the network."""
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "Titre": "title", "Type": "type", "Début": "starts_at", "Fin": "ends_at", "Lieu": "place",
+        "Lien visio": "link", "Public": "audience", "Cantines invitées": "cantines",
+        "Partenaires invités": "partners", "Statut": "status", "Lien d'inscription": "registration_link",
+        "Document de suivi": "follow_up", "Description": "description",
+    }
+    title: str
+    type: str
+    starts_at: dt.datetime
+    audience: str
+    ends_at: dt.datetime | None = None
+    place: str | None = None
+    link: str | None = None
+    cantines: tuple[str, ...] = ()
+    partners: tuple[str, ...] = ()
+    status: str | None = None
+    registration_link: str | None = None
+    follow_up: str | None = None
+    description: str | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "Annulé"
+
+
+@dataclass(frozen=True)
+class Registration:
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "Nom": "name", "Événement": "event", "Email": "email", "Cantine": "cantine", "Statut": "status",
+    }
+    name: str
+    event: str
+    email: str
+    cantine: str | None = None
+    status: str | None = None
+
+
 DOMAIN_TABLES: dict[str, type] = {
     "cantines": Cantine,
     "partenaires": Partner,
@@ -329,6 +376,8 @@ DOMAIN_TABLES: dict[str, type] = {
     "questions": Question,
     "visites": Visit,
     "correspondances": MatchRecord,
+    "evenements": Event,
+    "inscriptions": Registration,
 }
 
 
@@ -348,6 +397,8 @@ class Dataset:
     questions: list[Question] = field(default_factory=list)
     visites: list[Visit] = field(default_factory=list)
     correspondances: list[MatchRecord] = field(default_factory=list)
+    evenements: list[Event] = field(default_factory=list)
+    inscriptions: list[Registration] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     rows_read: int = 0
 

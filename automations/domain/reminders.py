@@ -144,9 +144,10 @@ def _questions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
             continue
         if rule.statuses and question.status not in rule.statuses:
             continue
-        key = f"{question.cantine}|{question.asked_on.isoformat()}|{question.question[:80]}"
-        yield Subject("questions", key, f"Question de {question.cantine}", question.asked_on, question,
-                      (question.cantine,), question.owner_email)
+        # a question from the hotline mailbox holds line breaks: never in a key (it goes into a header)
+        key = f"{question.cantine}|{question.asked_on.isoformat()}|{' '.join(question.question[:80].split())}"
+        yield Subject("questions", key, f"Question de {question.asker}", question.asked_on, question,
+                      (question.cantine,) if question.cantine else (), question.owner_email)
 
 
 SOURCES = {

@@ -112,6 +112,13 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "import_days": Option(str, "daily"),
         "import_at": Option(str, "06:30"),
     },
+    "hotline": {  # the hotline mailbox, read when IMAP_URL is set
+        "lookback_days": Option(int, 14),  # messages received since then are read (older ones were already)
+        "staff_addresses": Option(list, []),  # besides the coordinator: whose replies answer a question
+        "acknowledge": Option(bool, True),  # an acknowledgement to each new question's sender
+        "every_hours": Option(int, 1),  # the worker reads the mailbox this often
+        "ca_file": Option(str, "", path=True),  # a private CA's certificate, for a self-hosted mail server
+    },
     "worker": {
         "cycle_days": Option(str, "weekdays"),
         "cycle_at": Option(str, "07:30"),
@@ -138,6 +145,24 @@ CROSS_CHECKS: list[CrossCheck] = []
 def cross_check(func: CrossCheck) -> CrossCheck:
     CROSS_CHECKS.append(func)
     return func
+
+
+@cross_check
+def _hotline_mailbox(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    problems = []
+    if environ.get("IMAP_URL", "").strip():
+        from connectors.mail.imap import parse_imap_url  # only then: the mail package loads every backend
+
+        try:
+            parse_imap_url(environ["IMAP_URL"])
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
+    hotline = values["hotline"]
+    if hotline["lookback_days"] < 1:
+        problems.append("[hotline] lookback_days: expected a number of days ≥ 1")
+    if not 1 <= hotline["every_hours"] <= 24:
+        problems.append("[hotline] every_hours: expected 1 to 24")
+    return problems
 
 
 @cross_check
@@ -433,7 +458,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         secrets["DATABASE_URL"] = url
     for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
                  "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL",
-                 "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL"):
+                 "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL", "IMAP_URL"):
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None

@@ -19,6 +19,7 @@ class Attachment:
     filename: str
     content: bytes
     mimetype: str = "application/octet-stream"
+    method: str | None = None  # text/calendar: REQUEST (an invitation), CANCEL, PUBLISH
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def build_message(outgoing: OutgoingMessage, *, date: dt.datetime) -> EmailMessa
     for attachment in outgoing.attachments:
         maintype, _, subtype = attachment.mimetype.partition("/")
         message.add_attachment(
-            attachment.content, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename
+            attachment.content, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.filename,
+            params={"method": attachment.method} if attachment.method else {},
         )
     return message
