@@ -25,6 +25,8 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
+from automations.domain.envois import Envoi
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -38,7 +40,7 @@ from automations.cycle.writeback import WriteCounts, replace_rows, upsert_result
 
 log = logging.getLogger(__name__)
 
-WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
+WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes", "envois")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
@@ -83,6 +85,8 @@ class RunReport:
     new_matches: int = 0
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
+    to_handle: list[Envoi] = field(default_factory=list)  # messages held or refused, for the coordinator
+    relaunched: int = 0  # messages put back in the queue from the Envois table
     fatal: bool = False
     incomplete: bool = False  # a table the run needs could not be read
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
@@ -221,7 +225,7 @@ def compute_messages(
     if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
-        digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
+        digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day, report.to_handle)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
         messages.extend(digest_mail)
@@ -397,7 +401,7 @@ def deliver(
             backend.close()
     counts = state.counts()
     report.pending = counts.get("pending", 0)
-    report.held_total = counts.get("held", 0)
+    report.held_total = counts.get("held", 0) + counts.get("failed", 0)
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
@@ -421,6 +425,7 @@ def plan(
     compute_matching(settings, dataset, today, report)
     state = open_state_if_present(settings)
     try:
+        report.to_handle = to_handle(state, settings.timezone) if state is not None else []
         messages = compute_messages(settings, dataset, today, report, reminder_window_start(settings, state, today))
         known = state.known_keys([m.key for m in messages]) if state is not None else set()
     finally:
@@ -513,6 +518,7 @@ def _cycle(
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
+    envois = _relaunch(settings, tables, state, dataset, clock, report)
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
     def write_problems() -> None:
@@ -547,6 +553,7 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
+    _write_envois(settings, tables, state, envois, today, report)
 
 
 def refused_value(report: RunReport, write: Callable[[], None]) -> None:
@@ -566,3 +573,47 @@ def _write_journal(tables: dict[str, Table], report: RunReport) -> None:
     except CantinesError as exc:  # the state store keeps the journal too
         report.errors.append(f"Journal : écriture impossible : {exc}")
         log.error("cannot write the Journal table: %s", exc)
+
+
+def rebuilder(settings: Settings, dataset: Dataset, report: RunReport) -> Callable[[str, dt.date], OutgoingMessage | None]:
+    """Rebuilds the message queued under a key on a day, from the tables as read now (an address
+    corrected since is used): the messages that day would have had, found by key."""
+    made: dict[dt.date, dict[str, OutgoingMessage]] = {}
+
+    def rebuild(key: str, day: dt.date) -> OutgoingMessage | None:
+        if day not in made:
+            scratch = RunReport(today=day, started_at=report.started_at, matches=report.matches,
+                                suggestions=report.suggestions, offer_proposals=report.offer_proposals)
+            since = day - dt.timedelta(days=settings.reminders.catch_up_days)
+            made[day] = {m.key: m for m in compute_messages(settings, dataset, day, scratch, since)}
+        return made[day].get(key)
+
+    return rebuild
+
+
+def _relaunch(settings: Settings, tables: dict[str, Table], state: StateStore, dataset: Dataset,
+              clock: Callable[[], dt.datetime], report: RunReport) -> EnvoisStep | None:
+    """Read the Envois table, relaunch what staff ticked, and list what is left to handle."""
+    step = read_envois(tables.get("envois"), report.errors)
+    if step is not None:
+        relaunch(step, state, rebuilder(settings, dataset, report), now=clock(), timezone=settings.timezone)
+        report.relaunched = len(step.relaunched)
+        report.problems.extend(step.problems)
+    report.to_handle = to_handle(state, settings.timezone)
+    return step
+
+
+def _write_envois(settings: Settings, tables: dict[str, Table], state: StateStore, step: EnvoisStep | None,
+                  today: dt.date, report: RunReport) -> None:
+    """The Envois table brought to what the state store says, after delivery."""
+    if step is None:
+        return
+    try:
+        with hub_batch(tables):
+            written = write_envois(step, state, today=today, retention_days=settings.envois.retention_days,
+                                   timezone=settings.timezone)
+    except CantinesError as exc:
+        report.errors.append(f"{step.table.spec.name} : écriture impossible : {exc}")
+        log.error("cannot write the Envois table: %s", exc)
+        return
+    report.rows_written += written.written + written.deleted
