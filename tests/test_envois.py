@@ -26,13 +26,18 @@ from automations.domain.envois import FAILED, HELD, SENT, WAITING, Envoi, envois
 from automations.domain.model import parse_dataset
 from automations.settings import Settings
 from automations.status import format_status
+from automations.settings.files import load_schema
 from connectors.state import StateStore
+from connectors.tables.airtable.client import AirtableBase
 from connectors.tables.workbook import WorkbookStore
 
-from .conftest import PARIS
+from .conftest import PARIS, REPO
+from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .fakes.clock import FakeClock
 from .fakes.sendgrid import FakeSendGrid
 
 MONDAY = dt.date(2026, 11, 23)
+SCHEMA = load_schema(REPO / "config" / "schema.toml")
 REFUSED_KEY = "reminder:echeance-rapport:CONV-2026-06|Bilan final|Cantine Bellevue|2026-11-16:2026-11-16:+7"
 OLD_ADDRESS, NEW_ADDRESS = "bellevue@petites-cantines.example", "bellevue.cuisine@example.org"
 
@@ -221,3 +226,63 @@ def test_a_table_row_is_the_same_whatever_reads_it() -> None:
                            "provider_id": None}], PARIS)[0]
     assert item.state == WAITING and item.queued_on == dt.date(2026, 11, 24)
     assert item.reason.startswith("nouvel essai au prochain cycle") and not item.to_handle
+
+
+# -- Airtable: the request lower bound ----------------------------------------------------------------
+
+@pytest.fixture
+def airtable(tmp_path: Path) -> Iterator[tuple[FakeAirtable, AirtableBase, StateStore]]:
+    clock = FakeClock()
+    with FakeAirtable(clock=clock) as fake:
+        base = AirtableBase(TOKEN, BASE_ID, specs=SCHEMA.values(), timezone=PARIS, endpoint_url=fake.url,
+                            clock=clock, sleep=clock.sleep, timeout=(2.0, 5.0))
+        base.ensure_all([SCHEMA["envois"]])
+        state = StateStore.open(None, sqlite_path=tmp_path / "state.sqlite")
+        state.migrate(clock_on(MONDAY)())
+        yield fake, base, state
+        base.close()
+
+
+def test_on_airtable_the_table_is_read_once_and_written_at_the_lower_bound(
+    airtable: tuple[FakeAirtable, AirtableBase, StateStore],
+) -> None:
+    fake, base, state = airtable
+    now = clock_on(MONDAY)()
+    for i in range(25):
+        state.enqueue(key=f"k{i:02}", kind="rappel", recipients=[f"c{i}@example.org"], subject=f"Sujet {i}",
+                      message=b"Subject: x\r\n\r\nbody\r\n", now=now)
+    for message in state.pending():
+        state.claim(message.id)
+        number = int(message.idempotency_key[1:])
+        if number < 20:
+            state.mark_sent(message.id, backend="sendgrid", provider_id=f"sg-{number}", now=now)
+        elif number < 23:
+            state.mark_failed(message.id, "550 adresse inconnue", hold=True)
+        else:
+            state.mark_failed(message.id, "délai dépassé")  # back to pending, tried again next run
+
+    def one_pass(today: dt.date = MONDAY, retention: int = 180) -> dict[str, int]:
+        fake.reset_counts()
+        step = read_envois(base.table(SCHEMA["envois"]), [])
+        assert step is not None
+        write_envois(step, state, today=today, retention_days=retention, timezone=PARIS)
+        kinds = Counter(r.kind for r in fake.log)
+        records = sum(r.records for r in fake.log if r.kind in ("upsert", "update", "delete"))
+        return dict(kinds) | {"records": records}
+
+    # first pass: 1 read (ceil(0/100)), 25 rows created in ceil(25/10) = 3 performUpsert requests (and
+    # the field types, read again once after `ensure_all` created the table)
+    assert one_pass() == {"list": 1, "upsert": 3, "schema": 1, "records": 25}
+    assert Counter(r["État"] for r in fake.rows("Envois")) == {SENT: 20, FAILED: 3, WAITING: 2}
+    # nothing changed: the read only
+    assert one_pass() == {"list": 1, "records": 0}
+    # staff tick one refused row, another is released by the shell: both go in one request
+    (ticked,) = [r for r in base.table(SCHEMA["envois"]).read() if r.fields["Clé"] == "k20"]
+    base.table(SCHEMA["envois"]).update([(ticked.id, {"Relancer": True})])
+    state.release(["k21"])
+    assert one_pass() == {"list": 1, "upsert": 1, "records": 2}
+    rows = {r["Clé"]: r for r in fake.rows("Envois")}
+    assert not rows["k20"].get("Relancer") and rows["k21"]["État"] == WAITING
+    # ten days later with a retention of 1 day: the 20 sent rows go, in ceil(20/10) = 2 requests
+    assert one_pass(MONDAY + dt.timedelta(days=10), retention=1) == {"list": 1, "delete": 2, "records": 20}
+    assert sorted(r["Clé"] for r in fake.rows("Envois")) == ["k20", "k21", "k22", "k23", "k24"]
