@@ -61,6 +61,16 @@ def edit(settings: Settings, code: str, key_column: str, key: str, values: dict)
     table.update([(row.id, values)])
 
 
+def type_in(settings: Settings, key: str, column: str, text: str) -> None:
+    """Type text in one cell of the Envois tab, as staff would in a spreadsheet program."""
+    book = openpyxl.load_workbook(settings.workbook.path)
+    sheet = book["Envois"]
+    header = [c.value for c in sheet[1]]
+    (row,) = [r for r in sheet.iter_rows(min_row=2) if r[header.index("Clé")].value == key]
+    row[header.index(column)].value = text
+    book.save(settings.workbook.path)
+
+
 @dataclass
 class Deployment:
     settings: Settings
@@ -122,7 +132,7 @@ def test_relancer_sends_the_refused_message_again_to_the_corrected_address_then_
     settings, fake = refused.settings, refused.fake
     before = len(fake.received)
     edit(settings, "cantines", "Nom", "Cantine Bellevue", {"Email responsable": NEW_ADDRESS})
-    edit(settings, "envois", "Clé", REFUSED_KEY, {"Relancer": True})
+    type_in(settings, REFUSED_KEY, "Relancer", "oui")  # typed rather than ticked: read the same way
     again = refused.run()
     assert again.relaunched == 1 and again.queued == 0 and again.sent == 1
     (payload,) = fake.received[before:]

@@ -21,6 +21,7 @@ from connectors.tables.base import Row, Table, comparable
 
 from automations.domain.envois import TO_HANDLE, Envoi, envoi, envois, retention_start
 from automations.domain.model import DataProblem
+from automations.domain.parsing import ValueProblem, parse_bool
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,15 @@ class EnvoisStep:
 
     @property
     def ticked(self) -> list[Row]:
-        return [row for row in self.rows if row.fields.get(TICK) is True]
+        return [row for row in self.rows if is_ticked(row.fields.get(TICK))]
+
+
+def is_ticked(value: object) -> bool:
+    """A box as staff tick it: a real checkbox, or oui, x, vrai, 1 typed in the cell."""
+    try:
+        return parse_bool(value)
+    except ValueProblem:  # anything else is not a request; the next write clears it
+        return False
 
 
 def read_envois(table: Table | None, errors: list[str]) -> EnvoisStep | None:
@@ -112,7 +121,7 @@ def write_envois(step: EnvoisStep, state: StateStore, *, today: dt.date, retenti
         by_key.setdefault(str(comparable(row.fields.get("Clé")) or ""), row)
     clear: list[tuple[str, Mapping[str, object]]] = []
     for key, row in by_key.items():
-        if row.fields.get(TICK) is True:
+        if row.fields.get(TICK) not in (None, False, ""):
             if key in wanted:
                 wanted[key][TICK] = False
             else:
