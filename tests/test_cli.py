@@ -105,7 +105,7 @@ def test_init_creates_the_tabs_and_is_idempotent(tmp_path: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["init", "--config", str(path)])
     assert first.exit_code == 0, first.output
-    assert first.output.count("Créé : onglet") == len(load_settings(path, {}).schema) == 15
+    assert first.output.count("Créé : onglet") == len(load_settings(path, {}).schema) == 16
     second = runner.invoke(cli, ["init", "--config", str(path)])
     assert "Créé" not in second.output and "Schéma à jour." in second.output
 

@@ -29,7 +29,7 @@ def test_shipped_configs_are_valid() -> None:
     example = load_settings(REPO / "config" / "example.toml", {"AIRTABLE_TOKEN": "pat.test"})
     assert example.backend_for("cantines") == "airtable" and example.airtable.base_id.startswith("app")
     assert {r.id for r in example.rules} >= {"echeance-rapport", "candidature", "question-ouverte"}
-    assert len(example.schema) == 15
+    assert len(example.schema) == 16
     assert example.reference.departement("2A").region == "Corse"
 
 

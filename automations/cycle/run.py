@@ -87,6 +87,7 @@ class RunReport:
     offer_proposals: list[OfferProposal] = field(default_factory=list)
     to_handle: list[Envoi] = field(default_factory=list)  # messages held or refused, for the coordinator
     relaunched: int = 0  # messages put back in the queue from the Envois table
+    envois: EnvoisStep | None = field(default=None, repr=False)  # the Envois table as read, written at the end
     fatal: bool = False
     incomplete: bool = False  # a table the run needs could not be read
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
@@ -488,7 +489,13 @@ def run_cycle(
                 raise
             finally:
                 report.finished_at = clock()
-                _write_journal(tables, report)
+                try:
+                    with hub_batch(tables):  # the Envois rows and the journal line sent together
+                        _write_envois(settings, tables, state, report.envois, today, report)
+                        _write_journal(tables, report)
+                except CantinesError as exc:  # the state store keeps the journal too
+                    report.errors.append(f"Journal, Envois : écriture impossible : {exc}")
+                    log.error("cannot write the Journal and Envois tables: %s", exc)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,
@@ -518,7 +525,7 @@ def _cycle(
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
-    envois = _relaunch(settings, tables, state, dataset, clock, report)
+    report.envois = _relaunch(settings, tables, state, dataset, clock, report)
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
     def write_problems() -> None:
@@ -553,7 +560,6 @@ def _cycle(
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
-    _write_envois(settings, tables, state, envois, today, report)
 
 
 def refused_value(report: RunReport, write: Callable[[], None]) -> None:
@@ -605,13 +611,13 @@ def _relaunch(settings: Settings, tables: dict[str, Table], state: StateStore, d
 
 def _write_envois(settings: Settings, tables: dict[str, Table], state: StateStore, step: EnvoisStep | None,
                   today: dt.date, report: RunReport) -> None:
-    """The Envois table brought to what the state store says, after delivery."""
+    """The Envois table brought to what the state store says, after delivery (or whatever stopped the
+    cycle once the table was read)."""
     if step is None:
         return
     try:
-        with hub_batch(tables):
-            written = write_envois(step, state, today=today, retention_days=settings.envois.retention_days,
-                                   timezone=settings.timezone)
+        written = write_envois(step, state, today=today, retention_days=settings.envois.retention_days,
+                               timezone=settings.timezone)
     except CantinesError as exc:
         report.errors.append(f"{step.table.spec.name} : écriture impossible : {exc}")
         log.error("cannot write the Envois table: %s", exc)
