@@ -296,3 +296,17 @@ def test_on_airtable_the_table_is_read_once_and_written_at_the_lower_bound(
     # ten days later with a retention of 1 day: the 20 sent rows go, in ceil(20/10) = 2 requests
     assert one_pass(MONDAY + dt.timedelta(days=10), retention=1) == {"list": 1, "delete": 2, "records": 20}
     assert sorted(r["Clé"] for r in fake.rows("Envois")) == ["k20", "k21", "k22", "k23", "k24"]
+
+
+def test_next_weeks_coordinator_digest_lists_the_refused_message(refused: Deployment) -> None:
+    fake = refused.fake
+    before = len(fake.received)
+    next_monday = MONDAY + dt.timedelta(days=7)
+    report = refused.run(next_monday)
+    assert report.digests > 0
+    (digest,) = [p for p in fake.received[before:]
+                 if p["custom_args"]["cantines_key"].startswith("digest:coordination:")]
+    text = next(c["value"] for c in digest["content"] if c["type"] == "text/plain")
+    assert "MESSAGES À TRAITER (1)" in text
+    assert "« En retard : Bilan final – CONV-2026-06, attendu le 16/11/2026 »" in text and "en échec" in text
+    assert "corrigez l'adresse" in text
