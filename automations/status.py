@@ -25,7 +25,7 @@ def message_lines(state: StateStore, settings: Settings, now: dt.datetime) -> li
     lines = [
         "Messages (comme dans la table Envois) : "
         + describe_counts(counts)
-        + f" (envoyés depuis {days} jours)"
+        + f" (ceux envoyés ces {days} derniers jours)"
     ]
     for item in items:
         if item.to_handle:
