@@ -310,3 +310,20 @@ def test_next_weeks_coordinator_digest_lists_the_refused_message(refused: Deploy
     assert "MESSAGES À TRAITER (1)" in text
     assert "« En retard : Bilan final – CONV-2026-06, attendu le 16/11/2026 »" in text and "en échec" in text
     assert "corrigez l'adresse" in text
+
+
+def test_relancer_on_a_held_message_sends_it_once_checked(refused: Deployment) -> None:
+    settings, fake = refused.settings, refused.fake
+    state = refused.state()
+    state.release([REFUSED_KEY])
+    (message,) = state.pending()
+    state.claim(message.id)  # handed over, then the process died: SendGrid cannot say whether it went
+    state.recover(message.id, resend=False, note="interrompu pendant l'envoi par sendgrid")
+    refused.run()
+    row = envois_tab(settings)[REFUSED_KEY]
+    assert row["État"] == HELD and "journal d'activité" in row["Que faire"]
+    before = len(fake.received)
+    type_in(settings, REFUSED_KEY, "Relancer", "x")
+    report = refused.run()
+    assert report.relaunched == 1 and len(fake.received) == before + 1
+    assert envois_tab(settings)[REFUSED_KEY]["État"] == SENT
