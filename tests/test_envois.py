@@ -327,3 +327,23 @@ def test_relancer_on_a_held_message_sends_it_once_checked(refused: Deployment) -
     report = refused.run()
     assert report.relaunched == 1 and len(fake.received) == before + 1
     assert envois_tab(settings)[REFUSED_KEY]["État"] == SENT
+
+
+def test_the_store_lists_entries_and_requeues_only_held_or_refused_messages(store: StateStore) -> None:
+    monday = clock_on(MONDAY)()
+    for key in ("old", "recent", "refused", "waiting"):
+        store.enqueue(key=key, kind="t", recipients=["a@example.org"], subject=key, message=b"x", now=monday)
+    by_key = {m.idempotency_key: m for m in store.pending()}
+    for key, sent_on in (("old", MONDAY - dt.timedelta(days=200)), ("recent", MONDAY)):
+        store.claim(by_key[key].id)
+        store.mark_sent(by_key[key].id, backend="t", provider_id=f"id-{key}", now=clock_on(sent_on)())
+    store.claim(by_key["refused"].id)
+    store.mark_failed(by_key["refused"].id, "550", hold=True)
+    since = dt.datetime.combine(MONDAY - dt.timedelta(days=180), dt.time(), tzinfo=PARIS)
+    assert [e["idempotency_key"] for e in store.entries(sent_since=since)] == ["recent", "refused", "waiting"]
+    assert len(store.entries()) == 4 and store.entries()[1]["sent_at"] == monday
+    assert not store.requeue("recent", recipients=["b@example.org"], subject="s", message=b"y")  # sent: never again
+    assert not store.requeue("waiting", recipients=["b@example.org"], subject="s", message=b"y")
+    assert store.requeue("refused", recipients=["b@example.org"], subject="nouveau", message=b"y")
+    again = {m.idempotency_key: m for m in store.pending()}["refused"]
+    assert (again.recipients, again.subject, again.message) == (["b@example.org"], "nouveau", b"y")
