@@ -98,6 +98,9 @@ def heroku_problems(doc: dict[str, Any]) -> list[str]:
                 problems.append(f"app.json: addon {addon}: a plan, and optionally as and options")
         elif not isinstance(addon, str):
             problems.append(f"app.json: addon {addon!r}: a plan name or an object")
+    scripts = doc.get("scripts", {})
+    if not isinstance(scripts, dict) or set(scripts) - {"postdeploy", "pr-predestroy"}:
+        problems.append("app.json: scripts: only postdeploy and pr-predestroy")
     for buildpack in doc.get("buildpacks", []):
         if not isinstance(buildpack, dict) or set(buildpack) != {"url"} or not isinstance(buildpack["url"], str):
             problems.append(f"app.json: buildpack {buildpack!r}: an object with a url")
@@ -120,6 +123,9 @@ def scalingo_problems(doc: dict[str, Any]) -> list[str]:
             problems.append(f"scalingo.json: addon {addon!r}: a plan 'addon:plan'")
         elif set(addon) - {"plan", "options"} or set(addon.get("options", {})) - {"version"}:
             problems.append(f"scalingo.json: addon {plan}: only plan and options.version")
+    scripts = doc.get("scripts", {})
+    if not isinstance(scripts, dict) or set(scripts) - {"first-deploy", "postdeploy"}:
+        problems.append("scalingo.json: scripts: only first-deploy (and the deprecated postdeploy)")
     for process, spec in doc.get("formation", {}).items():
         if not isinstance(spec, dict) or set(spec) - {"amount", "size"}:
             problems.append(f"scalingo.json: formation {process}: only amount and size")
@@ -158,6 +164,12 @@ def test_the_manifest_is_valid_and_names_every_variable_the_worker_reads(name: s
     assert not declared & set(settings_module.ENV_DATABASE_URLS)  # the add-on sets it; a value here would hide it
     assert doc["env"]["CANTINES_CONFIG"]["required"] is True
     assert all(entry.get("required") is False for n, entry in doc["env"].items() if n != "CANTINES_CONFIG")
+
+    # after the first deploy, the platform creates the tables (no shell): a real, idempotent command
+    (script,) = doc["scripts"].values()
+    program, *words = script.split()
+    assert program == "cantines" and words == ["init"]
+    assert cli.get_command(click.Context(cli), "init") is not None
 
 
 def test_both_manifests_declare_the_same_variables_and_the_readme_links_both_buttons() -> None:
