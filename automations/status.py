@@ -5,12 +5,36 @@ from __future__ import annotations
 import datetime as dt
 
 from automations.cycle.backends import open_state_if_present
+from automations.domain.envois import counts_by_state, describe_counts, envois, retention_start
 from automations.settings import Settings
+from connectors.state import StateStore
 from automations.worker import job_specs, latest_due, next_due
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str:
     return value.astimezone(settings.timezone).strftime("%d/%m/%Y %H:%M") if value else "—"
+
+
+def message_lines(state: StateStore, settings: Settings, now: dt.datetime) -> list[str]:
+    """The messages as the Envois table shows them: the same rows (sent ones within the retention),
+    the same states, reasons and what to do."""
+    today = now.astimezone(settings.timezone).date()
+    days = settings.envois.retention_days
+    items = envois(state.entries(sent_since=retention_start(today, days, settings.timezone)), settings.timezone)
+    counts = counts_by_state(items)
+    lines = [
+        "Messages (comme dans la table Envois) : "
+        + describe_counts(counts)
+        + f" (ceux envoyés ces {days} derniers jours)"
+    ]
+    for item in items:
+        if item.to_handle:
+            lines.append(
+                f"  {item.state.lower()} : « {item.subject} » à {', '.join(item.recipients)}, mis en file le "
+                f"{item.queued_on.strftime('%d/%m/%Y')} — {item.reason} ; que faire : {item.what_to_do} "
+                f"(ou `cantines release {item.key}`)"
+            )
+    return lines
 
 
 def format_status(settings: Settings, now: dt.datetime) -> str:
@@ -45,16 +69,7 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
                 f"{counts.get('problemes', 0)} problème(s)"
                 + (f" — {run['detail'].splitlines()[0]}" if run["detail"] else "")
             )
-        counts = state.counts()
-        lines.append(
-            f"Messages : {counts.get('pending', 0)} en attente, {counts.get('sending', 0)} en cours d'envoi, "
-            f"{counts.get('held', 0)} mis de côté, {counts.get('sent', 0)} envoyés"
-        )
-        for held in state.held():
-            lines.append(
-                f"  mis de côté : « {held['subject']} » — {held['last_error'] or ''} "
-                f"(clé : {held['idempotency_key']} ; `cantines release` pour le renvoyer)"
-            )
+        lines.extend(message_lines(state, settings, now))
         holder = state.lock_holder("cycle")
         lines.append(f"Verrou : {'tenu par ' + holder if holder else 'libre'}")
     finally:

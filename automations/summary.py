@@ -72,6 +72,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
             lines.append(f"  En attente d'envoi : {report.pending}")
         if report.held_total:
             lines.append(f"  Mis de côté (à vérifier avant de renvoyer) : {report.held_total}")
+        if report.relaunched:
+            lines.append(f"  Relancés depuis la table Envois : {report.relaunched}")
         if outbox and report.sent:
             lines.append(f"  Boîte d'envoi locale : {outbox}")
         lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")

@@ -48,7 +48,7 @@ outbox = sa.Table(
     sa.Column("recipients", sa.Text, nullable=False),  # JSON list
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("message", sa.LargeBinary, nullable=False),  # the full RFC 5322 bytes
-    sa.Column("status", sa.String(20), nullable=False, index=True),  # pending, sending, sent, held
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # pending, sending, sent, held, failed
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text),
     sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
@@ -95,6 +95,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 ]
 
 PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
+# Refused by the provider for good (an address it will not take): held until a person fixes the
+# address and releases it. HELD alone is for a send that may or may not have gone.
+FAILED = "failed"
 
 
 def engine_url(url: str) -> str:
@@ -364,12 +367,12 @@ class StateStore:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.id == message_id)
-                .values(status=HELD if hold else PENDING, last_error=error[:2000])
+                .values(status=FAILED if hold else PENDING, last_error=error[:2000])
             )
 
     def release(self, keys: list[str] | None = None) -> int:
         """Put held messages back in the queue (all of them when `keys` is None); how many."""
-        statement = outbox.update().where(outbox.c.status == HELD)
+        statement = outbox.update().where(outbox.c.status.in_((HELD, FAILED)))
         if keys is not None:
             statement = statement.where(outbox.c.idempotency_key.in_(keys))
         with self.engine.begin() as conn:
@@ -380,9 +383,36 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(outbox.c.idempotency_key, outbox.c.subject, outbox.c.last_error, outbox.c.queued_at)
-                .where(outbox.c.status == HELD).order_by(outbox.c.id)
+                .where(outbox.c.status.in_((HELD, FAILED))).order_by(outbox.c.id)
             ).mappings()
             return [dict(r) for r in rows]
+
+    def requeue(self, key: str, *, recipients: list[str], subject: str, message: bytes) -> bool:
+        """Put one held or failed message back in the queue with its content rebuilt (a corrected
+        address); False if it is not held or failed any more."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                outbox.update()
+                .where(outbox.c.idempotency_key == key, outbox.c.status.in_((HELD, FAILED)))
+                .values(status=PENDING, last_error=None, recipients=json.dumps(recipients), subject=subject,
+                        message=message)
+            ).rowcount == 1
+
+    def entries(self, *, sent_since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Every message's record without its bytes, oldest first; with `sent_since`, those sent
+        before it are left out (what the Envois table no longer shows)."""
+        columns = [outbox.c[name] for name in (
+            "idempotency_key", "kind", "recipients", "subject", "status", "last_error", "queued_at", "sent_at",
+            "provider_id")]
+        query = sa.select(*columns).order_by(outbox.c.id)
+        if sent_since is not None:
+            query = query.where(sa.or_(outbox.c.status != SENT, outbox.c.sent_at >= _utc(sent_since)))
+        with self.engine.connect() as conn:
+            return [
+                dict(r) | {"recipients": json.loads(r["recipients"]), "queued_at": _aware(r["queued_at"]),
+                           "sent_at": _aware(r["sent_at"])}
+                for r in conn.execute(query).mappings()
+            ]
 
     def counts(self) -> dict[str, int]:
         """How many messages are in each status."""

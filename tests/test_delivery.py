@@ -91,7 +91,7 @@ def test_a_held_message_is_released_and_sent(make_settings: Callable[..., Settin
         fake.fail_next(400)  # refused for good: held
         first = run_cycle(settings, today=MONDAY, clock=clock)
         state = StateStore.open(None, sqlite_path=settings.state.path)
-        assert state.counts()["held"] == 1 and first.sent == first.queued - 1
+        assert state.counts()["failed"] == 1 and first.sent == first.queued - 1
         (held,) = state.held()
         status = CliRunner().invoke(cli, ["status", "--config", str(settings.path)], env={"SENDGRID_API_KEY": "SG.k"})
         assert held["idempotency_key"] in status.output

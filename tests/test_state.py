@@ -72,7 +72,7 @@ def test_a_failed_message_goes_back_to_pending_or_is_held(store: StateStore) -> 
     again = store.pending()
     assert [m.idempotency_key for m in again] == ["retry"]
     assert again[0].attempts == 1
-    assert store.counts() == {"pending": 1, "held": 1}
+    assert store.counts() == {"pending": 1, "failed": 1}
 
 
 def test_journal_records_a_run(store: StateStore) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from urllib.parse import quote
@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 
 from connectors.mail import Attachment, OutgoingMessage
 
+from automations.domain.envois import Envoi
 from automations.domain.digests import CantineDigest, CoordinatorDigest, week_label
 from automations.domain.model import Cantine, DataProblem, Dataset
 from automations.domain.reminders import Reminder
@@ -185,8 +186,10 @@ def digest_messages(
     network: Network,
     renderer: Renderer,
     day: dt.date,
+    envois: Sequence[Envoi] = (),
 ) -> tuple[list[OutgoingMessage], list[DataProblem]]:
-    """The week's digests: one per cantine (its own data only), one for the coordinator."""
+    """The week's digests: one per cantine (its own data only), one for the coordinator (with the
+    messages held or refused, `envois`, and what to do about them)."""
     week = week_label(day)
     messages: list[OutgoingMessage] = []
     problems: list[DataProblem] = []
@@ -211,7 +214,8 @@ def digest_messages(
         ))
     if coordinator is not None:
         try:
-            rendered = renderer.email("digest_coordination", {"network": network, "digest": coordinator, "today": day})
+            rendered = renderer.email(
+                "digest_coordination", {"network": network, "digest": coordinator, "today": day, "envois": list(envois)})
         except TemplateFailure as exc:
             problems.append(template_problem("digest_coordination", exc))
             return messages, problems

@@ -28,6 +28,8 @@ from automations.cycle.draft_delivery import prepare_drafts
 from automations.cycle.events import event_mail
 from automations.domain.events import community_summary, event_messages
 from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
+from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
+from automations.domain.envois import Envoi
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -41,7 +43,7 @@ from automations.cycle.writeback import WriteCounts, replace_rows, upsert_result
 
 log = logging.getLogger(__name__)
 
-WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
+WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes", "envois")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
 # reminders and the digests as separate jobs; `cantines run` does everything.
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
@@ -88,6 +90,9 @@ class RunReport:
     new_matches: int = 0
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
+    to_handle: list[Envoi] = field(default_factory=list)  # messages held or refused, for the coordinator
+    relaunched: int = 0  # messages put back in the queue from the Envois table
+    envois: EnvoisStep | None = field(default=None, repr=False)  # the Envois table as read, written at the end
     fatal: bool = False
     incomplete: bool = False  # a table the run needs could not be read
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
@@ -227,7 +232,7 @@ def compute_messages(
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
         coordinator = replace(coordinator, community=community_summary(dataset, today))
-        digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
+        digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day, report.to_handle)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
         messages.extend(digest_mail)
@@ -403,7 +408,7 @@ def deliver(
             backend.close()
     counts = state.counts()
     report.pending = counts.get("pending", 0)
-    report.held_total = counts.get("held", 0)
+    report.held_total = counts.get("held", 0) + counts.get("failed", 0)
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
@@ -427,6 +432,7 @@ def plan(
     compute_matching(settings, dataset, today, report)
     state = open_state_if_present(settings)
     try:
+        report.to_handle = to_handle(state, settings.timezone) if state is not None else []
         since = reminder_window_start(settings, state, today)
         messages = compute_messages(settings, dataset, today, report, since)
         messages += community_messages(settings, dataset, today, since,
@@ -492,7 +498,13 @@ def run_cycle(
                 raise
             finally:
                 report.finished_at = clock()
-                _write_journal(tables, report)
+                try:
+                    with hub_batch(tables):  # the Envois rows and the journal line sent together
+                        _write_envois(settings, tables, state, report.envois, today, report)
+                        _write_journal(tables, report)
+                except CantinesError as exc:  # the state store keeps the journal too
+                    report.errors.append(f"Journal, Envois : écriture impossible : {exc}")
+                    log.error("cannot write the Journal and Envois tables: %s", exc)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,
@@ -525,6 +537,7 @@ def _cycle(
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
+    report.envois = _relaunch(settings, tables, state, dataset, clock, report)
     messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts)]
     if REMINDERS in parts:
         messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
@@ -621,3 +634,47 @@ def _write_journal(tables: dict[str, Table], report: RunReport) -> None:
     except CantinesError as exc:  # the state store keeps the journal too
         report.errors.append(f"Journal : écriture impossible : {exc}")
         log.error("cannot write the Journal table: %s", exc)
+
+
+def rebuilder(settings: Settings, dataset: Dataset, report: RunReport) -> Callable[[str, dt.date], OutgoingMessage | None]:
+    """Rebuilds the message queued under a key on a day, from the tables as read now (an address
+    corrected since is used): the messages that day would have had, found by key."""
+    made: dict[dt.date, dict[str, OutgoingMessage]] = {}
+
+    def rebuild(key: str, day: dt.date) -> OutgoingMessage | None:
+        if day not in made:
+            scratch = RunReport(today=day, started_at=report.started_at, matches=report.matches,
+                                suggestions=report.suggestions, offer_proposals=report.offer_proposals)
+            since = day - dt.timedelta(days=settings.reminders.catch_up_days)
+            made[day] = {m.key: m for m in compute_messages(settings, dataset, day, scratch, since)}
+        return made[day].get(key)
+
+    return rebuild
+
+
+def _relaunch(settings: Settings, tables: dict[str, Table], state: StateStore, dataset: Dataset,
+              clock: Callable[[], dt.datetime], report: RunReport) -> EnvoisStep | None:
+    """Read the Envois table, relaunch what staff ticked, and list what is left to handle."""
+    step = read_envois(tables.get("envois"), report.errors)
+    if step is not None:
+        relaunch(step, state, rebuilder(settings, dataset, report), now=clock(), timezone=settings.timezone)
+        report.relaunched = len(step.relaunched)
+        report.problems.extend(step.problems)
+    report.to_handle = to_handle(state, settings.timezone)
+    return step
+
+
+def _write_envois(settings: Settings, tables: dict[str, Table], state: StateStore, step: EnvoisStep | None,
+                  today: dt.date, report: RunReport) -> None:
+    """The Envois table brought to what the state store says, after delivery (or whatever stopped the
+    cycle once the table was read)."""
+    if step is None:
+        return
+    try:
+        written = write_envois(step, state, today=today, retention_days=settings.envois.retention_days,
+                               timezone=settings.timezone)
+    except CantinesError as exc:
+        report.errors.append(f"{step.table.spec.name} : écriture impossible : {exc}")
+        log.error("cannot write the Envois table: %s", exc)
+        return
+    report.rows_written += written.written + written.deleted

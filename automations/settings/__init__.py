@@ -33,6 +33,10 @@ DEFAULT_CONFIG = Path("config") / "demo.toml"
 
 # Secrets and deployment variables read from the environment, never from files.
 ENV_DATABASE_URLS = ("DATABASE_URL", "SCALINGO_POSTGRESQL_URL", "POSTGRESQL_ADDON_URI")
+# Every other variable the settings read (secrets, and endpoints tests and compatible services set).
+ENV_SECRETS = ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
+               "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL",
+               "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL", "IMAP_URL")
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "collective_min_cantines": Option(int, 3),
         "refusal_memory_days": Option(int, 365),
         "weights": Option(dict, {}),
+    },
+    "envois": {
+        "retention_days": Option(int, 180),
     },
     "paths": {
         "templates": Option(str, "../templates", path=True),
@@ -257,6 +264,12 @@ def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str])
     if worker["lock_wait_seconds"] < 0:
         problems.append("[worker] lock_wait_seconds: expected a number of seconds ≥ 0")
     return problems
+
+
+@cross_check
+def _envois_retention(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    days = values["envois"]["retention_days"]
+    return [] if days >= 1 else [f"[envois] retention_days: expected a number of days ≥ 1, got {days}"]
 
 
 @cross_check
@@ -456,9 +469,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     url = database_url(environ)
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
-    for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
-                 "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL",
-                 "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL", "IMAP_URL"):
+    for name in ENV_SECRETS:
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None
