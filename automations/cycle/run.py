@@ -14,6 +14,7 @@ from typing import Any
 
 from connectors.errors import BackendError, CantinesError, InvalidValueError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
+from connectors.mail.message import WIRE
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
@@ -340,7 +341,7 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
         built = build_message(outgoing, date=now)
         if state.enqueue(
             key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
-            message=built.as_bytes(policy=policy.SMTP), now=now,
+            message=built.as_bytes(policy=WIRE), now=now,
         ):
             report.queued += 1
         else:

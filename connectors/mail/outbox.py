@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from connectors.mail.base import MailBackend
+from connectors.mail.message import WIRE
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -54,7 +55,7 @@ class OutboxBackend(MailBackend):
     def deliver(self, message: EmailMessage) -> str | None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = stem_for(message)
-        _atomic_write(self.folder / f"{stem}.eml", message.as_bytes(policy=policy.SMTP))
+        _atomic_write(self.folder / f"{stem}.eml", message.as_bytes(policy=WIRE))
         _atomic_write(self.folder / f"{stem}.html", self._preview(message, stem).encode("utf-8"))
         self.delivered += 1
         return f"{stem}.eml"

@@ -130,18 +130,31 @@ def batch_personalizations(
 
 
 def _addresses(message: EmailMessage, *names: str) -> list[EmailAddress]:
-    values = [str(value) for name in names for value in message.get_all(name, [])]
     found: list[EmailAddress] = []
-    for display_name, address in getaddresses(values):
-        if not address or "@" not in address:
-            continue
-        entry: EmailAddress = {"email": address}
-        # SendGrid refuses ';' and ',' in recipient names.
-        cleaned = " ".join(re.sub(r"[;,]", " ", display_name).split())
-        if cleaned:
-            entry["name"] = cleaned
-        found.append(entry)
+    for name in names:
+        for header in message.get_all(name, []):
+            # a parsed header knows its addresses; re-splitting its text would cut "Dupont, Jean" in two
+            pairs = (
+                [(a.display_name, a.addr_spec) for a in header.addresses] if hasattr(header, "addresses")
+                else getaddresses([str(header)])
+            )
+            for display_name, address in pairs:
+                if not address or "@" not in address:
+                    continue
+                entry: EmailAddress = {"email": address}
+                display_name = " ".join(display_name.split())
+                if display_name:
+                    entry["name"] = _sendgrid_name(display_name)
+                found.append(entry)
     return found
+
+
+def _sendgrid_name(name: str) -> str:
+    """SendGrid reads a name containing ',' or ';' as a list unless it is wrapped in double quotes (as
+    SendGrid's PHP library does): "Dupont, Jean" is sent as '"Dupont, Jean"'."""
+    if ("," in name or ";" in name) and not (name.startswith('"') and name.endswith('"')):
+        return '"' + name.replace('"', "'") + '"'
+    return name
 
 
 def _unique(addresses: Iterable[EmailAddress], seen: set[str]) -> list[EmailAddress]:
@@ -156,7 +169,7 @@ def _unique(addresses: Iterable[EmailAddress], seen: set[str]) -> list[EmailAddr
 
 def _ascii_header_value(value: str) -> str:
     """Header values go into the JSON as they will appear on the wire: RFC 2047 words if not ASCII."""
-    value = " ".join(value.split())
+    value = "".join(value.splitlines())
     if value.isascii():
         return value
     return " ".join(line.strip() for line in Header(value, "utf-8").encode().splitlines())

@@ -38,6 +38,7 @@ from email.utils import getaddresses
 
 from connectors.errors import ConfigurationError
 from connectors.mail.base import DeliveryError, MailBackend
+from connectors.mail.message import on_the_wire
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,7 @@ class SmtpBackend(MailBackend):
         connection = self._usable_connection()
         address = self.settings.address
         try:
-            refused = connection.send_message(message, to_addrs=recipients)
+            refused = connection.send_message(on_the_wire(message), to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused; nothing was sent
             detail = "; ".join(f"{rcpt} ({_reply_text(code, text)})" for rcpt, (code, text) in exc.recipients.items())
             temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
