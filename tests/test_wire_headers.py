@@ -145,3 +145,30 @@ def test_ascii_folding_gives_the_value_back(value: str, expected: str | None) ->
 def test_a_recipient_keeps_its_whole_display_name(text: str, name: str, address: str) -> None:
     parsed = mailbox(text)
     assert (parsed.display_name, parsed.addr_spec) == (name, address)
+
+
+def test_a_digest_offers_one_click_unsubscribe_when_a_page_is_configured(tmp_path: Path) -> None:
+    from automations.cycle.messages import Network, digest_messages
+    from automations.cycle.render import Renderer
+    from automations.domain.digests import cantine_digests
+    from automations.domain.model import Dataset, Question
+
+    from .conftest import REPO
+    from .test_matching import cantine
+
+    today = dt.date(2026, 11, 23)
+    who = cantine(receives_emails=True, manager_email="c@cantines.example")
+    dataset = Dataset(cantines=[who], questions=[Question(cantine=who.name, asked_on=today, question="Reçu ?", status="Ouverte")])
+    network = Network("Les Petites Cantines", "Camille", "coordination@cantines.example", "robot@cantines.example",
+                      "Réseau", "coordination@cantines.example", "Camille",
+                      unsubscribe_url="https://cantines.example/stop?liste={liste}&email={email}")
+    (message,), _ = digest_messages(cantine_digests(dataset, [], today), None, network, Renderer(REPO / "templates"), today)
+    with OutboxBackend(tmp_path) as outbox:
+        name = outbox.deliver(through_the_store(message))
+    assert name is not None
+    raw = (tmp_path / name).read_bytes()
+    targets = unfolded(raw_header(raw, "List-Unsubscribe"))
+    assert targets.startswith("<mailto:coordination@cantines.example?subject=Ne%20plus%20recevoir%20%3A%20r%C3%A9capitulatif%20")
+    assert targets.endswith(", <https://cantines.example/stop?liste=r%C3%A9capitulatif%20"
+                            + who.name.replace(" ", "%20") + "&email=c%40cantines.example>")
+    assert raw_header(raw, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from email.utils import getaddresses
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -195,22 +196,45 @@ def parse_bool(value: object) -> bool:
 
 
 def parse_email(value: object) -> str:
-    """One email address, checked for shape (not for deliverability)."""
+    """One email address, checked for shape (not for deliverability); a display name is dropped:
+    "Jeanne Martin <jeanne@…>", '"Martin, Jeanne" <jeanne@…>' (as Outlook copies it)."""
     text = str(value).strip()
-    if m := re.fullmatch(r".*<([^>]+)>\s*", text):  # "Jeanne Martin <jeanne@…>"
-        text = m[1].strip()
+    pairs = [pair for pair in getaddresses([text]) if any(pair)]
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        if len(pairs) != 1 or not pairs[0][1]:
+            raise EmailNotValidError(text)
+        return validate_email(pairs[0][1], check_deliverability=False).normalized
     except EmailNotValidError:
         raise ValueProblem(
             f"{show(value)} n'est pas une adresse email valide (attendu : prenom.nom@exemple.fr)"
         ) from None
 
 
+# a comma, semicolon or new line outside double quotes: '"Martin, Jeanne" <jeanne@…>, paul@…' is two
+ADDRESS_SEPARATOR = re.compile(r'[,;\n\r]+(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
 def parse_emails(value: object) -> tuple[str, ...]:
-    """Several addresses in one cell, separated by commas, semicolons or new lines."""
-    items = value if isinstance(value, (list, tuple)) else split_list(str(value))
-    return tuple(parse_email(item) for item in items)
+    """Several addresses in one cell, separated by commas, semicolons or new lines; a display name with
+    a comma must be quoted, as Outlook and Gmail copy it ('"Martin, Jeanne" <jeanne@…>')."""
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = [piece.strip() for piece in ADDRESS_SEPARATOR.split(str(value)) if piece.strip()]
+    addresses: list[str] = []
+    for item in items:
+        try:
+            address = parse_email(item)
+        except ValueProblem:
+            if "<" not in item and "@" not in item and len(items) > 1:
+                raise ValueProblem(
+                    f"{show(item)} n'est pas une adresse email valide (un nom qui contient une virgule "
+                    f"s'écrit entre guillemets : \"Martin, Jeanne\" <jeanne.martin@exemple.fr>)"
+                ) from None
+            raise
+        if address not in addresses:
+            addresses.append(address)
+    return tuple(addresses)
 
 
 def parse_choice(value: object, choices: Sequence[str]) -> str:

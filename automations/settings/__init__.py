@@ -63,6 +63,7 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "reply_to": Option(str, "", email=True),
         "signature": Option(str, ""),
         "timezone": Option(str, "Europe/Paris"),
+        "unsubscribe_url": Option(str, ""),
     },
     "tables": {
         "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),
@@ -197,6 +198,14 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return [f"[network] timezone: unknown time zone '{name}' (e.g. 'Europe/Paris')"]
+    return []
+
+
+@cross_check
+def _unsubscribe_url(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    url = values["network"]["unsubscribe_url"]
+    if url and (not url.startswith("https://") or any(c.isspace() for c in url) or not url.isascii()):
+        return [f"[network] unsubscribe_url: '{url}' must be an https:// URL (ASCII, no spaces)"]
     return []
 
 
