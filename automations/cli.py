@@ -16,6 +16,7 @@ import click
 from connectors.errors import CantinesError, ConfigurationError, LockBusyError
 
 from automations.settings import DEFAULT_CONFIG, Settings, load_settings
+from automations.domain.french import pluriel
 
 EXIT_PROBLEM, EXIT_CONFIG = 1, 2
 
@@ -159,7 +160,7 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
     except CantinesError as exc:
         fail(str(exc))
     click.echo(format_report(report))
-    click.echo(f"Aperçu : {out / 'index.html'} ({len(report.messages)} message(s))")
+    click.echo(f"Aperçu : {out / 'index.html'} ({pluriel(len(report.messages), 'message')})")
 
 
 @cli.command()
@@ -452,7 +453,7 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
         count = state.release(None if release_all else list(keys))
     finally:
         state.close()
-    click.echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
+    click.echo(f"{pluriel(count, 'message remis', 'messages remis')} en file : {'ils partiront' if count > 1 else 'il partira'} au prochain cycle.")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from automations.cycle.backends import open_state_if_present
+from automations.domain.french import pluriel
 from automations.settings import Settings
 from automations.worker import job_specs, latest_due, next_due
 
@@ -41,8 +42,8 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
             counts = run["counts"] or {}
             lines.append(
                 f"  {_local(run['started_at'], settings)} {run['job']} ({run['today'].strftime('%d/%m/%Y')}) : "
-                f"{run['result'] or 'en cours ou interrompu'} — {counts.get('envoyes', 0)} envoyé(s), "
-                f"{counts.get('problemes', 0)} problème(s)"
+                f"{run['result'] or 'en cours ou interrompu'} — {pluriel(counts.get('envoyes', 0), 'envoyé')}, "
+                f"{pluriel(counts.get('problemes', 0), 'problème')}"
                 + (f" — {run['detail'].splitlines()[0]}" if run["detail"] else "")
             )
         counts = state.counts()

@@ -120,7 +120,7 @@ def test_import_aides_command(settings: Settings, fake: FakeAidesTerritoires) ->
     env = {"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url}
     result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path), "--today", TODAY.isoformat()], env=env)
     assert result.exit_code == 0, result.output
-    assert "Import Aides-territoires : 5 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
+    assert "Import Aides-territoires : 5 aides lues, 4 nouvelles opportunités" in result.output
 
 
 def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable[..., Settings]) -> None:
