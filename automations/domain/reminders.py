@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automations.domain.business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
+from automations.domain.french import de
 from automations.domain.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
 from automations.domain.rules import Rule
 
@@ -145,7 +146,7 @@ def _questions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
         if rule.statuses and question.status not in rule.statuses:
             continue
         key = f"{question.cantine}|{question.asked_on.isoformat()}|{question.question[:80]}"
-        yield Subject("questions", key, f"Question de {question.cantine}", question.asked_on, question,
+        yield Subject("questions", key, f"Question {de(question.cantine)}", question.asked_on, question,
                       (question.cantine,), question.owner_email)
 
 
