@@ -195,7 +195,7 @@ def test_a_retried_upsert_creates_no_duplicate(base: AirtableBase, fake: FakeAir
 
 def test_a_create_is_never_sent_twice(base: AirtableBase, fake: FakeAirtable) -> None:
     fake.fail_next("drop-after", method="POST")
-    with pytest.raises(RetriableBackendError, match="unreachable"):
+    with pytest.raises(RetriableBackendError, match="Airtable injoignable pour la base"):
         base.table(SCHEMA["cantines"]).create([{"Nom": "Cantine des Canuts"}])
     assert fake.count("create") == 1 and [r["Nom"] for r in fake.rows("Cantines")] == ["Cantine des Canuts"]
     fake.fail_next(500, method="POST")
