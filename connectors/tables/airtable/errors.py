@@ -65,11 +65,12 @@ def translate(
 
 def _cause(exc: BaseException) -> str:
     """Why a request got no answer, in French: a timeout, a refused connection…"""
+    name = exc.__class__.__name__
     if isinstance(exc, requests.Timeout):
-        return "délai dépassé"
+        return f"délai dépassé, {name}"
     if isinstance(exc, requests.ConnectionError):
-        return "connexion impossible"
-    return exc.__class__.__name__
+        return f"connexion impossible, {name}"
+    return name
 
 
 def not_found(base_id: str, table: TableSpec | None,
