@@ -26,7 +26,7 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
     try:
         lines.append("Tâches :")
         for spec in job_specs(settings):
-            last = state.last_success(spec.name)
+            last = state.last_success(spec.name, or_counted=spec.counted)
             due = latest_due(spec, now, settings.timezone)
             late = due is not None and (last is None or last < due)
             lines.append(
