@@ -134,6 +134,27 @@ def test_ascii_folding_gives_the_value_back(value: str, expected: str | None) ->
 
 
 @pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param("Le Chaudron Partagé : votre semaine, 2 nouvelles opportunités, 1 échéance à venir", id="space-before-encoded-word"),
+        pytest.param("Bilan intermédiaire – CONV-2026-01 – Cantine du Port : prêt à relire  (double)", id="double-space"),
+        pytest.param("Question du Banquet d'Ajaccio (posée le 24/11/2026)", id="ascii"),
+        pytest.param("Échéance " + "é" * 90, id="long-non-ascii"),
+    ],
+)
+def test_a_subject_reads_back_exactly_from_smtp_data(subject: str) -> None:
+    message = OutgoingMessage(key="k", kind="x", sender=Address("R", "r", "cantines.example"),
+                              to=("a@cantines.example",), subject=subject, text="x")
+    with SmtpServer() as server:
+        with SmtpBackend(server.url()) as backend:
+            backend.deliver(through_the_store(message))
+        (received,) = server.received
+    head = received.content.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.splitlines() if line.startswith((b"Subject", b" =?")))
+    assert str(received.parsed()["Subject"]) == subject
+
+
+@pytest.mark.parametrize(
     ("text", "name", "address"),
     [
         pytest.param("jean@cantines.example", "", "jean@cantines.example", id="bare"),

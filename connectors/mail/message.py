@@ -8,6 +8,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -21,10 +22,11 @@ STRUCTURED = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender", "conten
 
 
 class WirePolicy(EmailPolicy):
-    """policy.SMTP, except that an ASCII header is never turned into RFC 2047 encoded words: Python's
-    folder encodes a long token it cannot break (List-Unsubscribe becomes `=?utf-8?q?=3Cmailto…`, which no
-    client can use) and breaks before a space without removing it (a key read back with a doubled space).
-    Here an ASCII value is folded at its spaces only, and a token longer than a line stays whole."""
+    """policy.SMTP, except for unstructured headers (Subject, List-Unsubscribe, X-…): Python's folder
+    encodes a long ASCII token it cannot break (List-Unsubscribe becomes `=?utf-8?q?=3Cmailto…`, which no
+    client can use), breaks before a space without removing it (a key read back with a doubled space) and
+    can lose the space before an encoded word. Here an ASCII value is folded at its spaces only (a token
+    longer than a line stays whole), and a non-ASCII one is encoded whole, spaces inside the words."""
 
     def fold(self, name: str, value: str) -> str:
         return self._plain_fold(name, value) or super().fold(name, value)
@@ -37,8 +39,13 @@ class WirePolicy(EmailPolicy):
         if name.lower() in STRUCTURED or name.lower().startswith("content-"):
             return None
         text = str(value) if hasattr(value, "name") else "".join(str(value).splitlines())
-        if not text.isascii() or "\r" in text or "\n" in text or not text.strip():
+        if "\r" in text or "\n" in text or not text.strip():
             return None
+        if not text.isascii():
+            # Python's own folder may drop the space between a word and the next encoded word ("2
+            # nouvellesopportunités"); the legacy Header encodes spaces inside the words instead
+            encoded = Header(text, "utf-8", header_name=name).encode(linesep=self.linesep, maxlinelen=MAX_LINE)
+            return f"{name}: {encoded}{self.linesep}"
         return fold_ascii(name, text, self.linesep)
 
 
