@@ -20,6 +20,7 @@ from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 
 from automations.domain.aides import OWNED_COLUMNS, SOURCE, MappedAid, map_aid
+from automations.domain.french import accord
 from automations.domain.model import DataProblem
 from automations.domain.reference import Departement
 from automations.settings import Settings
@@ -131,7 +132,8 @@ def fetch_aids(
     if unplaced:  # better too many aids than missing those of a département
         result.problems.append(DataProblem(
             "Opportunités", "", "", ", ".join(unplaced),
-            "import Aides-territoires : département(s) introuvable(s) dans les périmètres d'Aides-territoires ; "
+            f"import Aides-territoires : {accord(len(unplaced), 'département introuvable')} dans les périmètres "
+            "d'Aides-territoires ; "
             "toutes les aides de la requête ont été lues pour ne rien manquer",
         ))
         for aid in client.aids(**query):

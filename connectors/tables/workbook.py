@@ -214,7 +214,8 @@ class WorkbookTable(Table):
         missing = [n for n in names if n not in header]
         if missing:
             raise SchemaError(
-                f"Colonne(s) {', '.join(f'« {m} »' for m in missing)} absente(s) de l'onglet "
+                f"{'Colonnes' if len(missing) > 1 else 'Colonne'} {', '.join(f'« {m} »' for m in missing)} "
+                f"{'absentes' if len(missing) > 1 else 'absente'} de l'onglet "
                 f"« {self.spec.name} » (lancez `cantines init`)"
             )
         return header

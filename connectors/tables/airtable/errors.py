@@ -101,7 +101,9 @@ def missing_fields(table: TableSpec | None, named: list[str],
         if fields is not None:
             missing = [name for name in table.column_names if name not in fields] or named
     where = f"« {table.name} »" if table is not None else ""
-    return SchemaError(f"Champ(s) {', '.join(f'« {m} »' for m in missing)} absent(s) de la table Airtable "
+    many = len(missing) > 1
+    return SchemaError(f"{'Champs' if many else 'Champ'} {', '.join(f'« {m} »' for m in missing)} "
+                       f"{'absents' if many else 'absent'} de la table Airtable "
                        f"{where} ({INIT_HINT})")
 
 

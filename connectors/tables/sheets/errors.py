@@ -35,7 +35,9 @@ def missing_tab(name: str, where: str) -> SchemaError:
 
 
 def missing_columns(names: list[str], tab: str, where: str) -> SchemaError:
-    return SchemaError(f"Colonne(s) {', '.join(f'« {n} »' for n in names)} absente(s) de l'onglet « {tab} » "
+    many = len(names) > 1
+    return SchemaError(f"{'Colonnes' if many else 'Colonne'} {', '.join(f'« {n} »' for n in names)} "
+                       f"{'absentes' if many else 'absente'} de l'onglet « {tab} » "
                        f"du classeur Google Sheets {where} ({INIT_HINT})")
 
 
