@@ -215,7 +215,7 @@ def mail_payload(message: EmailMessage, *, sandbox: bool = False) -> MailSendPay
     if not to:  # SendGrid needs at least one "to"
         to, cc = cc[:1], cc[1:]
     if not to:
-        raise DeliveryError("the message has no To or Cc address", retriable=False)
+        raise DeliveryError("le message n'a aucun destinataire (ni À ni Copie)", retriable=False)
     if len(to) + len(cc) > MAX_RECIPIENTS_PER_REQUEST:
         raise DeliveryError(
             f"the message has {len(to) + len(cc)} recipients; SendGrid takes at most "
@@ -375,20 +375,20 @@ class SendGridBackend(MailBackend):
                 status = int(exc.status_code)
                 if status != 429 and status < 500:
                     raise self._refused(status, exc.body) from exc
-                problem = f"SendGrid answered {status} ({sendgrid_errors(exc.body)})"
+                problem = f"SendGrid a répondu {status} ({sendgrid_errors(exc.body)})"
                 wait = retry_after_seconds(exc.headers)
             except urllib.error.URLError as exc:
                 # urllib wraps failures to connect or to send the request: SendGrid did not get it.
-                problem = f"SendGrid could not be reached at {self.host} ({_describe(exc.reason)})"
+                problem = f"SendGrid injoignable à {self.host} ({_describe(exc.reason)})"
                 wait = None
             except (OSError, http.client.HTTPException) as exc:
                 # The request went out but the answer was lost: SendGrid may have accepted the message and
                 # cannot be asked, so it is held for a person to check, like a message interrupted by a crash.
                 key = payload.get("custom_args", {}).get(KEY_ARGUMENT, "")
                 raise DeliveryError(
-                    f"the connection to SendGrid was lost before its answer ({_describe(exc)}): the message "
-                    "may have been sent. Check SendGrid's Activity feed"
-                    + (f" ({KEY_ARGUMENT} = {key})" if key else "") + " before sending it again",
+                    f"connexion à SendGrid perdue avant sa réponse ({_describe(exc)}) : le message a peut-être "
+                    "été envoyé. Vérifiez le journal d'activité (Activity feed) de SendGrid"
+                    + (f" ({KEY_ARGUMENT} = {key})" if key else "") + " avant de le renvoyer",
                     retriable=False,
                 ) from exc
             else:
@@ -397,12 +397,12 @@ class SendGridBackend(MailBackend):
             if wait is None:
                 wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
             if wait > MAX_WAIT_SECONDS:
-                raise DeliveryError(f"{problem}; SendGrid asked to wait {wait:.0f} s", retriable=True)
+                raise DeliveryError(f"{problem} ; SendGrid demande d'attendre {wait:.0f} s", retriable=True)
             if attempt == self.max_attempts:
                 break
             log.warning("%s; trying again in %.1f s (attempt %d of %d)", problem, wait, attempt + 1, self.max_attempts)
             self.sleeper(wait)
-        suffix = f" (after {self.max_attempts} attempts)" if self.max_attempts > 1 else ""
+        suffix = f" (après {self.max_attempts} tentatives)" if self.max_attempts > 1 else ""
         raise DeliveryError(f"{problem}{suffix}", retriable=True)
 
     def _refused(self, status: int, body: bytes | None) -> DeliveryError:
@@ -415,9 +415,9 @@ class SendGridBackend(MailBackend):
                 "permission and that the From address is a verified sender"
             )
         elif status == 413:
-            text = f"the message is too large for SendGrid (413: {reason}); the limit is 30 MB with attachments"
+            text = f"message trop gros pour SendGrid (413 : {reason}) ; la limite est de 30 Mo pièces jointes comprises"
         else:
-            text = f"SendGrid refused the message ({status}: {reason})"
+            text = f"SendGrid a refusé le message ({status} : {reason})"
         # a rejected key refuses every message alike: stop there, nothing was sent
         return DeliveryError(text, retriable=False, stops_delivery=status in (401, 403))
 
