@@ -84,11 +84,14 @@ def french_click_message(message: str) -> str:
 class FrenchGroup(click.Group):
     """A click group whose errors read "Erreur : …" in French instead of click's "Error: …"."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(args, prog_name, complete_var, False, **extra)
         except click.exceptions.Abort:
             click.echo("Interrompu.", err=True)
             sys.exit(EXIT_PROBLEM)
