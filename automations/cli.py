@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,8 @@ import click
 
 from connectors.errors import CantinesError, ConfigurationError, LockBusyError
 
-from automations.settings import DEFAULT_CONFIG, Settings, load_settings
+from automations.settings import DEFAULT_CONFIG, Settings, load_settings, placeholder_problems
+from automations.domain.french import pluriel
 
 EXIT_PROBLEM, EXIT_CONFIG = 1, 2
 
@@ -35,7 +37,8 @@ def settings_or_exit(path: Path | None) -> Settings:
     try:
         return load_settings(path, os.environ)
     except ConfigurationError as exc:
-        click.echo(f"Configuration error{'s' if len(exc.problems) > 1 else ''} ({path or DEFAULT_CONFIG}):", err=True)
+        label = "Erreurs de configuration" if len(exc.problems) > 1 else "Erreur de configuration"
+        click.echo(f"{label} ({path or DEFAULT_CONFIG}) :", err=True)
         for problem in exc.problems:
             click.echo(f"  - {problem}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -51,11 +54,58 @@ def resolve_today(settings: Settings, today: dt.datetime | None) -> dt.date:
 
 
 def fail(message: str, code: int = EXIT_PROBLEM) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Erreur : {message}", err=True)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# click's own usage errors, as staff read them (click prints them in English, after "Error:")
+CLICK_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"No such option '([^']+)'\. Did you mean '([^']+)'\?"), r"option « \1 » inconnue (vouliez-vous dire « \2 » ?)"),
+    (re.compile(r"No such option '([^']+)'\.?(.*)"), r"option « \1 » inconnue\2"),
+    (re.compile(r"No such command '([^']+)'\.?"), r"commande « \1 » inconnue (voir cantines --help)"),
+    (re.compile(r"Missing option '([^']+)'\.?"), r"l'option « \1 » est obligatoire"),
+    (re.compile(r"Missing argument '([^']+)'\.?"), r"l'argument « \1 » est obligatoire"),
+    (re.compile(r"Got unexpected extra arguments? \((.+)\)"), r"argument en trop : « \1 »"),
+    (re.compile(r"Option '([^']+)' requires an argument\.?"), r"l'option « \1 » attend une valeur"),
+    (re.compile(r"Invalid value for '--today': '([^']+)' does not match the format '%Y-%m-%d'\.?"),
+     r"--today : « \1 » n'est pas une date AAAA-MM-JJ (par exemple 2026-03-02)"),
+    (re.compile(r"Invalid value for '([^']+)': (.+)"), r"valeur invalide pour « \1 » : \2"),
+)
+
+
+def french_click_message(message: str) -> str:
+    """click's usage error in French when it is one of the usual ones; as click says it otherwise."""
+    for pattern, replacement in CLICK_MESSAGES:
+        if pattern.fullmatch(message.strip()):
+            return pattern.sub(replacement, message.strip())
+    return message
+
+
+class FrenchGroup(click.Group):
+    """A click group whose errors read "Erreur : …" in French instead of click's "Error: …"."""
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Interrompu.", err=True)
+            sys.exit(EXIT_PROBLEM)
+        except click.ClickException as exc:
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                click.echo(exc.ctx.get_usage(), err=True)
+                command = exc.ctx.command_path
+                click.echo(f"Aide : {command} --help\n", err=True)
+            click.echo(f"Erreur : {french_click_message(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=FrenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log every step (to standard error).")
 def cli(verbose: bool) -> None:
     """cantines-worker: funding opportunities, deadlines, reminders and report drafts for
@@ -93,7 +143,7 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     try:
         report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run)
     except LockBusyError as exc:
-        fail(f"{exc}; try again when it has finished")
+        fail(f"un autre cycle est en cours ({exc}) : relancez quand il sera terminé")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -121,6 +171,13 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
+    placeholders = placeholder_problems(settings)
+    if placeholders:
+        label = "Erreurs de configuration" if len(placeholders) > 1 else "Erreur de configuration"
+        click.echo(f"{label} ({settings.path}) :", err=True)
+        for problem in placeholders:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
     day = resolve_today(settings, today)
     try:
         report = plan(settings, today=day, clock=clock_for(settings))
@@ -159,7 +216,7 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
     except CantinesError as exc:
         fail(str(exc))
     click.echo(format_report(report))
-    click.echo(f"Aperçu : {out / 'index.html'} ({len(report.messages)} message(s))")
+    click.echo(f"Aperçu : {out / 'index.html'} ({pluriel(len(report.messages), 'message')})")
 
 
 @cli.command()
@@ -387,7 +444,7 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
 
     settings = settings_or_exit(config_path)
     if not settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
-        fail("set AIDES_TERRITOIRES_TOKEN (your Aides-territoires API token) to import aids", EXIT_CONFIG)
+        fail("définissez la variable AIDES_TERRITOIRES_TOKEN (votre jeton d'API Aides-territoires) pour importer les aides", EXIT_CONFIG)
     try:
         report = run_cycle(settings, today=resolve_today(settings, today), clock=clock_for(settings),
                            job="aides", parts=frozenset({AIDES}))
@@ -443,16 +500,16 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
     from automations.cycle.backends import open_state_if_present
 
     if not keys and not release_all:
-        fail("name the messages to release (their keys, see `cantines status`) or use --all", EXIT_CONFIG)
+        fail("indiquez les messages à remettre en file (leurs clés, voir `cantines status`) ou --all", EXIT_CONFIG)
     settings = settings_or_exit(config_path)
     state = open_state_if_present(settings)
     if state is None:
-        fail("no state store yet: nothing is held")
+        fail("pas encore de base d'état : aucun message n'est mis de côté")
     try:
         count = state.release(None if release_all else list(keys))
     finally:
         state.close()
-    click.echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
+    click.echo(f"{pluriel(count, 'message remis', 'messages remis')} en file : {'ils partiront' if count > 1 else 'il partira'} au prochain cycle.")
 
 
 def main() -> None:

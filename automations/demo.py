@@ -18,7 +18,7 @@ from connectors.tables.base import Table, TableSpec
 from connectors.tables.workbook import WorkbookStore
 
 from automations.domain.business_days import business_day_on_or_after, is_business_day
-from automations.domain.french import date_longue
+from automations.domain.french import date_longue, pluriel
 from automations.settings import Settings
 from automations.cycle.writeback import write_tolerantly
 
@@ -384,7 +384,7 @@ def fill_tables(tables: Mapping[str, Table], rows: Mapping[str, Rows]) -> list[s
         write_tolerantly(table.create, rows[code], lambda _row, exc: refused.append(str(exc)))
         lines.extend(f"{table.spec.name} : ligne non chargée ({reason})" for reason in refused)
         if refused:
-            lines.append(f"{table.spec.name} : {len(refused)} ligne(s) refusée(s) par le backend, les autres sont chargées")
+            lines.append(f"{table.spec.name} : {pluriel(len(refused), 'ligne refusée')} par le backend, les autres sont chargées")
     return lines
 
 

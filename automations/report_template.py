@@ -81,7 +81,7 @@ def build_template() -> DocumentObject:
     doc.add_heading("Période couverte", level=1)
     doc.add_paragraph(
         "Du {{ draft.period.start|date_longue }} au {{ draft.period.end|date_longue }} "
-        "({{ draft.period.months|length }} mois, de {{ draft.period.months|first|mois_long }} "
+        "({{ draft.period.months|length }} mois, {{ draft.period.months|first|mois_long|de }} "
         "à {{ draft.period.months|last|mois_long }})."
     )
     tag(doc, "{%p if draft.period.basis == 'previous' %}")
@@ -120,7 +120,7 @@ def build_template() -> DocumentObject:
     loop_table(doc, [h for h, _ in MONTH_COLUMNS], [v for _, v in MONTH_COLUMNS], "m in c.months")
     doc.add_heading("Totaux et comparaison avec la période précédente", level=3)
     doc.add_paragraph(
-        "Période précédente de même durée : de {{ c.previous.months|first|attr('month')|mois_long }} "
+        "Période précédente de même durée : {{ c.previous.months|first|attr('month')|mois_long|de }} "
         "à {{ c.previous.months|last|attr('month')|mois_long }}."
     )
     tag(doc, "{%p if not c.previous.has_figures %}")

@@ -6,6 +6,7 @@ import datetime as dt
 
 from automations.cycle.backends import open_state_if_present
 from automations.domain.envois import counts_by_state, describe_counts, envois, retention_start
+from automations.domain.french import pluriel
 from automations.settings import Settings
 from connectors.state import StateStore
 from automations.worker import job_specs, latest_due, next_due
@@ -49,7 +50,7 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
     try:
         lines.append("Tâches :")
         for spec in job_specs(settings):
-            last = state.last_success(spec.name)
+            last = state.last_success(spec.name, or_counted=spec.counted)
             due = latest_due(spec, now, settings.timezone)
             late = due is not None and (last is None or last < due)
             lines.append(
@@ -65,8 +66,8 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
             counts = run["counts"] or {}
             lines.append(
                 f"  {_local(run['started_at'], settings)} {run['job']} ({run['today'].strftime('%d/%m/%Y')}) : "
-                f"{run['result'] or 'en cours ou interrompu'} — {counts.get('envoyes', 0)} envoyé(s), "
-                f"{counts.get('problemes', 0)} problème(s)"
+                f"{run['result'] or 'en cours ou interrompu'} — {pluriel(counts.get('envoyes', 0), 'envoyé')}, "
+                f"{pluriel(counts.get('problemes', 0), 'problème')}"
                 + (f" — {run['detail'].splitlines()[0]}" if run["detail"] else "")
             )
         lines.extend(message_lines(state, settings, now))

@@ -15,16 +15,16 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         updated = sum(r.updated for r in report.syncs)
         conflicts = sum(r.conflicts for r in report.syncs)
         lines.append(
-            f"  Synchronisations : {len(report.syncs)} ({created} ligne(s) créée(s), {updated} mise(s) à jour"
-            + (f", {conflicts} conflit(s)" if conflicts else "") + ")"
+            f"  Synchronisations : {len(report.syncs)} ({pluriel(created, 'ligne créée')}, "
+            f"{pluriel(updated, 'mise à jour')}" + (f", {pluriel(conflicts, 'conflit')}" if conflicts else "") + ")"
         )
     if report.aides is not None and report.aides.sync is not None:
         sync = report.aides.sync
         lines.append(
-            f"  Import Aides-territoires : {report.aides.fetched} aide(s) lue(s), {sync.created} nouvelle(s) "
-            f"opportunité(s), {sync.updated} mise(s) à jour"
-            + (f", {len(report.aides.partners_added)} partenaire(s) ajouté(s)" if report.aides.partners_added else "")
-            + (f", {report.aides.outside_skipped} aide(s) locale(s) hors des départements du réseau ignorée(s)"
+            f"  Import Aides-territoires : {pluriel(report.aides.fetched, 'aide lue')}, "
+            f"{pluriel(sync.created, 'nouvelle opportunité')}, {pluriel(sync.updated, 'mise à jour')}"
+            + (f", {pluriel(len(report.aides.partners_added), 'partenaire ajouté')}" if report.aides.partners_added else "")
+            + (f", {pluriel(report.aides.outside_skipped, 'aide locale ignorée')} (hors des départements du réseau)"
                if report.aides.outside_skipped else "")
         )
     elif report.aides_note and not report.dry_run:
@@ -37,7 +37,7 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
             f"{pluriel(h.answers, 'réponse relevée', 'réponses relevées')}"
         )
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
-    new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
+    new = "" if report.dry_run else f" ({pluriel(report.new_matches, 'nouvelle')})"
     lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
     if report.suggestions:
         lines.append(f"  Candidatures collectives possibles ({len(report.suggestions)}) :")
@@ -59,14 +59,15 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         lines.append(f"  Brouillons de bilans préparés : {report.drafts}")
         lines.extend(f"    - {path}" for path in report.draft_files)
     if report.dry_run:
-        already = f", {report.already_queued} déjà envoyés auparavant" if report.already_queued else ""
+        already = f", {pluriel(report.already_queued, 'déjà envoyé')} auparavant" if report.already_queued else ""
         lines.append(f"  Messages qui seraient envoyés : {len(report.messages)}{already} (rien n'est mis en file)")
         for message in report.messages:
             lines.append(f"    - à {', '.join(message.to)} : {message.subject}")
     else:
         lines.append(
-            f"  Messages : {report.queued} mis en file, {report.already_queued} déjà traités auparavant, "
-            f"{report.sent} envoyés" + (f", {report.send_failures} en échec" if report.send_failures else "")
+            f"  Messages : {report.queued} mis en file, {pluriel(report.already_queued, 'déjà traité', 'déjà traités')} "
+            f"auparavant, {pluriel(report.sent, 'envoyé')}"
+            + (f", {report.send_failures} en échec" if report.send_failures else "")
         )
         if report.pending:
             lines.append(f"  En attente d'envoi : {report.pending}")

@@ -45,6 +45,7 @@ class JobSpec:
     at: dt.time
     parts: frozenset[str]
     every_hours: int = 0  # > 0: every so many hours from `at`, instead of once a day
+    counted: str | None = None  # a run count showing another job (a manual run) did this job's work
 
 def job_specs(settings: Settings) -> list[JobSpec]:
     """The jobs the settings ask for: the cycle (matching and reminders) and the weekly digests."""
@@ -56,7 +57,8 @@ def job_specs(settings: Settings) -> list[JobSpec]:
         # every business day from the digest day on: keyed by week, a digest goes once, and a holiday
         # Monday (Easter, Whit Monday) sends it on the Tuesday
         first = parse_days(digests.weekday)[0]
-        specs.append(JobSpec("digests", tuple(range(first, 5)) or (first,), dt.time(digests.hour, 0), frozenset({DIGESTS})))
+        specs.append(JobSpec("digests", tuple(range(first, 5)) or (first,), dt.time(digests.hour, 0), frozenset({DIGESTS}),
+                             counted="recapitulatifs"))
     if settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
         aides = settings.aides_territoires
         specs.append(JobSpec("aides", parse_days(aides.import_days), parse_time(aides.import_at), frozenset({AIDES})))
@@ -66,6 +68,20 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     if settings.syncs:
         specs.append(JobSpec("sync", tuple(range(7)), dt.time(0, 0), frozenset({SYNC}), every_hours=1))
     return specs
+
+
+def describe(spec: JobSpec, timezone: str) -> str:
+    """A job's schedule in a log line: "cycle at 07:30 (Europe/Paris) on weekdays", "sync every hour"."""
+    if spec.every_hours:
+        every = "every hour" if spec.every_hours == 1 else f"every {spec.every_hours} hours"
+        start = f" from {spec.at.strftime('%H:%M')}" if spec.at.hour >= spec.every_hours or spec.at.minute else ""
+        when = every + start
+    else:
+        when = f"at {spec.at.strftime('%H:%M')}"
+    days = tuple(sorted(spec.days))
+    named = {tuple(range(7)): "every day", tuple(range(5)): "on weekdays", (5, 6): "on weekends"}
+    on = named.get(days) or "on " + ", ".join(DAY_NAMES[d] for d in days)
+    return f"{spec.name} {when} ({timezone})" + ("" if on == "every day" and spec.every_hours else f" {on}")
 
 
 def due_times(spec: JobSpec, tz: ZoneInfo, start: dt.date, end: dt.date) -> Iterator[dt.datetime]:
@@ -137,7 +153,7 @@ class Worker:
             state.migrate(self.clock())
             for spec in self.specs:
                 due = latest_due(spec, self.clock(), self.tz)
-                last = state.last_success(spec.name)
+                last = state.last_success(spec.name, or_counted=spec.counted)
                 if due is not None and (last is None or last < due):
                     log.info("job %s: last success %s is older than its due time %s: running it now",
                              spec.name, last.isoformat() if last else "never", due.isoformat())
@@ -233,10 +249,7 @@ class Worker:
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
         self.register()
-        log.info("worker started: %s", ", ".join(
-            f"{s.name} at {s.at.strftime('%H:%M')} ({self.settings.network.timezone}) on "
-            f"{', '.join(DAY_NAMES[d] for d in s.days)}" for s in self.specs
-        ))
+        log.info("worker started: %s", ", ".join(describe(s, self.settings.network.timezone) for s in self.specs))
         self.catch_up()
         next_catch_up = time.monotonic() + CATCH_UP_EVERY
         while not self.stop_event.is_set():

@@ -467,14 +467,25 @@ class StateStore:
                 )
             ).scalar()
 
-    def last_success(self, job: str) -> dt.datetime | None:
-        """When the latest run of `job` that went to the end (with or without warnings) started."""
+    def last_success(self, job: str, *, or_counted: str | None = None) -> dt.datetime | None:
+        """When the latest run of `job` that went to the end (with or without warnings) started; with
+        `or_counted`, also any successful run (of any job) whose counts[or_counted] is above zero: a
+        manual `cantines run` that sent the digests did the digests job's work."""
         with self.engine.connect() as conn:
             value = conn.execute(
                 sa.select(sa.func.max(runs.c.started_at)).where(
                     runs.c.job == job, runs.c.result.in_(("OK", "Avertissements"))
                 )
             ).scalar()
+            if or_counted:
+                rows = conn.execute(
+                    sa.select(runs.c.started_at, runs.c.counts)
+                    .where(runs.c.result.in_(("OK", "Avertissements")), runs.c.counts.like(f'%"{or_counted}"%'))
+                    .order_by(runs.c.started_at.desc()).limit(200)
+                )
+                found = next((r.started_at for r in rows if json.loads(r.counts or "{}").get(or_counted, 0) > 0), None)
+                if found is not None and (value is None or _aware(found) > _aware(value)):  # type: ignore[operator]
+                    value = found
         return _aware(value)
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:

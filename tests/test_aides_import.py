@@ -124,7 +124,7 @@ def test_import_aides_command(settings: Settings, fake: FakeAidesTerritoires) ->
     env = {"AIDES_TERRITOIRES_TOKEN": API_TOKEN, "AIDES_TERRITOIRES_URL": fake.url}
     result = CliRunner().invoke(cli, ["import-aides", "--config", str(settings.path), "--today", TODAY.isoformat()], env=env)
     assert result.exit_code == 0, result.output
-    assert "Import Aides-territoires : 6 aide(s) lue(s), 4 nouvelle(s) opportunité(s)" in result.output
+    assert "Import Aides-territoires : 6 aides lues, 4 nouvelles opportunités" in result.output
 
 
 def test_only_aids_of_the_network_territory_are_imported(make_settings: Callable[..., Settings]) -> None:
@@ -214,7 +214,7 @@ def test_a_departement_aides_territoires_does_not_know_falls_back_to_the_whole_q
     assert [rows[i]["Territoires éligibles"] for i in ("702", "703", "704")] == [["69"], ["2A"], ["974"]]
     assert report.aides is not None and report.aides.outside_skipped == 1  # Gex, in the Ain
     [lookup] = [p for p in report.problems if "introuvable" in p.message]  # no aid is « introuvable »
-    assert not lookup.row and "département(s) introuvable(s)" in lookup.message
+    assert not lookup.row and "départements introuvables" in lookup.message
 
 
 def test_an_imported_homonym_keeps_its_distinct_title_run_after_run(settings: Settings) -> None:

@@ -82,9 +82,9 @@ def test_run_prints_a_summary_and_sends_once(config: Path) -> None:
     first = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     assert first.exit_code == 0, first.output
     assert "Cycle du mardi 24 novembre 2026 : Avertissements" in first.output
-    assert "27 mis en file, 0 déjà traités auparavant, 27 envoyés" in first.output  # see test_run.DEMO_MESSAGES
+    assert "27 mis en file, 0 déjà traité auparavant, 27 envoyés" in first.output  # see test_run.DEMO_MESSAGES
     second = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
-    assert "0 mis en file, 22 déjà traités auparavant, 0 envoyés" in second.output
+    assert "0 mis en file, 22 déjà traités auparavant, 0 envoyé" in second.output
 
 
 def test_run_dry_run_lists_what_would_be_sent(config: Path) -> None:

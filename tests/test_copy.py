@@ -26,7 +26,7 @@ def test_copy_a_workbook_deployment_into_airtable_then_again_writes_nothing(tmp_
         target_path = write_config(tmp_path / "target", tables='backend = "airtable"')
         first = CliRunner().invoke(cli, ["copy", "--from", str(source_path), "--to", str(target_path)], env=env)
         assert first.exit_code == 0, first.output
-        assert "Cantines : 30 ligne(s) créée(s)" in first.output  # 31 rows, one a duplicate (reported)
+        assert "Cantines : 30 lignes créées" in first.output  # 31 rows, one a duplicate (reported)
         assert "doublon" in first.output
         target = load_settings(target_path, env)
         copied = open_tables(target)
@@ -36,7 +36,7 @@ def test_copy_a_workbook_deployment_into_airtable_then_again_writes_nothing(tmp_
         fake.reset_counts()
         again = CliRunner().invoke(cli, ["copy", "--from", str(source_path), "--to", str(target_path)], env=env)
         assert again.exit_code == 0, again.output
-        assert " 0 ligne(s) créée(s), 0 mise(s) à jour" in again.output
+        assert " 0 ligne créée, 0 mise à jour" in again.output
         writes = [r for r in fake.log if r.kind in ("create", "update", "upsert", "delete")]
         refused = [r for r in writes if r.status and r.status >= 400]
         assert len(writes) == len(refused)  # only rows Airtable keeps refusing are tried again

@@ -97,6 +97,6 @@ def test_a_held_message_is_released_and_sent(make_settings: Callable[..., Settin
         assert held["idempotency_key"] in status.output
         result = CliRunner().invoke(cli, ["release", "--config", str(settings.path), held["idempotency_key"]],
                                     env={"SENDGRID_API_KEY": "SG.k", "SENDGRID_HOST": fake.url})
-        assert result.exit_code == 0 and "1 message(s) remis en file" in result.output
+        assert result.exit_code == 0 and "1 message remis en file" in result.output
         again = run_cycle(settings, today=MONDAY, clock=clock)
         assert again.sent == 1 and state.counts() == {"sent": first.queued}

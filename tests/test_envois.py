@@ -222,7 +222,7 @@ def test_the_coordinators_digest_lists_what_to_do(make_settings: Callable[..., S
     (with_list,), _ = digest_messages([], coordinator, network, Renderer(settings.paths.templates), MONDAY, items)
     text = with_list.text
     assert "MESSAGES À TRAITER (2)" in text
-    assert "« Bilan à rendre » à x@example.org, mis en file le 16/11/2026 : en échec (550 adresse inconnue)" in text
+    assert "«\u00a0Bilan à rendre\u00a0» à x@example.org, mis en file le 16/11/2026 : en échec (550 adresse inconnue)" in text
     assert "corrigez l'adresse" in text and "journal d'activité" in text and "Relancer" in text
     assert "Bilan à rendre" in with_list.html and "Messages à traiter (2)" in with_list.html
     (without,), _ = digest_messages([], coordinator, network, Renderer(settings.paths.templates), MONDAY, [])
@@ -308,7 +308,7 @@ def test_next_weeks_coordinator_digest_lists_the_refused_message(refused: Deploy
                  if p["custom_args"]["cantines_key"].startswith("digest:coordination:")]
     text = next(c["value"] for c in digest["content"] if c["type"] == "text/plain")
     assert "MESSAGES À TRAITER (1)" in text
-    assert "« En retard : Bilan final – CONV-2026-06, attendu le 16/11/2026 »" in text and "en échec" in text
+    assert "«\u00a0En retard : Bilan final – CONV-2026-06, attendu le 16/11/2026\u00a0»" in text and "en échec" in text
     assert "corrigez l'adresse" in text
 
 

@@ -81,7 +81,7 @@ def test_territory(dept: str, territories: tuple[str, ...], fits: bool) -> None:
 
 def test_territory_reason_names_what_covers_the_cantine() -> None:
     (match,) = matches([cantine()], [opportunity(territories=("Auvergne-Rhône-Alpes",))])
-    assert match.reasons.splitlines()[0] == "✓ Territoire : Rhône (69), couvert par « Auvergne-Rhône-Alpes »"
+    assert match.reasons.splitlines()[0] == "✓ Territoire : Rhône (69), couvert par «\u00a0Auvergne-Rhône-Alpes\u00a0»"
 
 
 @pytest.mark.parametrize(
@@ -136,13 +136,33 @@ def test_reasons_say_each_criterion_in_french() -> None:
                       deadline=dt.date(2026, 3, 30))
     (match,) = matches([rich], [opp])
     lines = match.reasons.splitlines()
-    assert lines[0] == "✓ Territoire : Rhône (69), couvert par « Auvergne-Rhône-Alpes »"
-    assert "✓ Thématiques communes : Lien social, Alimentation durable (+35)" in lines
-    assert "✓ Besoins couverts : Équipement de cuisine (Investissement) (+20)" in lines
+    assert lines[0] == "✓ Territoire : Rhône (69), couvert par «\u00a0Auvergne-Rhône-Alpes\u00a0»"
+    assert "✓ Thématiques communes : Lien social et Alimentation durable (+35)" in lines
+    assert "✓ Besoin couvert : Équipement de cuisine (dépenses d'investissement) (+20)" in lines
     assert "✓ Montant : 5\u202f000\u00a0€ à 20\u202f000\u00a0€, adapté à un budget annuel de 120\u202f000\u00a0€ (+20)" in lines
     assert "• Date limite dans 24 jours (lundi 30 mars 2026) (+4)" in lines
     assert match.score == round(35 + 20 + 20 + 4 + 7.5)
     assert sum(c.points for c in match.criteria) == pytest.approx(86.5)
+
+
+@pytest.mark.parametrize(
+    ("needs", "expenses", "line"),
+    [
+        pytest.param(("Fonctionnement",), ("Fonctionnement",), "✓ Besoin couvert : Fonctionnement", id="same-word-once"),
+        pytest.param(("Emploi", "Formation"), ("Fonctionnement",),
+                     "✓ Besoins couverts : Emploi et Formation (dépenses de fonctionnement)", id="grouped"),
+        pytest.param(("Fonctionnement", "Équipement de cuisine"), ("Fonctionnement", "Investissement"),
+                     "✓ Besoins couverts : Fonctionnement ; Équipement de cuisine (dépenses d'investissement)", id="two-kinds"),
+        pytest.param(("Emploi",), ("Investissement",),
+                     "✗ Besoins non couverts : la cantine cherche emploi, l'opportunité finance des dépenses d'investissement",
+                     id="not-covered"),
+    ],
+)
+def test_needs_reasons_read_well(needs: tuple[str, ...], expenses: tuple[str, ...], line: str) -> None:
+    who = cantine(needs=needs)
+    matcher = Matcher(Dataset(cantines=[who]), TODAY, ANY_SCORE)
+    criterion = matcher._needs(opportunity(expenses=expenses), who)
+    assert criterion.line == line
 
 
 @pytest.mark.parametrize(

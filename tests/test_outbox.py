@@ -76,3 +76,23 @@ def test_delivering_the_same_message_again_overwrites_its_file(tmp_path: Path) -
     assert a == b
     assert len(list(tmp_path.glob("*.eml"))) == 1
     assert "1 message " in (tmp_path / "index.html").read_text()
+
+
+def test_the_index_and_previews_speak_french(tmp_path: Path) -> None:
+    from email.headerregistry import Address
+
+    from connectors.mail import OutboxBackend, OutgoingMessage, build_message
+
+    sent = dt.datetime(2026, 12, 1, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    with OutboxBackend(tmp_path) as outbox:
+        for n in range(27):
+            outbox.deliver(build_message(OutgoingMessage(
+                key=f"k{n}", kind="rappel", sender=Address("R", "r", "cantines.example"), to=("a@cantines.example",),
+                subject=f"Rappel {n}", text="Bonjour",
+            ), date=sent))
+    index = (tmp_path / "index.html").read_text()
+    assert "27 messages préparés localement" in index and "(s)" not in index
+    assert "<td>01/12/2026 07:30</td>" in index and "<td>2026-12-01" not in index
+    preview = next(p for p in tmp_path.glob("*.html") if p.name != "index.html")
+    text = preview.read_text()
+    assert "mardi 1er décembre 2026 à 07:30" in text and "+0100" not in text and "Tue," not in text

@@ -369,10 +369,23 @@ def test_parse_email_problem(value: str) -> None:
         ),
         pytest.param(["a@exemple.fr", "b@exemple.fr"], ("a@exemple.fr", "b@exemple.fr"), id="list"),
         pytest.param("a@exemple.fr", ("a@exemple.fr",), id="one"),
+        pytest.param('"Martin, Jeanne" <jeanne@exemple.fr>', ("jeanne@exemple.fr",), id="outlook-quoted-comma"),
+        pytest.param(
+            '"Martin, Jeanne" <jeanne@exemple.fr>, "Dupont; Jean" <jean@exemple.fr>\nc@exemple.fr',
+            ("jeanne@exemple.fr", "jean@exemple.fr", "c@exemple.fr"),
+            id="outlook-list",
+        ),
+        pytest.param("a@exemple.fr, A@EXEMPLE.FR", ("a@exemple.fr", "A@exemple.fr"), id="local-part-case-kept"),
     ],
 )
 def test_parse_emails(value: object, expected: tuple[str, ...]) -> None:
     assert parse_emails(value) == expected
+
+
+def test_an_unquoted_name_with_a_comma_is_refused_with_the_way_to_write_it() -> None:
+    with pytest.raises(ValueProblem) as info:
+        parse_emails("Dupont, Jean <jean@exemple.fr>")
+    assert str(info.value).startswith("« Dupont » n'est pas une adresse email valide (un nom qui contient une virgule")
 
 
 def test_parse_emails_names_the_bad_address() -> None:

@@ -169,7 +169,7 @@ def test_a_message_sendgrid_could_never_take_is_held_before_any_request(
 ) -> None:
     with pytest.raises(DeliveryError) as caught:
         backend.deliver(queued(to=(), cc=()))
-    assert not caught.value.retriable and "no To or Cc" in str(caught.value)
+    assert not caught.value.retriable and "aucun destinataire" in str(caught.value)
     assert fake.requests == 0
 
 
@@ -213,7 +213,7 @@ def test_each_400_becomes_a_clear_permanent_error(
     with pytest.raises(DeliveryError) as caught:
         backend.send(valid_payload(**changes))
     assert not caught.value.retriable
-    assert str(caught.value).startswith("SendGrid refused the message (400: ")
+    assert str(caught.value).startswith("SendGrid a refusé le message (400 : ")
     assert expected in str(caught.value)
     assert fake.statuses == [400] and fake.received == [] and sleeper.waits == []
 
@@ -352,7 +352,7 @@ def test_a_500_storm_ends_in_a_retriable_error_after_max_attempts(fake: FakeSend
         with pytest.raises(DeliveryError) as caught:
             backend.deliver(queued())
     assert caught.value.retriable
-    assert "SendGrid answered 500" in str(caught.value) and "after 4 attempts" in str(caught.value)
+    assert "SendGrid a répondu 500" in str(caught.value) and "après 4 tentatives" in str(caught.value)
     assert sleeper.waits == [1.0, 2.0, 4.0]  # max_attempts - 1 waits
     assert fake.requests == 4 and fake.received == []
 
@@ -374,7 +374,7 @@ def test_a_lost_answer_is_held_for_a_person_and_not_resent(
     with pytest.raises(DeliveryError) as caught:
         backend.deliver(queued())
     assert not caught.value.retriable  # SendGrid may have taken it: held, like a message cut by a crash
-    assert "may have been sent" in str(caught.value) and f"cantines_key = {KEY_NAME}" in str(caught.value)
+    assert "a peut-être été envoyé" in str(caught.value) and f"cantines_key = {KEY_NAME}" in str(caught.value)
     assert sleeper.waits == [] and fake.requests == 1  # no second request
     assert backend.after_crash == "hold"
     assert backend.deliver(queued("next")) is not None  # and the backend goes on
@@ -385,7 +385,7 @@ def test_an_unreachable_host_is_tried_again_then_retriable(sleeper: Sleeper) -> 
     with SendGridBackend(KEY, host=host, sleeper=sleeper, max_attempts=3) as backend:
         with pytest.raises(DeliveryError) as caught:
             backend.deliver(queued())
-    assert caught.value.retriable and "could not be reached" in str(caught.value)
+    assert caught.value.retriable and "SendGrid injoignable" in str(caught.value)
     assert sleeper.waits == [1.0, 2.0]
 
 

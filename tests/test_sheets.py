@@ -391,7 +391,7 @@ def test_a_missing_tab_points_to_cantines_init_sheets(fake: FakeSheets, open_boo
                                  "(lancez `cantines init sheets` ou ajoutez l'onglet)")
     assert len(cantines.read()) == 2  # the other tab was read all the same
     assert fake.counts() == {"batchGet": 2, "get": 1}
-    with pytest.raises(SchemaError, match=r"Colonne\(s\) « Ville », « Département » absente\(s\) de l'onglet "
+    with pytest.raises(SchemaError, match=r"Colonnes « Ville », « Département » absentes de l'onglet "
                                           r"« Cantines » .*lancez `cantines init sheets`"):
         cantines.create([{"Nom": "Caen", "Ville": "Caen", "Département": "14"}])
 

@@ -146,7 +146,7 @@ def test_a_message_without_recipients_is_held(server: SmtpServer) -> None:
     with SmtpBackend(server.url()) as backend, pytest.raises(DeliveryError) as caught:
         backend.deliver(message)
     assert not caught.value.retriable
-    assert "no To or Cc" in str(caught.value)
+    assert "aucun destinataire" in str(caught.value)
     assert server.received == []
 
 
@@ -318,7 +318,7 @@ def test_a_lasting_temporary_refusal_is_retriable(server: SmtpServer, sleeper: S
         with pytest.raises(DeliveryError) as caught:
             backend.deliver(built(cc=()))
         assert caught.value.retriable
-        assert reply.split()[0] in str(caught.value) and "after 3 attempts" in str(caught.value)
+        assert reply.split()[0] in str(caught.value) and "après 3 tentatives" in str(caught.value)
         assert sleeper.waits == [1.0, 2.0]
         assert server.received == []
         backend.deliver(built(cc=()))  # the backend is still usable once the server recovers
@@ -328,7 +328,7 @@ def test_a_lasting_temporary_refusal_is_retriable(server: SmtpServer, sleeper: S
 PERMANENT = [
     pytest.param("RCPT", "550 5.1.1 <camille@lyon.example>: Recipient address rejected", "camille@lyon.example",
                  id="550-recipient-refused"),
-    pytest.param("MAIL", "553 5.7.1 Sender address rejected: not owned by user", "sender", id="553-sender"),
+    pytest.param("MAIL", "553 5.7.1 Sender address rejected: not owned by user", "expéditeur", id="553-sender"),
     pytest.param("DATA", "554 5.7.1 Message rejected as spam", "554", id="554-after-data"),
 ]
 
@@ -382,7 +382,7 @@ def test_a_connection_lost_after_the_data_is_retriable_and_not_resent_at_once(
         with pytest.raises(DeliveryError) as caught:
             backend.deliver(built("lost"))
         assert caught.value.retriable
-        assert "may or may not have been accepted" in str(caught.value)
+        assert "le message a pu être accepté ou non" in str(caught.value)
         assert sleeper.waits == [] and server.handler.commands.count("DATA") == 1  # not sent twice now
         assert backend.after_crash == "resend"  # the next run resends it under the same Message-ID
         backend.deliver(built("next"))  # a new connection for the next message
@@ -396,8 +396,8 @@ def test_nothing_listening_is_retriable_and_fast(sleeper: Sleeper) -> None:
     with pytest.raises(DeliveryError) as caught:
         SmtpBackend(f"smtp://127.0.0.1:{port}?starttls=no", sleeper=sleeper, max_attempts=3).open()
     assert caught.value.retriable
-    assert f"127.0.0.1:{port} could not be reached" in str(caught.value)
-    assert "after 3 attempts" in str(caught.value)
+    assert f"serveur SMTP 127.0.0.1:{port} injoignable" in str(caught.value)
+    assert "après 3 tentatives" in str(caught.value)
     assert sleeper.waits == [1.0, 2.0]
     assert time.monotonic() - started < 2
 

@@ -22,6 +22,7 @@ from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 
 from automations.domain.aides import OWNED_COLUMNS, SOURCE, TERRITORIES, MappedAid, is_local, map_aid
+from automations.domain.french import accord
 from automations.domain.model import DataProblem
 from automations.domain.reference import Departement, fold
 from automations.settings import Settings, load_import_config
@@ -151,7 +152,8 @@ def fetch_aids(
     if unplaced:  # better too many aids than missing those of a département
         result.problems.append(DataProblem(
             "Opportunités", "", "", ", ".join(unplaced),
-            "import Aides-territoires : département(s) introuvable(s) dans les périmètres d'Aides-territoires ; "
+            f"import Aides-territoires : {accord(len(unplaced), 'département introuvable')} dans les périmètres "
+            "d'Aides-territoires ; "
             "toutes les aides de la requête ont été lues pour ne rien manquer (celles d'une commune ou d'une "
             "intercommunalité hors des départements du réseau sont ignorées)",
         ))

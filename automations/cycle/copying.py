@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from automations.cycle.backends import ensure_schemas, open_tables
 from automations.domain.model import DOMAIN_TABLES
+from automations.domain.french import pluriel
 from automations.settings import Settings
 from automations.cycle.sync import run_sync
 from automations.domain.syncs import SyncSpec
@@ -27,5 +28,5 @@ def copy_deployment(source: Settings, target: Settings) -> Iterator[str]:
         result = run_sync(sync, source_tables[code], target_tables[code], None, source_label=source.schema[code].name)
         for problem in result.problems:
             yield f"  {problem}"
-        yield (f"{spec.name} : {result.created} ligne(s) créée(s), {result.updated} mise(s) à jour, "
-               f"{result.unchanged} identique(s)")
+        yield (f"{spec.name} : {pluriel(result.created, 'ligne créée')}, {pluriel(result.updated, 'mise à jour')}, "
+               f"{pluriel(result.unchanged, 'identique')}")

@@ -32,6 +32,7 @@ class Network:
     sender_name: str
     reply_to: str
     signature: str
+    unsubscribe_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Network:
@@ -39,7 +40,7 @@ class Network:
         return cls(
             name=n.name, coordinator_name=n.coordinator_name, coordinator_email=n.coordinator_email,
             sender=n.sender, sender_name=n.sender_name, reply_to=n.reply_to or n.coordinator_email,
-            signature=n.signature,
+            signature=n.signature, unsubscribe_url=n.unsubscribe_url,
         )
 
     @property
@@ -174,10 +175,17 @@ def template_problem(name: str, exc: Exception) -> DataProblem:
     return DataProblem("Modèles d'emails", f"templates/emails/{name}", "", "", f"{exc} : ces messages ne sont pas partis")
 
 
-def unsubscribe_header(network: Network, what: str) -> tuple[str, str]:
-    """A List-Unsubscribe header: a mail to the coordinator, who updates « Reçoit les emails »."""
+def unsubscribe_headers(network: Network, what: str, recipient: str) -> tuple[tuple[str, str], ...]:
+    """List-Unsubscribe: a mail to the coordinator, who updates « Reçoit les emails »; with an https
+    one-click URL too (RFC 8058) when [network] unsubscribe_url is set. The URL's {liste} and {email}
+    are filled in."""
     subject = quote(f"Ne plus recevoir : {what}")
-    return ("List-Unsubscribe", f"<mailto:{network.coordinator_email}?subject={subject}>")
+    targets = [f"<mailto:{network.coordinator_email}?subject={subject}>"]
+    if network.unsubscribe_url:
+        url = network.unsubscribe_url.replace("{liste}", quote(what, safe="")).replace("{email}", quote(recipient, safe=""))
+        targets.append(f"<{url}>")
+        return (("List-Unsubscribe", ", ".join(targets)), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return (("List-Unsubscribe", targets[0]),)
 
 
 def digest_messages(
@@ -210,7 +218,7 @@ def digest_messages(
             key=f"digest:cantine:{cantine.name}:{week}", kind="recapitulatif-cantine",
             sender=network.sender_address, to=(cantine.manager_email,), cc=cantine.cc_emails,
             reply_to=network.reply_to, subject=rendered.subject, text=rendered.text, html=rendered.html,
-            headers=(unsubscribe_header(network, f"récapitulatif {cantine.name}"),),
+            headers=unsubscribe_headers(network, f"récapitulatif {cantine.name}", cantine.manager_email),
         ))
     if coordinator is not None:
         try:
@@ -223,6 +231,6 @@ def digest_messages(
             key=f"digest:coordination:{week}", kind="recapitulatif-coordination",
             sender=network.sender_address, to=(network.coordinator_email,), reply_to=network.reply_to,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
-            headers=(unsubscribe_header(network, "récapitulatif de la coordination"),),
+            headers=unsubscribe_headers(network, "récapitulatif de la coordination", network.coordinator_email),
         ))
     return messages, list(dict.fromkeys(problems))  # a broken template: said once

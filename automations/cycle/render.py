@@ -17,7 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from connectors.errors import CantinesError, ConfigurationError
 
-from automations.domain.french import FILTERS
+from automations.domain.french import FILTERS, espaces_insecables
 
 
 class TemplateFailure(CantinesError):
@@ -64,4 +64,8 @@ class Renderer:
             where = f" (ligne {exc.lineno})" if getattr(exc, "lineno", None) else ""
             raise TemplateFailure(f"le modèle « {name} » ne peut pas être rendu{where} : {exc}") from exc
         text = re.sub(r"\n[ \t]*(\n[ \t]*)+\n", "\n\n", text)  # blocks left empty by conditions
-        return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
+        return RenderedEmail(
+            subject=espaces_insecables(" ".join(subject.split())),
+            text=espaces_insecables(text.strip()) + "\n",
+            html=espaces_insecables(html, html=True),
+        )

@@ -14,6 +14,7 @@ from typing import Any
 
 from connectors.errors import BackendError, CantinesError, InvalidValueError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
+from connectors.mail.message import WIRE
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
 
@@ -24,6 +25,7 @@ from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
+from automations.domain.french import pluriel
 from automations.cycle.draft_delivery import prepare_drafts
 from automations.cycle.events import event_mail
 from automations.domain.events import community_summary, event_messages
@@ -351,7 +353,7 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
         built = build_message(outgoing, date=now)
         if state.enqueue(
             key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
-            message=built.as_bytes(policy=policy.SMTP), now=now,
+            message=built.as_bytes(policy=WIRE), now=now,
         ):
             report.queued += 1
         else:
@@ -383,7 +385,7 @@ def deliver(
             backend.open()
         except DeliveryError as exc:  # the provider is unreachable or refuses us: all stay pending
             report.send_failures += 1
-            report.errors.append(f"envoi impossible ({backend.name}) : {exc} ; {len(waiting)} message(s) en attente")
+            report.errors.append(f"envoi impossible ({backend.name}) : {exc} ; {pluriel(len(waiting), 'message')} en attente")
             waiting = []
         try:
             for queued in waiting:
@@ -412,7 +414,7 @@ def deliver(
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
-    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors
+    detail = [pluriel(len(report.problems), "problème de données")] + report.errors
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,

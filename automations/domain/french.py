@@ -6,6 +6,7 @@ right in one place."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
@@ -76,10 +77,115 @@ def delai(days: int) -> str:
     return f"il y a {-days} jours"
 
 
+# Words after which the rest of a phrase stays as it is in the plural: "mise à jour" → "mises à jour".
+LINKS = frozenset({"à", "au", "aux", "de", "d'", "du", "des", "en", "et", "pour", "par", "sur", "sans", "avec", "la", "le", "les"})
+INVARIABLE = frozenset({"déjà", "non", "bien", "très", "plus", "moins", "encore", "pas", "ne", "n'"})
+VOWELS = "aeiouyàâäéèêëîïôöûüùœæ"
+# h muet: the few words our texts put after "de" that elide ("d'hiver"); any other h does not.
+H_MUET = ("hab", "hiver", "hôp", "hôt", "hist", "hom", "hon", "heur", "hélène", "hugo", "herb")
+
+
 def pluriel(count: int, singular: str, plural: str | None = None) -> str:
-    """ "1 échéance", "3 échéances" """
-    word = singular if abs(count) <= 1 else (plural or singular + "s")
-    return f"{count} {word}"
+    """ "1 échéance", "3 échéances", "0 ligne créée", "3 lignes créées", "2 mises à jour": the count and
+    its phrase, in the plural from 2 (French: 0 and 1 are singular). Without `plural`, each word up to
+    the first link word ("à", "de"…) takes its plural."""
+    return f"{nombre(count)} {accord(count, singular, plural)}"
+
+
+def accord(count: int, singular: str, plural: str | None = None) -> str:
+    """The phrase alone, agreed with the count: accord(3, "créée") → "créées"."""
+    if abs(count) < 2:
+        return singular
+    if plural is not None:
+        return plural
+    words = singular.split(" ")
+    for index, word in enumerate(words):
+        if word.casefold() in LINKS or word.endswith("'"):
+            break
+        if word.casefold() not in INVARIABLE:
+            words[index] = _plural_word(word)
+    return " ".join(words)
+
+
+def _plural_word(word: str) -> str:
+    if not word or word[-1] in "sxz" or not word[-1].isalpha():
+        return word
+    if word.endswith(("au", "eau", "eu")):
+        return word + "x"
+    if word.endswith("al") and word not in ("festival", "bal", "carnaval"):
+        return word[:-2] + "aux"
+    return word + "s"
+
+
+def _elides(word: str) -> bool:
+    first = word[:1].casefold()
+    return first in VOWELS or (first == "h" and word.casefold().startswith(H_MUET))
+
+
+def de(name: str) -> str:
+    """ "de" before a name, elided and contracted: "d'avril", "d'Ajaccio", "du Banquet" (Le Banquet),
+    "des Lilas" (Les Lilas), "de La Marmite", "de l'Usine", "de Lyon"."""
+    name = " ".join(str(name).split())
+    lowered = name.casefold()
+    if lowered.startswith("le "):
+        return "du " + name[3:]
+    if lowered.startswith("les "):
+        return "des " + name[4:]
+    if lowered.startswith(("la ", "l'", "l’")):
+        return "de " + name  # "de La Marmite", "de l'Usine": the article of a name is kept as written
+    return ("d'" + name) if _elides(name) else ("de " + name)
+
+
+def a(name: str) -> str:
+    """ "à" before a name, contracted: "au Banquet", "aux Lilas", "à La Marmite", "à Lyon"."""
+    name = " ".join(str(name).split())
+    lowered = name.casefold()
+    if lowered.startswith("le "):
+        return "au " + name[3:]
+    if lowered.startswith("les "):
+        return "aux " + name[4:]
+    return "à " + name
+
+
+def guillemets(text: object) -> str:
+    """« text » with non-breaking spaces inside, so that no line starts with » or ends with «."""
+    return f"«{NBSP}{' '.join(str(text).split())}{NBSP}»"
+
+
+def liste(items: object, conjunction: str = "et") -> str:
+    """ "a", "a et b", "a, b et c" """
+    values = [str(item) for item in (items or [])]  # type: ignore[attr-defined]
+    if len(values) < 2:
+        return "".join(values)
+    return f"{', '.join(values[:-1])} {conjunction} {values[-1]}"
+
+
+def mois_annee(value: dt.date | None) -> str:
+    """ "avril 2026" """
+    if value is None:
+        return ""
+    return format_date(value, "MMMM y", locale=LOCALE)
+
+
+_SPACE = r"(?:[ \t\u00a0\u202f]|&nbsp;|&#160;)"
+_OPENING = re.compile(rf"«{_SPACE}*(?=\S)")
+_CLOSING = re.compile(rf"(?<=\S){_SPACE}*»")
+_BEFORE_PUNCTUATION = re.compile(rf"(?<=[^\s>]){_SPACE}+([:;?!])(?=[\s<]|$)")
+_HTML_TEXT = re.compile(r"(<style\b.*?</style>|<[^>]*>)", flags=re.DOTALL | re.IGNORECASE)
+
+
+def espaces_insecables(text: str, *, html: bool = False, ponctuation: bool = False) -> str:
+    """French spacing that never breaks a line: a non-breaking space inside « » (and, with
+    `ponctuation`, before : ; ? !), so that no line ends on « nor starts with ». In HTML only the text
+    between tags changes."""
+    def fix(segment: str) -> str:
+        segment = _OPENING.sub("«" + NBSP, segment)
+        segment = _CLOSING.sub(NBSP + "»", segment)
+        return _BEFORE_PUNCTUATION.sub(NBSP + r"\1", segment) if ponctuation else segment
+
+    if not html:
+        return fix(text)
+    return "".join(part if index % 2 else fix(part) for index, part in enumerate(_HTML_TEXT.split(text)))
 
 
 FILTERS = {
@@ -91,4 +197,10 @@ FILTERS = {
     "pourcent": pourcent,
     "delai": delai,
     "pluriel": pluriel,
+    "accord": accord,
+    "de": de,
+    "a": a,
+    "guillemets": guillemets,
+    "liste": liste,
+    "mois_annee": mois_annee,
 }

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from automations.domain.model import Application, Cantine, Dataset, Opportunity
 from automations.domain.reference import Territory
-from automations.domain.french import date_courte, date_longue, euros
+from automations.domain.french import accord, date_courte, date_longue, de, delai, euros, guillemets, liste
 
 DEFAULT_WEIGHTS: dict[str, int] = {"themes": 35, "needs": 20, "amount": 20, "time": 10, "history": 15}
 MATCHABLE_STATUSES = frozenset({"Ouverte", "En montage"})  # a cantine En pause or Fermée is not proposed
@@ -248,7 +248,7 @@ class Matcher:
         elif territory.kind == "france" and not opportunity.territories:
             lines = [f"✓ Territoire : {where}, opportunité sans restriction de territoire"]
         else:
-            lines = [f"✓ Territoire : {where}, couvert par « {territory.label} »"]
+            lines = [f"✓ Territoire : {where}, couvert par {guillemets(territory.label)}"]
         if opportunity.qpv_only:
             lines.append("✓ Quartier prioritaire : réservé aux QPV, la cantine en fait partie")
         if opportunity.stages:
@@ -263,8 +263,9 @@ class Matcher:
             return self._criterion("themes", 0.5, "• Thématiques de l'opportunité non précisées")
         shared = [t for t in opportunity.themes if t in self.themes[cantine.name]]
         if not shared:
-            return self._criterion("themes", 0.0, f"✗ Aucune thématique commune ({', '.join(opportunity.themes)})")
-        return self._criterion("themes", min(len(shared), 2) / 2, f"✓ Thématiques communes : {', '.join(shared)}")
+            return self._criterion("themes", 0.0, f"✗ Aucune thématique commune ({liste(opportunity.themes)})")
+        label = accord(len(shared), "Thématique commune")
+        return self._criterion("themes", min(len(shared), 2) / 2, f"✓ {label} : {liste(shared)}")
 
     def _needs(self, opportunity: Opportunity, cantine: Cantine) -> Criterion:
         if not opportunity.expenses:
@@ -273,12 +274,21 @@ class Matcher:
             return self._criterion("needs", 0.5, "• Besoins de la cantine non renseignés")
         covered = [n for n in cantine.needs if NEED_EXPENSES.get(n) in opportunity.expenses]
         if covered:
-            return self._criterion(
-                "needs", 1.0, f"✓ Besoins couverts : {', '.join(covered)} ({', '.join(opportunity.expenses)})"
-            )
+            groups: dict[str, list[str]] = {}
+            for need in covered:
+                groups.setdefault(NEED_EXPENSES[need], []).append(need)
+            # "Fonctionnement", not "Fonctionnement (Fonctionnement)"; "Emploi (dépenses de fonctionnement)"
+            parts = [
+                liste(needs) if needs == [expense] else f"{liste(needs)} (dépenses {de(expense.lower())})"
+                for expense, needs in groups.items()
+            ]
+            label = accord(len(covered), "Besoin couvert")
+            return self._criterion("needs", 1.0, f"✓ {label} : {' ; '.join(parts)}")
+        expenses = liste([de(e.lower()) for e in opportunity.expenses])
         return self._criterion(
             "needs", 0.0,
-            f"✗ Finance {', '.join(opportunity.expenses).lower()}, besoins : {', '.join(cantine.needs)}",
+            f"✗ Besoins non couverts : la cantine cherche {liste(cantine.needs).lower()}, "
+            f"l'opportunité finance des dépenses {expenses}",
         )
 
     def _amount(self, opportunity: Opportunity, cantine: Cantine) -> Criterion:
@@ -296,7 +306,7 @@ class Matcher:
             )
         if high is not None and high > budget:
             return self._criterion(
-                "amount", 0.5, f"• Montant : {span}, jusqu'à plus que le budget annuel ({euros(budget)})"
+                "amount", 0.5, f"• Montant : {span}, un plafond au-dessus du budget annuel ({euros(budget)})"
             )
         if high is not None and high < budget / 100:
             return self._criterion("amount", 0.25, f"• Montant : {span}, moins de 1 % du budget annuel ({euros(budget)})")
@@ -309,7 +319,7 @@ class Matcher:
             return self._criterion("time", 0.5, "• Pas de date limite indiquée")
         days = (opportunity.deadline - self.today).days
         fraction = 1.0 if days >= 60 else 0.75 if days >= 30 else 0.4
-        return self._criterion("time", fraction, f"• Date limite dans {days} jours ({date_longue(opportunity.deadline)})")
+        return self._criterion("time", fraction, f"• Date limite {delai(days)} ({date_longue(opportunity.deadline)})")
 
     def _history(self, opportunity: Opportunity, cantine: Cantine) -> Criterion:
         partner = opportunity.partner
@@ -320,10 +330,10 @@ class Matcher:
         refusals = sorted(d for d in (past.refused if past else []) if d >= recent)
         accepted = [d for d in (past.accepted if past else [])]
         if refusals and not any(d is not None and d > refusals[-1] for d in accepted):
-            return self._criterion("history", 0.0, f"✗ Refus récent de {partner} ({date_courte(refusals[-1])})")
+            return self._criterion("history", 0.0, f"✗ Refus récent {de(partner)} ({date_courte(refusals[-1])})")
         if accepted:
             years = sorted({d.year for d in accepted if d is not None})
-            when = f" (candidature acceptée en {', '.join(map(str, years))})" if years else ""
+            when = f" ({accord(len(years), 'candidature acceptée')} en {liste(map(str, years))})" if years else ""
             return self._criterion("history", 1.0, f"✓ Déjà soutenue par {partner}{when}")
         return self._criterion("history", 0.5, f"• Pas encore de candidature acceptée par {partner}")
 

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from email.utils import getaddresses
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -56,7 +57,33 @@ def parse_date(value: object) -> dt.date:
             return dt.date(year, int(m[2]), int(m[1]))
     except ValueError:
         pass
+    if (written := _written_date(text)) is not None:
+        return written
     raise ValueProblem(f"{show(value)} n'est pas une date valide (attendu : JJ/MM/AAAA)")
+
+
+FRENCH_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+WRITTEN_DATE = re.compile(r"(?:([a-z]+)\.?,?\s+)?(\d{1,2})(er)?\s+([a-z]+)\.?\s+(\d{4})")
+
+
+def _written_date(text: str) -> dt.date | None:
+    """A date written out the French way: "15 mars 2026", "1er avril 2026", "lundi 2 mars 2026",
+    "2 févr. 2026". A weekday that does not match the date, or "3er", makes it ambiguous: None."""
+    m = WRITTEN_DATE.fullmatch(fold(text))
+    if not m or m[4] not in FRENCH_MONTHS or (m[3] and m[2] != "1"):
+        return None
+    if m[1] and m[1] not in FRENCH_WEEKDAYS:
+        return None
+    try:
+        day = dt.date(int(m[5]), FRENCH_MONTHS[m[4]], int(m[2]))
+    except ValueError:
+        return None
+    if m[1] and FRENCH_WEEKDAYS[day.weekday()] != m[1]:
+        raise ValueProblem(
+            f"« {text} » est ambiguë : le {day.day} n'est pas un {m[1]} mais un {FRENCH_WEEKDAYS[day.weekday()]} "
+            "(attendu : JJ/MM/AAAA)"
+        )
+    return day
 
 
 def parse_month(value: object) -> dt.date:
@@ -149,10 +176,31 @@ def parse_integer(value: object) -> int:
     return int(number)
 
 
+# "15 k€", "1,2 M€", "15k", "2 M EUR": thousands and millions of euros
+MULTIPLIED_AMOUNT = re.compile(r"(-?[\d\s\u00a0\u202f.,]*\d)\s*([kKM])\s*(?:€|euros?|eur)?", flags=re.IGNORECASE)
+MULTIPLIERS = {"k": Decimal(1000), "m": Decimal(1_000_000)}
+
+
+def _multiplied_amount(text: str) -> Decimal | None:
+    m = MULTIPLIED_AMOUNT.fullmatch(text.strip())
+    if not m or (m[2] == "m"):  # a lower-case m is not a million (mètres? milliers?): ambiguous
+        return None
+    number = SPACES.sub("", m[1])
+    if re.search(r"\.\d{3}$", number) or number.count(",") + number.count(".") > 1:
+        return None  # "1.500 k€": thousands separator or decimals? ambiguous
+    try:
+        return _decimal_text(number, amount=False) * MULTIPLIERS[m[2].lower()]
+    except InvalidOperation:
+        return None
+
+
 def parse_amount(value: object) -> Decimal:
-    """An amount in euros from a number or French text ("12 500 €", "1 500,50", "12.500")."""
+    """An amount in euros from a number or French text ("12 500 €", "1 500,50", "12.500", "15 k€",
+    "1,2 M€")."""
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         amount = parse_number(value)
+    elif (multiplied := _multiplied_amount(str(value))) is not None:
+        amount = multiplied.quantize(Decimal(1)) if multiplied == multiplied.to_integral_value() else multiplied
     else:
         try:
             amount = _decimal_text(str(value), amount=True)
@@ -195,22 +243,45 @@ def parse_bool(value: object) -> bool:
 
 
 def parse_email(value: object) -> str:
-    """One email address, checked for shape (not for deliverability)."""
+    """One email address, checked for shape (not for deliverability); a display name is dropped:
+    "Jeanne Martin <jeanne@…>", '"Martin, Jeanne" <jeanne@…>' (as Outlook copies it)."""
     text = str(value).strip()
-    if m := re.fullmatch(r".*<([^>]+)>\s*", text):  # "Jeanne Martin <jeanne@…>"
-        text = m[1].strip()
+    pairs = [pair for pair in getaddresses([text]) if any(pair)]
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        if len(pairs) != 1 or not pairs[0][1]:
+            raise EmailNotValidError(text)
+        return validate_email(pairs[0][1], check_deliverability=False).normalized
     except EmailNotValidError:
         raise ValueProblem(
             f"{show(value)} n'est pas une adresse email valide (attendu : prenom.nom@exemple.fr)"
         ) from None
 
 
+# a comma, semicolon or new line outside double quotes: '"Martin, Jeanne" <jeanne@…>, paul@…' is two
+ADDRESS_SEPARATOR = re.compile(r'[,;\n\r]+(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
 def parse_emails(value: object) -> tuple[str, ...]:
-    """Several addresses in one cell, separated by commas, semicolons or new lines."""
-    items = value if isinstance(value, (list, tuple)) else split_list(str(value))
-    return tuple(parse_email(item) for item in items)
+    """Several addresses in one cell, separated by commas, semicolons or new lines; a display name with
+    a comma must be quoted, as Outlook and Gmail copy it ('"Martin, Jeanne" <jeanne@…>')."""
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = [piece.strip() for piece in ADDRESS_SEPARATOR.split(str(value)) if piece.strip()]
+    addresses: list[str] = []
+    for item in items:
+        try:
+            address = parse_email(item)
+        except ValueProblem:
+            if "<" not in item and "@" not in item and len(items) > 1:
+                raise ValueProblem(
+                    f"{show(item)} n'est pas une adresse email valide (un nom qui contient une virgule "
+                    f"s'écrit entre guillemets : \"Martin, Jeanne\" <jeanne.martin@exemple.fr>)"
+                ) from None
+            raise
+        if address not in addresses:
+            addresses.append(address)
+    return tuple(addresses)
 
 
 def parse_choice(value: object, choices: Sequence[str]) -> str:

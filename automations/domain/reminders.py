@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automations.domain.business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
+from automations.domain.french import de
 from automations.domain.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
 from automations.domain.rules import Rule
 
@@ -146,7 +147,7 @@ def _questions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
             continue
         # a question from the hotline mailbox holds line breaks: never in a key (it goes into a header)
         key = f"{question.cantine}|{question.asked_on.isoformat()}|{' '.join(question.question[:80].split())}"
-        yield Subject("questions", key, f"Question de {question.asker}", question.asked_on, question,
+        yield Subject("questions", key, f"Question {de(question.asker)}", question.asked_on, question,
                       (question.cantine,) if question.cantine else (), question.owner_email)
 
 

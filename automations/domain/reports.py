@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from automations.domain.french import pluriel
 from automations.domain.model import Agreement, Dataset, DueItem, MonthlyFigures, Partner
 from automations.domain.parsing import fold
 
@@ -261,8 +262,9 @@ def build_draft(item: DueItem, dataset: Dataset, today: dt.date) -> Draft:
     rollouts, undated = partner_rollouts(agreement.partner, names, period, dataset)
     if undated:
         notes.append(
-            f"{undated} déclinaison(s) réalisée(s) sans Date prévue ne sont pas comptées : "
-            "renseignez leur date pour les rattacher à une période."
+            f"{pluriel(undated, 'déclinaison réalisée')} sans Date prévue "
+            + ("ne sont pas comptées : " if undated > 1 else "n'est pas comptée : ")
+            + "renseignez leur date pour les rattacher à une période."
         )
     draft = Draft(
         item=item, agreement=agreement, partner=dataset.partenaire(agreement.partner), period=period,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "reply_to": Option(str, "", email=True),
         "signature": Option(str, ""),
         "timezone": Option(str, "Europe/Paris"),
+        "unsubscribe_url": Option(str, ""),
     },
     "tables": {
         "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),
@@ -234,6 +236,14 @@ def _timezone_exists(values: dict[str, dict[str, Any]], environ: Mapping[str, st
 
 
 @cross_check
+def _unsubscribe_url(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    url = values["network"]["unsubscribe_url"]
+    if url and (not url.startswith("https://") or any(c.isspace() for c in url) or not url.isascii()):
+        return [f"[network] unsubscribe_url: '{url}' must be an https:// URL (ASCII, no spaces)"]
+    return []
+
+
+@cross_check
 def _digest_day(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
     from automations.domain.weekdays import WEEKDAYS
 
@@ -290,6 +300,38 @@ def _matching_weights(values: dict[str, dict[str, Any]], environ: Mapping[str, s
             problems.append(f"[matching] {key}: expected a whole number ≥ 0, got {matching[key]}")
     if not 0 <= matching["threshold"] <= 100:
         problems.append(f"[matching] threshold: expected a score from 0 to 100, got {matching['threshold']}")
+    return problems
+
+
+# Domains reserved for examples (RFC 2606, RFC 6761): nobody reads mail there.
+EXAMPLE_DOMAIN = re.compile(r"(^|\.)(example\.(org|com|net)|example|test|invalid|localhost)$", flags=re.IGNORECASE)
+PLACEHOLDER_BASE = re.compile(r"app[Xx]{6,}")
+
+
+def placeholder_problems(settings: Settings) -> list[str]:
+    """The values of config/example.toml left as they were in a deployment that talks to real services
+    (Airtable, Google Sheets, SMTP, SendGrid): `cantines check` refuses them, in French."""
+    network, used = settings.network, {settings.tables.backend, *settings.tables.bindings.values()}
+    real = bool(used & {"airtable", "sheets"}) or settings.mail.backend in ("smtp", "sendgrid")
+    if not real:
+        return []  # the demo: a local workbook and an outbox folder, example addresses are fine
+    problems = []
+    base = settings.secrets.get("AIRTABLE_BASE_ID") or settings.airtable.base_id
+    if "airtable" in used and base and PLACEHOLDER_BASE.fullmatch(base):
+        problems.append(
+            f"[airtable] base_id : « {base} » est l'exemple de config/example.toml ; mettez l'identifiant de "
+            "votre base (app… suivi de 14 caractères, dans l'adresse de la base) ou AIRTABLE_BASE_ID"
+        )
+    sheet = settings.sheets.spreadsheet
+    if sheet and ("…" in sheet or "..." in sheet or sheet.startswith("1AbCdEf")):
+        problems.append(f"[sheets] spreadsheet : « {sheet} » est l'exemple ; mettez la clé de votre classeur")
+    for key in ("coordinator_email", "sender", "reply_to"):
+        address = network[key]
+        if address and EXAMPLE_DOMAIN.search(address.rpartition("@")[2]):
+            problems.append(
+                f"[network] {key} : « {address} » est une adresse d'exemple ; mettez une vraie adresse "
+                "(les emails n'arriveraient à personne)"
+            )
     return problems
 
 

@@ -3,6 +3,7 @@ any mail client), an .html preview, and a line in `index.html` that lists every 
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import html
 import os
@@ -13,9 +14,29 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from babel.dates import format_datetime
+
 from connectors.mail.base import MailBackend
+from connectors.mail.message import WIRE
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _date(message: EmailMessage) -> dt.datetime | None:
+    try:
+        return parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def date_fr(value: dt.datetime | None, *, short: bool = False) -> str:
+    """A message's date as staff read it: "mardi 1er décembre 2026 à 07:30" or "01/12/2026 07:30"."""
+    if value is None:
+        return ""
+    if short:
+        return value.strftime("%d/%m/%Y %H:%M")
+    day = "d'er'" if value.day == 1 else "d"
+    return format_datetime(value, f"EEEE {day} MMMM y 'à' HH:mm", tzinfo=value.tzinfo, locale="fr_FR")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -54,7 +75,7 @@ class OutboxBackend(MailBackend):
     def deliver(self, message: EmailMessage) -> str | None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = stem_for(message)
-        _atomic_write(self.folder / f"{stem}.eml", message.as_bytes(policy=policy.SMTP))
+        _atomic_write(self.folder / f"{stem}.eml", message.as_bytes(policy=WIRE))
         _atomic_write(self.folder / f"{stem}.html", self._preview(message, stem).encode("utf-8"))
         self.delivered += 1
         return f"{stem}.eml"
@@ -80,9 +101,11 @@ class OutboxBackend(MailBackend):
             )
         headers = "".join(
             f"<tr><th>{label}</th><td>{html.escape(str(message[name]))}</td></tr>"
-            for name, label in (("From", "De"), ("To", "À"), ("Cc", "Copie"), ("Subject", "Objet"), ("Date", "Date"))
+            for name, label in (("From", "De"), ("To", "À"), ("Cc", "Copie"), ("Subject", "Objet"))
             if message[name]
         )
+        if (date := _date(message)) is not None:
+            headers += f"<tr><th>Date</th><td>{html.escape(date_fr(date))}</td></tr>"
         body = (
             f'<iframe title="Message" srcdoc="{html.escape(html_part.get_content())}"></iframe>'
             if html_part is not None else ""
@@ -101,15 +124,11 @@ class OutboxBackend(MailBackend):
         for path in self.folder.glob("*.eml"):
             with path.open("rb") as handle:
                 parsed = email.message_from_binary_file(handle, policy=policy.default)
-            try:
-                date = parsedate_to_datetime(parsed["Date"]) if parsed["Date"] else None
-            except (TypeError, ValueError):
-                date = None
-            entries.append((date.isoformat() if date else "", path.stem, parsed))
-        entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+            entries.append((_date(parsed), path.stem, parsed))
+        entries.sort(key=lambda e: (e[0].isoformat() if e[0] else "", e[1]), reverse=True)
         rows = "".join(
             "<tr>"
-            f"<td>{html.escape(date[:10])}</td>"
+            f"<td>{html.escape(date_fr(date, short=True))}</td>"
             f"<td>{html.escape(str(m.get('X-Cantines-Kind', '')))}</td>"
             f"<td>{html.escape(str(m['To'] or ''))}</td>"
             f'<td><a href="{html.escape(stem)}.html">{html.escape(str(m["Subject"] or "(sans objet)"))}</a></td>'
@@ -120,7 +139,7 @@ class OutboxBackend(MailBackend):
         page = PAGE.format(
             title="Boîte d'envoi",
             body=f"<h1>Boîte d'envoi</h1><p>{count} message{'s' if count > 1 else ''} "
-            "préparé(s) localement : aucun n'a été envoyé par email.</p>"
+            f"préparé{'s' if count > 1 else ''} localement\u00a0: aucun n'a été envoyé par email.</p>"
             f"<table><thead><tr><th>Date</th><th>Type</th><th>Destinataires</th><th>Objet</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>",
         )

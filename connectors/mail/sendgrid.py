@@ -130,18 +130,31 @@ def batch_personalizations(
 
 
 def _addresses(message: EmailMessage, *names: str) -> list[EmailAddress]:
-    values = [str(value) for name in names for value in message.get_all(name, [])]
     found: list[EmailAddress] = []
-    for display_name, address in getaddresses(values):
-        if not address or "@" not in address:
-            continue
-        entry: EmailAddress = {"email": address}
-        # SendGrid refuses ';' and ',' in recipient names.
-        cleaned = " ".join(re.sub(r"[;,]", " ", display_name).split())
-        if cleaned:
-            entry["name"] = cleaned
-        found.append(entry)
+    for name in names:
+        for header in message.get_all(name, []):
+            # a parsed header knows its addresses; re-splitting its text would cut "Dupont, Jean" in two
+            pairs = (
+                [(a.display_name, a.addr_spec) for a in header.addresses] if hasattr(header, "addresses")
+                else getaddresses([str(header)])
+            )
+            for display_name, address in pairs:
+                if not address or "@" not in address:
+                    continue
+                entry: EmailAddress = {"email": address}
+                display_name = " ".join(display_name.split())
+                if display_name:
+                    entry["name"] = _sendgrid_name(display_name)
+                found.append(entry)
     return found
+
+
+def _sendgrid_name(name: str) -> str:
+    """SendGrid reads a name containing ',' or ';' as a list unless it is wrapped in double quotes (as
+    SendGrid's PHP library does): "Dupont, Jean" is sent as '"Dupont, Jean"'."""
+    if ("," in name or ";" in name) and not (name.startswith('"') and name.endswith('"')):
+        return '"' + name.replace('"', "'") + '"'
+    return name
 
 
 def _unique(addresses: Iterable[EmailAddress], seen: set[str]) -> list[EmailAddress]:
@@ -156,7 +169,7 @@ def _unique(addresses: Iterable[EmailAddress], seen: set[str]) -> list[EmailAddr
 
 def _ascii_header_value(value: str) -> str:
     """Header values go into the JSON as they will appear on the wire: RFC 2047 words if not ASCII."""
-    value = " ".join(value.split())
+    value = "".join(value.splitlines())
     if value.isascii():
         return value
     return " ".join(line.strip() for line in Header(value, "utf-8").encode().splitlines())
@@ -202,7 +215,7 @@ def mail_payload(message: EmailMessage, *, sandbox: bool = False) -> MailSendPay
     if not to:  # SendGrid needs at least one "to"
         to, cc = cc[:1], cc[1:]
     if not to:
-        raise DeliveryError("the message has no To or Cc address", retriable=False)
+        raise DeliveryError("le message n'a aucun destinataire (ni À ni Copie)", retriable=False)
     if len(to) + len(cc) > MAX_RECIPIENTS_PER_REQUEST:
         raise DeliveryError(
             f"the message has {len(to) + len(cc)} recipients; SendGrid takes at most "
@@ -377,20 +390,20 @@ class SendGridBackend(MailBackend):
                 status = int(exc.status_code)
                 if status != 429 and status < 500:
                     raise self._refused(status, exc.body) from exc
-                problem = f"SendGrid answered {status} ({sendgrid_errors(exc.body)})"
+                problem = f"SendGrid a répondu {status} ({sendgrid_errors(exc.body)})"
                 wait = rate_limit_wait(exc.headers) if status == 429 else retry_after_seconds(exc.headers)
             except urllib.error.URLError as exc:
                 # urllib wraps failures to connect or to send the request: SendGrid did not get it.
-                problem = f"SendGrid could not be reached at {self.host} ({_describe(exc.reason)})"
+                problem = f"SendGrid injoignable à {self.host} ({_describe(exc.reason)})"
                 wait = None
             except (OSError, http.client.HTTPException) as exc:
                 # The request went out but the answer was lost: SendGrid may have accepted the message and
                 # cannot be asked, so it is held for a person to check, like a message interrupted by a crash.
                 key = payload.get("custom_args", {}).get(KEY_ARGUMENT, "")
                 raise DeliveryError(
-                    f"the connection to SendGrid was lost before its answer ({_describe(exc)}): the message "
-                    "may have been sent. Check SendGrid's Activity feed"
-                    + (f" ({KEY_ARGUMENT} = {key})" if key else "") + " before sending it again",
+                    f"connexion à SendGrid perdue avant sa réponse ({_describe(exc)}) : le message a peut-être "
+                    "été envoyé. Vérifiez le journal d'activité (Activity feed) de SendGrid"
+                    + (f" ({KEY_ARGUMENT} = {key})" if key else "") + " avant de le renvoyer",
                     retriable=False,
                 ) from exc
             else:
@@ -399,12 +412,12 @@ class SendGridBackend(MailBackend):
             if wait is None:
                 wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
             if wait > MAX_WAIT_SECONDS:
-                raise DeliveryError(f"{problem}; SendGrid asked to wait {wait:.0f} s", retriable=True)
+                raise DeliveryError(f"{problem} ; SendGrid demande d'attendre {wait:.0f} s", retriable=True)
             if attempt == self.max_attempts:
                 break
             log.warning("%s; trying again in %.1f s (attempt %d of %d)", problem, wait, attempt + 1, self.max_attempts)
             self.sleeper(wait)
-        suffix = f" (after {self.max_attempts} attempts)" if self.max_attempts > 1 else ""
+        suffix = f" (après {self.max_attempts} tentatives)" if self.max_attempts > 1 else ""
         raise DeliveryError(f"{problem}{suffix}", retriable=True)
 
     def _refused(self, status: int, body: bytes | None) -> DeliveryError:
@@ -417,9 +430,9 @@ class SendGridBackend(MailBackend):
                 "permission and that the From address is a verified sender"
             )
         elif status == 413:
-            text = f"the message is too large for SendGrid (413: {reason}); the limit is 30 MB with attachments"
+            text = f"message trop gros pour SendGrid (413 : {reason}) ; la limite est de 30 Mo pièces jointes comprises"
         else:
-            text = f"SendGrid refused the message ({status}: {reason})"
+            text = f"SendGrid a refusé le message ({status} : {reason})"
         # a rejected key refuses every message alike: stop there, nothing was sent
         return DeliveryError(text, retriable=False, stops_delivery=status in (401, 403))
 

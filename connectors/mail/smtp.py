@@ -38,6 +38,7 @@ from email.utils import getaddresses
 
 from connectors.errors import ConfigurationError
 from connectors.mail.base import DeliveryError, MailBackend
+from connectors.mail.message import on_the_wire
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ class SmtpBackend(MailBackend):
         """Send to To + Cc; return the Message-ID. Temporary refusals are tried again `max_attempts` times."""
         recipients = envelope_recipients(message)
         if not recipients:
-            raise DeliveryError("the message has no To or Cc address", retriable=False)
+            raise DeliveryError("le message n'a aucun destinataire (ni À ni Copie)", retriable=False)
         self._retrying(lambda: self._send(message, recipients))
         return str(message["Message-ID"]) if message["Message-ID"] else None
 
@@ -291,24 +292,24 @@ class SmtpBackend(MailBackend):
         connection = self._usable_connection()
         address = self.settings.address
         try:
-            refused = connection.send_message(message, to_addrs=recipients)
+            refused = connection.send_message(on_the_wire(message), to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused; nothing was sent
             detail = "; ".join(f"{rcpt} ({_reply_text(code, text)})" for rcpt, (code, text) in exc.recipients.items())
             temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
-            error = DeliveryError(f"SMTP server {address} refused the recipients: {detail}", retriable=temporary)
+            error = DeliveryError(f"le serveur SMTP {address} a refusé les destinataires : {detail}", retriable=temporary)
             if temporary:
                 raise _TryAgain(error) from exc
             raise error from exc
         except smtplib.SMTPSenderRefused as exc:
-            raise self._reply_failure(exc, f"refused the sender {exc.sender}") from exc
+            raise self._reply_failure(exc, f"a refusé l'expéditeur {exc.sender}") from exc
         except smtplib.SMTPDataError as exc:  # an explicit refusal after DATA: the message was not accepted
-            raise self._reply_failure(exc, "refused the message") from exc
+            raise self._reply_failure(exc, "a refusé le message") from exc
         except smtplib.SMTPServerDisconnected as exc:
             raise self._lost_while_sending(exc) from exc
         except smtplib.SMTPResponseException as exc:
-            raise self._reply_failure(exc, "refused the message") from exc
+            raise self._reply_failure(exc, "a refusé le message") from exc
         except smtplib.SMTPException as exc:  # e.g. non-ASCII addresses and no SMTPUTF8
-            raise DeliveryError(f"SMTP server {address} cannot take this message: {exc}", retriable=False) from exc
+            raise DeliveryError(f"le serveur SMTP {address} ne peut pas prendre ce message : {exc}", retriable=False) from exc
         except OSError as exc:  # a timeout or a reset (SMTPException is an OSError: caught above)
             raise self._lost_while_sending(exc) from exc
         if refused:  # accepted for some recipients: sending again would duplicate it for them
@@ -325,7 +326,7 @@ class SmtpBackend(MailBackend):
                 return
             except _TryAgain as again:
                 if number == self.max_attempts:
-                    suffix = f" (after {number} attempts)" if number > 1 else ""
+                    suffix = f" (après {number} tentatives)" if number > 1 else ""
                     raise DeliveryError(f"{again.error}{suffix}", retriable=True) from again.__cause__
                 wait = BACKOFF_SECONDS * 2 ** (number - 1)
                 log.warning("%s; trying again in %.0f s", again.error, wait)
@@ -341,14 +342,14 @@ class SmtpBackend(MailBackend):
     def _connection_failure(self, exc: BaseException) -> Exception:
         """Connecting or greeting failed: nothing was sent, so trying again at once is harmless."""
         if isinstance(exc, smtplib.SMTPResponseException):
-            return self._reply_failure(exc, "refused the connection")
+            return self._reply_failure(exc, "a refusé la connexion")
         if isinstance(exc, ssl.SSLCertVerificationError):  # waiting will not fix it; the next run may
             return DeliveryError(
                 f"SMTP server {self.settings.address}: TLS certificate not accepted ({exc.verify_message}); "
                 f"check the host name in {SETTING}", retriable=True,
             )
         return _TryAgain(DeliveryError(
-            f"SMTP server {self.settings.address} could not be reached ({_describe(exc)})", retriable=True
+            f"serveur SMTP {self.settings.address} injoignable ({_describe(exc)})", retriable=True
         ))
 
     def _lost_while_sending(self, exc: BaseException) -> DeliveryError:
@@ -356,8 +357,8 @@ class SmtpBackend(MailBackend):
         now; the run leaves it pending and the next run sends it."""
         self._drop_connection()
         return DeliveryError(
-            f"SMTP server {self.settings.address} dropped the connection while sending ({_describe(exc)}); "
-            "the message may or may not have been accepted", retriable=True,
+            f"le serveur SMTP {self.settings.address} a coupé la connexion pendant l'envoi ({_describe(exc)}) ; "
+            "le message a pu être accepté ou non", retriable=True,
         )
 
     def _reply_failure(self, exc: smtplib.SMTPResponseException, what: str) -> Exception:
@@ -367,7 +368,7 @@ class SmtpBackend(MailBackend):
         return self._reply_error(what, exc, retriable=False)
 
     def _reply_error(self, what: str, exc: smtplib.SMTPResponseException, *, retriable: bool) -> DeliveryError:
-        return DeliveryError(f"SMTP server {self.settings.address} {what} ({_reply(exc)})", retriable=retriable)
+        return DeliveryError(f"le serveur SMTP {self.settings.address} {what} ({_reply(exc)})", retriable=retriable)
 
 
 def _reply_text(code: int, text: bytes | str) -> str:

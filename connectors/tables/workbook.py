@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,18 @@ WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
 def header_key(name: object) -> str:
     """Header cells match column names whatever the case and surrounding spaces staff typed."""
     return " ".join(str(name).split()).casefold() if name is not None else ""
+
+
+def _why_unreadable(exc: BaseException) -> str:
+    """Why openpyxl could not open a file, in French (with the exception's name for whoever debugs)."""
+    name = exc.__class__.__name__
+    if isinstance(exc, zipfile.BadZipFile) or name == "InvalidFileException":
+        return f"ce n'est pas un classeur .xlsx lisible (fichier endommagé ou d'un autre format ; {name})"
+    if isinstance(exc, PermissionError):
+        return f"accès refusé (le fichier est-il ouvert ailleurs ou protégé ? {name})"
+    if isinstance(exc, KeyError):
+        return f"le classeur est incomplet ou endommagé ({name} : {exc})"
+    return f"{name} : {exc}"
 
 
 class WorkbookStore:
@@ -87,7 +100,7 @@ class WorkbookStore:
                         self._book = openpyxl.load_workbook(self.path)
                     except Exception as exc:  # openpyxl raises many types for a damaged file
                         raise BackendError(
-                            f"Cannot open workbook {self.path}: {exc.__class__.__name__}: {exc}"
+                            f"Impossible d'ouvrir le classeur {self.path} : {_why_unreadable(exc)}"
                         ) from exc
                 self._stamp = stamp
             return self._book
@@ -201,7 +214,8 @@ class WorkbookTable(Table):
         missing = [n for n in names if n not in header]
         if missing:
             raise SchemaError(
-                f"Colonne(s) {', '.join(f'« {m} »' for m in missing)} absente(s) de l'onglet "
+                f"{'Colonnes' if len(missing) > 1 else 'Colonne'} {', '.join(f'« {m} »' for m in missing)} "
+                f"{'absentes' if len(missing) > 1 else 'absente'} de l'onglet "
                 f"« {self.spec.name} » (lancez `cantines init`)"
             )
         return header

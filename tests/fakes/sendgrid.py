@@ -151,7 +151,8 @@ def _validate_personalizations(personalizations: list[Any], payload: dict[str, A
                     ))
                 seen.add(email)
                 name = str((recipient or {}).get("name", ""))
-                if ";" in name or "," in name:
+                quoted = len(name) >= 2 and name[0] == name[-1] == '"'  # SendGrid accepts them quoted
+                if (";" in name or "," in name) and not quoted:
                     errors.append(error(
                         "The name cannot contain ';' or ','.", f"personalizations.{index}.{kind}.{position}.name"
                     ))

@@ -43,8 +43,8 @@ def translate(
     answers alike, and lists every missing field where Airtable names the first only."""
     response = exc.response if isinstance(exc, requests.HTTPError) else None
     if response is None:
-        return RetriableBackendError(f"Airtable unreachable for base {base_id} ({exc.__class__.__name__}): "
-                                     "try again later")
+        return RetriableBackendError(f"Airtable injoignable pour la base {base_id} ({_cause(exc)}) : "
+                                     "le prochain cycle réessaiera")
     status = response.status_code
     kind, message = error_of(response)
     where = f"« {table.name} »" if table else f"la base {base_id}"
@@ -61,11 +61,22 @@ def translate(
     if kind in VALUE_ERRORS and table is not None:
         return invalid_value(table, message, sent)
     if status == 429:
-        return RetriableBackendError(f"Airtable still answers 429 (rate limit) for base {base_id} after waiting "
-                                     f"{max_rate_limit_wait:.0f} s: try again later")
+        return RetriableBackendError(f"Airtable limite encore le débit de la base {base_id} (HTTP 429) après "
+                                     f"{max_rate_limit_wait:.0f} s d'attente : le prochain cycle réessaiera")
     if status >= 500 or status == 404:  # 404 NOT_FOUND: a record deleted while the worker ran
-        return RetriableBackendError(f"Airtable error on {where} (HTTP {status} {kind}: {message}): try again later")
+        return RetriableBackendError(f"Erreur d'Airtable sur {where} (HTTP {status} {kind} : {message}) : "
+                                     "le prochain cycle réessaiera")
     return BackendError(f"Airtable a refusé la requête sur {where} (HTTP {status} {kind} : {message})")
+
+
+def _cause(exc: BaseException) -> str:
+    """Why a request got no answer, in French: a timeout, a refused connection…"""
+    name = exc.__class__.__name__
+    if isinstance(exc, requests.Timeout):
+        return f"délai dépassé, {name}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connexion impossible, {name}"
+    return name
 
 
 def not_found(base_id: str, table: TableSpec | None,
@@ -96,7 +107,9 @@ def missing_fields(table: TableSpec | None, named: list[str],
         if fields is not None:
             missing = [name for name in table.column_names if name not in fields] or named
     where = f"« {table.name} »" if table is not None else ""
-    return SchemaError(f"Champ(s) {', '.join(f'« {m} »' for m in missing)} absent(s) de la table Airtable "
+    many = len(missing) > 1
+    return SchemaError(f"{'Champs' if many else 'Champ'} {', '.join(f'« {m} »' for m in missing)} "
+                       f"{'absents' if many else 'absent'} de la table Airtable "
                        f"{where} ({INIT_HINT})")
 
 

@@ -87,7 +87,7 @@ def first_cell(a1: str) -> tuple[int, int]:
     """(row, column), 1-based, of the first cell of an A1 range such as 'Tab'!B12:H14."""
     match = CELL.match(a1.rpartition("!")[2])
     if not match:
-        raise BackendError(f"Google Sheets answered an unreadable range: {a1!r}")
+        raise BackendError(f"Google Sheets a répondu une plage illisible : {a1!r}")
     column = 0
     for char in match.group(1):
         column = column * 26 + ord(char) - 64

@@ -326,7 +326,8 @@ class SheetsBook:
             row, col = first_cell(str((answer.get("updates") or {}).get("updatedRange", "")))
             if col != anchor:
                 tab.stale = True
-                raise BackendError(f"Google Sheets a ajouté {len(values)} ligne(s) à partir de la colonne "
+                lines = f"{len(values)} ligne{'s' if len(values) > 1 else ''}"
+                raise BackendError(f"Google Sheets a ajouté {lines} à partir de la colonne "
                                    f"{column_letters(col)} au lieu de {column_letters(anchor)} dans l'onglet "
                                    f"« {tab.title} » du classeur {self.where} : vérifiez ces lignes")
             if row != tab.flushed + 1:

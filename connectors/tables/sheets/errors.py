@@ -35,7 +35,9 @@ def missing_tab(name: str, where: str) -> SchemaError:
 
 
 def missing_columns(names: list[str], tab: str, where: str) -> SchemaError:
-    return SchemaError(f"Colonne(s) {', '.join(f'« {n} »' for n in names)} absente(s) de l'onglet « {tab} » "
+    many = len(names) > 1
+    return SchemaError(f"{'Colonnes' if many else 'Colonne'} {', '.join(f'« {n} »' for n in names)} "
+                       f"{'absentes' if many else 'absente'} de l'onglet « {tab} » "
                        f"du classeur Google Sheets {where} ({INIT_HINT})")
 
 
@@ -55,8 +57,8 @@ def translate(exc: BaseException, *, where: str, account: str | None, tab: str |
                                   f"({reason[:120]}): check {ENV_NAME} (the key may have been deleted or "
                                   "the account disabled)")
     if isinstance(exc, auth_exceptions.TransportError):
-        return RetriableBackendError(f"Google's token service is unreachable ({exc.__class__.__name__}): "
-                                     "try again later")
+        return RetriableBackendError(f"Le service d'authentification de Google est injoignable "
+                                     f"({exc.__class__.__name__}) : le prochain cycle réessaiera")
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return RetriableBackendError(f"Google Sheets injoignable pour le classeur {where} "
                                      f"({exc.__class__.__name__}) : réessayez plus tard")
