@@ -13,11 +13,15 @@ from typing import Any
 
 import click
 
-from connectors.errors import CantinesError, ConfigurationError, LockBusyError
+from connectors.errors import CantinesError, ConfigurationError, LockBusyError, StopRequested
 
 from automations.settings import DEFAULT_CONFIG, Settings, load_settings
 
-EXIT_PROBLEM, EXIT_CONFIG = 1, 2
+# Exit codes, for a PaaS scheduler or a person (README, "Commands"): 0 the run went to the end (data
+# problems are listed, not fatal); 1 it failed; 2 the configuration is wrong; 3 it is incomplete (a
+# table could not be read) or was interrupted (SIGTERM); 4 it went to the end but delivery failed or
+# was cut short (messages left pending or held).
+EXIT_OK, EXIT_PROBLEM, EXIT_CONFIG, EXIT_INCOMPLETE, EXIT_DELIVERY = 0, 1, 2, 3, 4
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -48,6 +52,17 @@ def clock_for(settings: Settings) -> Callable[[], dt.datetime]:
 
 def resolve_today(settings: Settings, today: dt.datetime | None) -> dt.date:
     return today.date() if today is not None else clock_for(settings)().date()
+
+
+def run_exit_code(report: Any) -> int:
+    """What a run's exit code says: failed, incomplete or interrupted, delivery failed, or fine."""
+    if report.fatal:
+        return EXIT_PROBLEM
+    if report.stopped or report.incomplete:
+        return EXIT_INCOMPLETE
+    if report.send_failures or report.deferred:
+        return EXIT_DELIVERY
+    return EXIT_OK
 
 
 def fail(message: str, code: int = EXIT_PROBLEM) -> None:
@@ -81,27 +96,37 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     """Run one full cycle: read the tables, report data problems, queue and send reminders, write
     the Problèmes and Journal tabs.
 
+    Exits 0 when the run went to the end (data problems are listed, not fatal), 1 when it failed,
+    2 on a configuration error, 3 when it is incomplete (a table could not be read) or was stopped
+    (SIGTERM: the message being sent finishes, the others stay pending), 4 when delivery failed or
+    ran out of time (messages left pending or held).
+
     \b
     Example:
       cantines run --config config/demo.toml --today 2026-03-02
     """
     from automations.cycle.run import run_cycle
+    from automations.stopping import StopSignals
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
+    signals = StopSignals().install()
     try:
-        report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run)
+        report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run, stop=signals.event)
+    except StopRequested as exc:
+        fail(f"{exc}; messages not sent stay pending for the next run", EXIT_INCOMPLETE)
     except LockBusyError as exc:
         fail(f"{exc}; try again when it has finished")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
+    finally:
+        signals.cancel()
     outbox = settings.mail.outbox_dir / "index.html" if settings.mail.backend == "outbox" else None
     click.echo(format_report(report, outbox=str(outbox) if outbox else None))
-    if report.fatal:
-        sys.exit(EXIT_PROBLEM)
+    sys.exit(run_exit_code(report))
 
 
 @cli.command()
@@ -449,10 +474,15 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
     if state is None:
         fail("no state store yet: nothing is held")
     try:
-        count = state.release(None if release_all else list(keys))
+        held = {str(row["idempotency_key"]) for row in state.held()}
+        unknown = [key for key in keys if key not in held]
+        count = state.release(None if release_all else [key for key in keys if key in held])
     finally:
         state.close()
     click.echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
+    if unknown:
+        fail("no held message has the key " + ", ".join(f"'{key}'" for key in unknown)
+             + " (`cantines status` lists the held messages and their keys)")
 
 
 def main() -> None:

@@ -373,6 +373,17 @@ class StateStore:
             )
             return result.rowcount == 1
 
+    def unclaim(self, message_id: int, note: str | None = None) -> bool:
+        """Move a message from sending back to pending: the provider refused every attempt so far
+        (nothing in flight), so a crash now must not leave it looking "maybe sent"."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id, outbox.c.status == SENDING)
+                .values(status=PENDING, last_error=note[:2000] if note else outbox.c.last_error)
+            )
+            return result.rowcount == 1
+
     def interrupted(self) -> list[QueuedMessage]:
         """Messages left in "sending" by a process that died while handing them over."""
         with self.engine.connect() as conn:

@@ -3,8 +3,10 @@ scheduled worker both call `run_cycle`; every step takes `today` so any run can 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
@@ -12,7 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError
+from connectors.errors import BackendError, CantinesError, InvalidValueError, StopRequested
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
@@ -45,8 +47,9 @@ SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching",
 ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
 
 
-class Stopped(Exception):
+class Stopped(StopRequested):
     """The worker was asked to stop (SIGTERM): no new step starts."""
+
 OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
 # Not a completed run: the next one covers the same days again (reminders, catch-up at start-up).
 INCOMPLETE, INTERRUPTED = "Incomplet", "Interrompu"
@@ -68,6 +71,7 @@ class RunReport:
     already_queued: int = 0
     sent: int = 0
     send_failures: int = 0
+    deferred: int = 0  # pending messages not tried: the run's delivery time was up
     pending: int = 0
     held: int = 0  # held by this run (interrupted sends)
     held_total: int = 0
@@ -103,6 +107,7 @@ class RunReport:
         return {
             "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders, "recapitulatifs": self.digests,
             "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
+            "non_tentes": self.deferred,
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
             "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
@@ -349,11 +354,24 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
 
 def deliver(
     state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = lambda: False, *, stop: threading.Event | None = None,
+    budget_seconds: float | None = None,
 ) -> None:
-    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run;
-    when asked to stop, the message being sent finishes and the others stay pending."""
+    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run.
+    When asked to stop (`should_stop`, or `stop` set, which also wakes the backend's waits), the
+    message being handed over finishes and the others stay pending; so do those not tried within
+    `budget_seconds`. A message the provider refused at every attempt (429, 5xx) goes back to
+    pending, never held: while the backend waits between attempts it is not "sending"."""
     parser = BytesParser(policy=policy.default)
+    window = backend.window
+    if stop is not None:
+        window.stop = stop
+    if budget_seconds is not None:
+        window.deadline = window.monotonic() + budget_seconds
+
+    def stopping() -> bool:
+        return should_stop() or window.stopping()
+
     for stuck in state.interrupted():  # we hold the run lock: whoever was sending it died
         resend = backend.after_crash == "resend"
         state.recover(
@@ -367,6 +385,9 @@ def deliver(
                 f"« {stuck.subject} » : envoi interrompu, peut-être déjà parti ; mis de côté pour vérification"
             )
     waiting = state.pending()
+    if waiting and stopping():
+        report.stopped = True
+        waiting = []
     if waiting:
         try:
             backend.open()
@@ -375,12 +396,21 @@ def deliver(
             report.errors.append(f"envoi impossible ({backend.name}) : {exc} ; {len(waiting)} message(s) en attente")
             waiting = []
         try:
-            for queued in waiting:
-                if should_stop():
+            for index, queued in enumerate(waiting):
+                if stopping():
                     report.stopped = True
+                    break
+                if window.expired():
+                    report.deferred = len(waiting) - index
+                    report.errors.append(
+                        f"délai d'envoi de {budget_seconds:.0f} s écoulé : {report.deferred} message(s) non tenté(s), "
+                        "ils partiront au prochain cycle"
+                    )
                     break
                 if not state.claim(queued.id):
                     continue  # another process is sending it
+                window.idle = lambda message_id=queued.id: state.unclaim(message_id)  # type: ignore[misc]
+                window.busy = lambda message_id=queued.id: state.claim(message_id)  # type: ignore[misc]
                 try:
                     provider_id = backend.deliver(parser.parsebytes(queued.message))
                 except DeliveryError as exc:
@@ -388,9 +418,13 @@ def deliver(
                     report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
                     if exc.stops_delivery:  # nothing was sent; every other message would fail alike
                         state.mark_failed(queued.id, str(exc))
+                        if window.stopping():
+                            report.stopped = True
                         break
                     state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
                     continue
+                finally:
+                    window.idle, window.busy = (lambda: None), (lambda: True)
                 state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
                 report.sent += 1
         finally:
@@ -447,21 +481,34 @@ def run_cycle(
     parts: frozenset[str] = ALL_PARTS,
     skip_if_done_since: dt.datetime | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    stop: threading.Event | None = None,
     tables: dict[str, Table] | None = None,
 ) -> RunReport:
     """Run one cycle for `today`. `clock` gives the current time for timestamps only.
 
     The run lock makes cycles run one at a time across processes and machines. With
     `skip_if_done_since`, a cycle that finds `job` already completed since then (by another worker,
-    while it waited for the lock) does nothing. `should_stop` is checked between steps."""
+    while it waited for the lock) does nothing. `should_stop` is checked between steps; `stop` (the
+    SIGTERM event) is too, and it also ends at once the wait for the lock and the mail backend's waits."""
     if dry_run:
         return plan(settings, today=today, clock=clock, tables=tables)
+    if stop is not None:
+        asked = should_stop
+        should_stop = lambda: asked() or stop.is_set()  # noqa: E731
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
     tables = tables if tables is not None else open_tables(settings)
     state = open_state(settings)
     try:
         state.migrate(report.started_at)
-        with state.run_lock("cycle", wait_seconds=lock_wait_seconds):
+        try:
+            lock = state.run_lock("cycle", wait_seconds=lock_wait_seconds, stop=stop)
+            lock.__enter__()
+        except StopRequested:
+            report.stopped = True
+            report.skipped = "stop requested while waiting for the run lock"
+            return report
+        with contextlib.ExitStack() as held:
+            held.push(lock)
             if skip_if_done_since is not None:
                 done = state.last_success(job)
                 if done is not None and done >= skip_if_done_since:
@@ -469,8 +516,8 @@ def run_cycle(
                     return report
             run_id = state.start_run(job=job, today=today, now=report.started_at)
             try:
-                _cycle(settings, tables, state, today, clock, report, parts, should_stop)
-            except Stopped:
+                _cycle(settings, tables, state, today, clock, report, parts, should_stop, stop)
+            except StopRequested:
                 report.stopped = True
                 report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
             except CantinesError as exc:
@@ -496,6 +543,7 @@ def run_cycle(
 def _cycle(
     settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
     clock: Callable[[], dt.datetime], report: RunReport, parts: frozenset[str], should_stop: Callable[[], bool],
+    stop: threading.Event | None = None,
 ) -> None:
     def step() -> None:
         if should_stop():
@@ -546,7 +594,8 @@ def _cycle(
         report.messages = messages
     step()
     queue(state, messages, clock(), report)
-    deliver(state, open_mail(settings), clock, report, should_stop)
+    deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
+            budget_seconds=settings.mail.delivery_budget_seconds)
 
 
 def refused_value(report: RunReport, write: Callable[[], None]) -> None:

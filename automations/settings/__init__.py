@@ -89,6 +89,8 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "outbox_dir": Option(str, "outbox", path=True),
         "timeout_seconds": Option(int, 30),
         "sendgrid_sandbox": Option(bool, False),
+        # No wait or new message starts after this many seconds of delivery; the rest stay pending.
+        "delivery_budget_seconds": Option(int, 300),
     },
     "reminders": {
         "rules": Option(str, "reminders.toml", path=True),
