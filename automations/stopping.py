@@ -9,7 +9,6 @@ is with StopRequested. A second signal does the same at once.
 
 from __future__ import annotations
 
-import _thread
 import logging
 import signal
 import threading
@@ -52,7 +51,9 @@ class StopSignals:
         """Still running after the grace period: raise StopRequested in the main thread."""
         log.warning("still busy %.0f s after the stop request: interrupting", self.grace)
         self._interrupt = True
-        _thread.interrupt_main(signal.SIGTERM)
+        main = threading.main_thread().ident
+        if main is not None:  # a real signal to the main thread: it also breaks a blocking sleep or read
+            signal.pthread_kill(main, signal.SIGTERM)
 
     def cancel(self) -> None:
         """The work is done: no interruption must come later; the previous handlers are back."""

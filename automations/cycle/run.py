@@ -368,9 +368,17 @@ def deliver(
         window.stop = stop
     if budget_seconds is not None:
         window.deadline = window.monotonic() + budget_seconds
+        window.out_of_time = False
 
     def stopping() -> bool:
         return should_stop() or window.stopping()
+
+    def out_of_time(left: int) -> None:
+        report.deferred = left
+        report.errors.append(
+            f"délai d'envoi de {budget_seconds or 0:.0f} s écoulé : {left} message(s) non tenté(s), "
+            "ils partiront au prochain cycle"
+        )
 
     for stuck in state.interrupted():  # we hold the run lock: whoever was sending it died
         resend = backend.after_crash == "resend"
@@ -401,11 +409,7 @@ def deliver(
                     report.stopped = True
                     break
                 if window.expired():
-                    report.deferred = len(waiting) - index
-                    report.errors.append(
-                        f"délai d'envoi de {budget_seconds:.0f} s écoulé : {report.deferred} message(s) non tenté(s), "
-                        "ils partiront au prochain cycle"
-                    )
+                    out_of_time(len(waiting) - index)
                     break
                 if not state.claim(queued.id):
                     continue  # another process is sending it
@@ -420,6 +424,8 @@ def deliver(
                         state.mark_failed(queued.id, str(exc))
                         if window.stopping():
                             report.stopped = True
+                        elif window.out_of_time:
+                            out_of_time(len(waiting) - index - 1)
                         break
                     state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
                     continue

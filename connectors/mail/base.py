@@ -45,6 +45,7 @@ class DeliveryWindow:
         self.sleeper = sleeper if sleeper is not None else self._until_stopped
         self.idle: Callable[[], None] = lambda: None
         self.busy: Callable[[], bool] = lambda: True
+        self.out_of_time = False  # a wait was refused because it would have passed the deadline
 
     def _until_stopped(self, seconds: float) -> None:
         self.stop.wait(seconds)
@@ -58,7 +59,9 @@ class DeliveryWindow:
 
     def expired(self) -> bool:
         left = self.time_left()
-        return left is not None and left <= 0
+        if left is not None and left <= 0:
+            self.out_of_time = True
+        return self.out_of_time
 
     def allows(self, seconds: float) -> bool:
         """Whether a wait of `seconds` fits: no stop asked, and it ends before the deadline."""
@@ -69,6 +72,7 @@ class DeliveryWindow:
         """Wait before another attempt, nothing in flight meanwhile. False, without waiting, when the
         wait does not fit; False too when a stop came during it (the caller gives up, retriable)."""
         if not self.allows(seconds):
+            self.out_of_time = not self.stopping()
             return False
         self.idle()
         self.sleeper(seconds)
