@@ -4,9 +4,9 @@ the clock and the environment; everything below takes `today` and settings as pa
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,9 @@ def settings_or_exit(path: Path | None) -> Settings:
     try:
         return load_settings(path, os.environ)
     except ConfigurationError as exc:
-        click.echo(f"Configuration error{'s' if len(exc.problems) > 1 else ''} ({path or DEFAULT_CONFIG}):", err=True)
+        echo(f"Configuration error{'s' if len(exc.problems) > 1 else ''} ({path or DEFAULT_CONFIG}):", err=True)
         for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
+            echo(f"  - {problem}", err=True)
         sys.exit(EXIT_CONFIG)
 
 
@@ -52,6 +52,13 @@ def clock_for(settings: Settings) -> Callable[[], dt.datetime]:
 
 def resolve_today(settings: Settings, today: dt.datetime | None) -> dt.date:
     return today.date() if today is not None else clock_for(settings)().date()
+
+
+def echo(message: object = "", *, err: bool = False) -> None:
+    """click.echo, with every secret of the environment masked (an error text may quote one)."""
+    from automations.settings.secrets import mask, secret_values
+
+    click.echo(mask(str(message), secret_values(os.environ)), err=err)
 
 
 def run_exit_code(report: Any) -> int:
@@ -66,7 +73,7 @@ def run_exit_code(report: Any) -> int:
 
 
 def fail(message: str, code: int = EXIT_PROBLEM) -> None:
-    click.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 
@@ -82,10 +89,9 @@ def cli(verbose: bool) -> None:
       cantines check --config config/production.toml  # validate settings and data, write nothing
       cantines run --config config/production.toml --today 2026-03-02 --dry-run
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from automations.logs import configure_cli_logging
+
+    configure_cli_logging(os.environ, verbose=verbose)
 
 
 @cli.command()
@@ -125,7 +131,7 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     finally:
         signals.cancel()
     outbox = settings.mail.outbox_dir / "index.html" if settings.mail.backend == "outbox" else None
-    click.echo(format_report(report, outbox=str(outbox) if outbox else None))
+    echo(format_report(report, outbox=str(outbox) if outbox else None))
     sys.exit(run_exit_code(report))
 
 
@@ -153,8 +159,8 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(f"Configuration OK ({settings.path}).")
-    click.echo(format_report(report))
+    echo(f"Configuration OK ({settings.path}).")
+    echo(format_report(report))
     if report.errors:
         sys.exit(EXIT_PROBLEM)
 
@@ -183,8 +189,8 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(format_report(report))
-    click.echo(f"Aperçu : {out / 'index.html'} ({len(report.messages)} message(s))")
+    echo(format_report(report))
+    echo(f"Aperçu : {out / 'index.html'} ({len(report.messages)} message(s))")
 
 
 @cli.command()
@@ -226,9 +232,9 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
     folder = out or settings.reports.drafts_dir
     for one in drafts:
         files = render_draft(one, settings.paths.templates, folder, network_name=settings.network.name)
-        click.echo(f"{one.title} (à rendre le {one.item.due_on.strftime('%d/%m/%Y')}) : {files.docx}")
+        echo(f"{one.title} (à rendre le {one.item.due_on.strftime('%d/%m/%Y')}) : {files.docx}")
     if not drafts:
-        click.echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
+        echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
 
 
 def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
@@ -239,15 +245,15 @@ def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, t
     try:
         lines, tables = ensure_schemas(settings, backend)
         for line in lines:
-            click.echo(line)
-        click.echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
+            echo(line)
+        echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
         if with_demo_data and tables:
             day = resolve_today(settings, today)
             with hub_batch(tables):  # one save, one batchUpdate and one append per tab
                 filled = fill_tables(tables, demo_rows(day))
             for line in filled:
-                click.echo(line)
-            click.echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
+                echo(line)
+            echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -335,14 +341,14 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
     settings = settings_or_exit(config_path)
     day, note = demo_day(resolve_today(settings, today), explicit=today is not None)
     if note:
-        click.echo(note)
+        echo(note)
         today = dt.datetime.combine(day, dt.time())
     try:
         created = ensure_demo_workbook(settings, day, reset=reset)
     except CantinesError as exc:
         fail(str(exc))
     path = settings.workbook.path
-    click.echo(("Classeur de démonstration créé : " if created else "Classeur de démonstration : ") + str(path))
+    echo(("Classeur de démonstration créé : " if created else "Classeur de démonstration : ") + str(path))
     if not no_run:
         ctx: Any = click.get_current_context()
         ctx.invoke(run, config_path=config_path, today=today, dry_run=False)
@@ -389,7 +395,7 @@ def status(config_path: Path | None) -> None:
 
     settings = settings_or_exit(config_path)
     try:
-        click.echo(format_status(settings, clock_for(settings)()))
+        echo(format_status(settings, clock_for(settings)()))
     except CantinesError as exc:
         fail(str(exc))
 
@@ -418,7 +424,7 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
                            job="aides", parts=frozenset({AIDES}))
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(format_report(report))
+    echo(format_report(report))
     if report.fatal or report.aides is None:
         sys.exit(EXIT_PROBLEM)
 
@@ -443,7 +449,7 @@ def copy(source_path: Path, target_path: Path) -> None:
     target = settings_or_exit(target_path)
     try:
         for line in copy_deployment(source, target):
-            click.echo(line)
+            echo(line)
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -479,14 +485,26 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
         count = state.release(None if release_all else [key for key in keys if key in held])
     finally:
         state.close()
-    click.echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
+    echo(f"{count} message(s) remis en file : ils partiront au prochain cycle.")
     if unknown:
         fail("no held message has the key " + ", ".join(f"'{key}'" for key in unknown)
              + " (`cantines status` lists the held messages and their keys)")
 
 
 def main() -> None:
-    cli(prog_name="cantines")
+    try:
+        cli(prog_name="cantines")
+    except Exception as exc:  # a bug: its traceback, without the secrets it may quote
+        import sqlalchemy.exc
+
+        from automations.settings.secrets import mask, secret_values
+
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):  # the database, not a bug: one line
+            text = f"Error: the state store's database failed: {' '.join(str(exc.orig).split())}\n"
+        else:
+            text = traceback.format_exc()
+        sys.stderr.write(mask(text, secret_values(os.environ)))
+        sys.exit(EXIT_PROBLEM)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,8 @@ class Worker:
         if report.skipped:
             self._outcome(spec, "stopped" if report.stopped else "skipped", report.skipped)
         else:
+            for error in report.errors:  # what went wrong, for whoever reads the platform's logs
+                log.warning("job %s: %s", spec.name, error)
             self._outcome(
                 spec, "stopped" if report.stopped else report.result,
                 f"{report.queued} queued, {report.sent} sent, {len(report.problems)} data problems, "

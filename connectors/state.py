@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,11 +101,22 @@ PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
 
 
 def engine_url(url: str) -> str:
-    """Accept what PaaS give (postgres://…) and use the psycopg 3 driver."""
+    """Accept what PaaS give (postgres://…) and use the psycopg 3 driver. A password holding a raw
+    '@' or ':' is percent-encoded (SQLAlchemy would cut it at the first '@' and take the rest for
+    the host, and print it in its errors)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix):]
+            break
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, password = userinfo.partition(":")
+    quoted = urllib.parse.quote(urllib.parse.unquote(password), safe="")
+    user = urllib.parse.quote(urllib.parse.unquote(user), safe="")
+    return f"{scheme}://{user}{colon}{quoted}@{host}{slash}{tail}"
 
 
 def lock_id(name: str, scope: str = "") -> int:

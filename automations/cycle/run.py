@@ -4,6 +4,7 @@ scheduled worker both call `run_cycle`; every step takes `today` so any run can 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -473,7 +474,19 @@ def plan(
             for message in report.messages:
                 backend.deliver(build_message(message, date=clock()))
     report.finished_at = clock()
+    mask_report(settings, report)
     return report
+
+
+def mask_report(settings: Settings, report: RunReport) -> None:
+    """No secret in what the summary, the Journal and the state store show: an API may have echoed a
+    token or a URL back in an error text."""
+    report.errors = [settings.secrets.mask(error) for error in report.errors]
+    report.problems = [
+        dataclasses.replace(p, message=settings.secrets.mask(p.message), value=settings.secrets.mask(str(p.value)))
+        if settings.secrets.mask(f"{p.message}\0{p.value}") != f"{p.message}\0{p.value}" else p
+        for p in report.problems
+    ]
 
 
 def run_cycle(
@@ -536,6 +549,7 @@ def run_cycle(
                 raise
             finally:
                 report.finished_at = clock()
+                mask_report(settings, report)
                 _write_journal(tables, report)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
@@ -574,6 +588,7 @@ def _cycle(
         # digests-only job would otherwise delete the reminders' problems, and they would come back
         # with a new « Vu le » at the next cycle.
         complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts
+        mask_report(settings, report)  # an API's error text may quote a secret
         written = replace_rows(
             tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
             keep=("Vu le",), delete=complete,

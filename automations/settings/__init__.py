@@ -24,6 +24,7 @@ from automations.domain.reference import Reference
 from automations.domain.rules import Rule
 from automations.domain.schema import Schema
 from automations.settings.files import load_reference, load_rules, load_schema
+from automations.settings.secrets import SECRET_VARIABLES, mask, secret_values
 from automations.settings.syncs import SyncDeclaration, check_syncs
 
 REQUIRED = object()
@@ -292,9 +293,15 @@ class Secrets:
     """Values from the environment; never printed (the repr hides them)."""
 
     values: Mapping[str, str] = field(default_factory=dict)
+    masked: tuple[str, ...] = ()  # every secret value of the environment, and its parts (secrets.py)
 
     def get(self, name: str) -> str | None:
         return self.values.get(name) or None
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret of the environment replaced by ***: for anything printed or
+        written where people read it (an API may echo a token back in its error)."""
+        return mask(text, self.masked)
 
     def __repr__(self) -> str:
         return f"Secrets({', '.join(sorted(self.values))})"
@@ -432,9 +439,9 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     url = database_url(environ)
     if url is not None and values["state"]["backend"] != "sqlite":
         secrets["DATABASE_URL"] = url
-    for name in ("SMTP_URL", "SENDGRID_API_KEY", "SENDGRID_HOST", "AIRTABLE_TOKEN", "AIRTABLE_BASE_ID",
-                 "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_TOKEN", "AIDES_TERRITOIRES_URL",
-                 "GOOGLE_SERVICE_ACCOUNT_JSON", "GOOGLE_SHEETS_ENDPOINT_URL"):
+    deployment = ("SENDGRID_HOST", "AIRTABLE_BASE_ID", "AIRTABLE_ENDPOINT_URL", "AIDES_TERRITOIRES_URL",
+                  "GOOGLE_SHEETS_ENDPOINT_URL")
+    for name in (*(n for n in SECRET_VARIABLES if n not in ENV_DATABASE_URLS), *deployment):
         if environ.get(name, "").strip():
             secrets[name] = environ[name].strip()
     assert schema is not None and reference is not None
@@ -443,7 +450,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         sections={name: Section(name, opts) for name, opts in values.items()},
         schema=schema,
         reference=reference,
-        secrets=Secrets(secrets),
+        secrets=Secrets(secrets, masked=tuple(secret_values(environ))),
         rules=rules,
         syncs=tuple(syncs),
     )
