@@ -273,3 +273,30 @@ def test_a_process_still_busy_after_the_grace_period_is_interrupted(tmp_path: Pa
         process.kill()
     assert 0.9 < elapsed < 5 and process.returncode == 3
     assert "interrupted: stopped by SIGTERM" in output and "event set: True" in output
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_429_storm_ends_the_worker_within_10_s(make_settings: Callable[..., Settings]) -> None:
+    with FakeSendGrid(api_key=KEY) as fake:
+        fake.fail_next(*[STORM] * 200)
+        settings, env = _sendgrid_deployment(make_settings, fake)
+        process = _start(["worker", "--config", str(settings.path)], env)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
+        reader.start()
+        try:
+            _wait_until(lambda: fake.requests >= 1, 120, process)  # the catch-up's first job is sending
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            process.wait(15)
+            elapsed = time.monotonic() - started
+        finally:
+            process.kill()
+        reader.join(5)
+    output = "".join(lines)
+    assert elapsed < 10, elapsed
+    assert process.returncode == 0 and "stopped" in output and "worker stopped" in output, output
+    assert fake.requests == 1
+    state = StateStore.open(None, sqlite_path=settings.state.path)
+    assert set(statuses(state)) == {"pending"}  # refused: pending for the next run, not held
