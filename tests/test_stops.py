@@ -188,6 +188,7 @@ def test_sigterm_during_a_429_storm_ends_cantines_run_within_10_s(make_settings:
             elapsed = time.monotonic() - started
         finally:
             process.kill()
+    print(f"exited {elapsed:.2f} s after SIGTERM")
     assert elapsed < 10, elapsed
     assert process.returncode == 3, output  # interrupted: not a success
     assert "Interrompu" in output and fake.requests == 1
@@ -241,6 +242,7 @@ def test_sigterm_while_the_worker_waits_for_the_lock_ends_it_within_10_s(make_se
             process.kill()
         reader.join(5)
     output = "".join(lines)
+    print(f"exited {elapsed:.2f} s after SIGTERM")
     assert elapsed < 10, elapsed
     assert process.returncode == 0, output
     assert "job cycle: stopped" in output and "worker stopped" in output
@@ -295,6 +297,7 @@ def test_sigterm_during_a_429_storm_ends_the_worker_within_10_s(make_settings: C
             process.kill()
         reader.join(5)
     output = "".join(lines)
+    print(f"exited {elapsed:.2f} s after SIGTERM")
     assert elapsed < 10, elapsed
     assert process.returncode == 0 and "stopped" in output and "worker stopped" in output, output
     assert fake.requests == 1
