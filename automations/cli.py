@@ -419,11 +419,18 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
     settings = settings_or_exit(config_path)
     if not settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
         fail("set AIDES_TERRITOIRES_TOKEN (your Aides-territoires API token) to import aids", EXIT_CONFIG)
+    from automations.stopping import StopSignals
+
+    signals = StopSignals().install()
     try:
         report = run_cycle(settings, today=resolve_today(settings, today), clock=clock_for(settings),
-                           job="aides", parts=frozenset({AIDES}))
+                           job="aides", parts=frozenset({AIDES}), stop=signals.event)
+    except StopRequested as exc:
+        fail(str(exc), EXIT_INCOMPLETE)
     except CantinesError as exc:
         fail(str(exc))
+    finally:
+        signals.cancel()
     echo(format_report(report))
     if report.fatal or report.aides is None:
         sys.exit(EXIT_PROBLEM)

@@ -233,16 +233,14 @@ class StateStore:
         the wait ends at once when `stop` is set (SIGTERM), with StopRequested.
         """
         deadline = monotonic() + max(0.0, wait_seconds)
+        waker = stop if stop is not None else threading.Event()  # nobody sets a private one
 
         def keep_waiting() -> bool:
             left = deadline - monotonic()
             if left <= 0:
                 return False
-            if stop is not None:
-                if stop.wait(min(LOCK_POLL_SECONDS, left)):
-                    raise StopRequested(f"stop requested while waiting for the '{name}' lock")
-            else:
-                time.sleep(min(LOCK_POLL_SECONDS, left))
+            if waker.wait(min(LOCK_POLL_SECONDS, left)):
+                raise StopRequested(f"stop requested while waiting for the '{name}' lock")
             return True
 
         if stop is not None and stop.is_set():

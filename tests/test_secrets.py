@@ -159,6 +159,19 @@ def test_no_secret_appears_in_the_output_of_a_run_or_the_worker_logs(
     assert "import Aides-territoires impossible" in outputs["run"] and "not allowed here" in outputs["run"]
     assert "job aides:" in outputs["worker"] and "***" in outputs["worker"]
     assert broken.returncode != 0 and "127.0.0.1" in outputs["unreachable database"]
+    # what staff and `cantines status` read back: the Journal tab and the runs' details
+    import openpyxl
+
+    from connectors.state import StateStore
+
+    book = openpyxl.load_workbook(settings.workbook.path, read_only=True)
+    outputs["Journal"] = " ".join(str(v) for row in book["Journal"].iter_rows(values_only=True) for v in row if v)
+    state = StateStore.open(pg_url)
+    try:
+        outputs["runs"] = " ".join(str(r["detail"] or "") for r in state.last_runs(20))
+    finally:
+        state.close()
+    assert "token *** inconnu" in outputs["Journal"] and "token *** inconnu" in outputs["runs"]
     for name, output in outputs.items():
         found = [secret for secret in MUST_NOT_APPEAR if secret in output]
         assert not found, f"{name} prints {found}:\n{output}"
