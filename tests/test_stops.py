@@ -85,6 +85,9 @@ def test_the_delivery_budget_ends_waits_and_leaves_the_rest_pending(tmp_path: Pa
     assert report.deferred == 8 and report.sent == 0
     assert statuses(state) == {"pending": 10}
     assert any("délai d'envoi de 10 s écoulé : 8 message(s) non tenté(s)" in e for e in report.errors)
+    from automations.summary import format_report
+
+    assert "En attente d'envoi : 10 (dont 8 non tenté(s) faute de temps" in format_report(report)
 
 
 def test_x_ratelimit_reset_is_honoured_when_retry_after_is_missing(tmp_path: Path) -> None:
