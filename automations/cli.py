@@ -4,22 +4,26 @@ the clock and the environment; everything below takes `today` and settings as pa
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from connectors.errors import CantinesError, ConfigurationError, LockBusyError
+from connectors.errors import CantinesError, ConfigurationError, LockBusyError, StopRequested
 
 from automations.settings import DEFAULT_CONFIG, Settings, load_settings, placeholder_problems
 from automations.domain.french import pluriel
 
-EXIT_PROBLEM, EXIT_CONFIG = 1, 2
+# Exit codes, for a PaaS scheduler or a person (README, "Commands"): 0 the run went to the end (data
+# problems are listed, not fatal); 1 it failed; 2 the configuration is wrong; 3 it is incomplete (a
+# table could not be read) or was interrupted (SIGTERM); 4 it went to the end but delivery failed or
+# was cut short (messages left pending or held).
+EXIT_OK, EXIT_PROBLEM, EXIT_CONFIG, EXIT_INCOMPLETE, EXIT_DELIVERY = 0, 1, 2, 3, 4
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -38,9 +42,9 @@ def settings_or_exit(path: Path | None) -> Settings:
         return load_settings(path, os.environ)
     except ConfigurationError as exc:
         label = "Erreurs de configuration" if len(exc.problems) > 1 else "Erreur de configuration"
-        click.echo(f"{label} ({path or DEFAULT_CONFIG}) :", err=True)
+        echo(f"{label} ({path or DEFAULT_CONFIG}) :", err=True)
         for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
+            echo(f"  - {problem}", err=True)
         sys.exit(EXIT_CONFIG)
 
 
@@ -53,8 +57,26 @@ def resolve_today(settings: Settings, today: dt.datetime | None) -> dt.date:
     return today.date() if today is not None else clock_for(settings)().date()
 
 
+def echo(message: object = "", *, err: bool = False) -> None:
+    """click.echo, with every secret of the environment masked (an error text may quote one)."""
+    from automations.settings.secrets import mask, secret_values
+
+    click.echo(mask(str(message), secret_values(os.environ)), err=err)
+
+
+def run_exit_code(report: Any) -> int:
+    """What a run's exit code says: failed, incomplete or interrupted, delivery failed, or fine."""
+    if report.fatal:
+        return EXIT_PROBLEM
+    if report.stopped or report.incomplete:
+        return EXIT_INCOMPLETE
+    if report.send_failures or report.deferred:
+        return EXIT_DELIVERY
+    return EXIT_OK
+
+
 def fail(message: str, code: int = EXIT_PROBLEM) -> None:
-    click.echo(f"Erreur : {message}", err=True)
+    echo(f"Erreur : {message}", err=True)
     sys.exit(code)
 
 
@@ -117,10 +139,9 @@ def cli(verbose: bool) -> None:
       cantines check --config config/production.toml  # validate settings and data, write nothing
       cantines run --config config/production.toml --today 2026-03-02 --dry-run
     """
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from automations.logs import configure_cli_logging
+
+    configure_cli_logging(os.environ, verbose=verbose)
 
 
 @cli.command()
@@ -131,27 +152,37 @@ def run(config_path: Path | None, today: dt.datetime | None, dry_run: bool) -> N
     """Run one full cycle: read the tables, report data problems, queue and send reminders, write
     the Problèmes and Journal tabs.
 
+    Exits 0 when the run went to the end (data problems are listed, not fatal), 1 when it failed,
+    2 on a configuration error, 3 when it is incomplete (a table could not be read) or was stopped
+    (SIGTERM: the message being sent finishes, the others stay pending), 4 when delivery failed or
+    ran out of time (messages left pending or held).
+
     \b
     Example:
       cantines run --config config/demo.toml --today 2026-03-02
     """
     from automations.cycle.run import run_cycle
+    from automations.stopping import StopSignals
     from automations.summary import format_report
 
     settings = settings_or_exit(config_path)
     day = resolve_today(settings, today)
+    signals = StopSignals().install()
     try:
-        report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run)
+        report = run_cycle(settings, today=day, clock=clock_for(settings), dry_run=dry_run, stop=signals.event)
+    except StopRequested as exc:
+        fail(f"{exc}; messages not sent stay pending for the next run", EXIT_INCOMPLETE)
     except LockBusyError as exc:
         fail(f"un autre cycle est en cours ({exc}) : relancez quand il sera terminé")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
+    finally:
+        signals.cancel()
     outbox = settings.mail.outbox_dir / "index.html" if settings.mail.backend == "outbox" else None
-    click.echo(format_report(report, outbox=str(outbox) if outbox else None))
-    if report.fatal:
-        sys.exit(EXIT_PROBLEM)
+    echo(format_report(report, outbox=str(outbox) if outbox else None))
+    sys.exit(run_exit_code(report))
 
 
 @cli.command()
@@ -174,9 +205,9 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     placeholders = placeholder_problems(settings)
     if placeholders:
         label = "Erreurs de configuration" if len(placeholders) > 1 else "Erreur de configuration"
-        click.echo(f"{label} ({settings.path}) :", err=True)
+        echo(f"{label} ({settings.path}) :", err=True)
         for problem in placeholders:
-            click.echo(f"  - {problem}", err=True)
+            echo(f"  - {problem}", err=True)
         sys.exit(EXIT_CONFIG)
     day = resolve_today(settings, today)
     try:
@@ -185,8 +216,8 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(f"Configuration OK ({settings.path}).")
-    click.echo(format_report(report))
+    echo(f"Configuration OK ({settings.path}).")
+    echo(format_report(report))
     if report.errors:
         sys.exit(EXIT_PROBLEM)
 
@@ -215,8 +246,8 @@ def preview(config_path: Path | None, today: dt.datetime | None, out: Path) -> N
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(format_report(report))
-    click.echo(f"Aperçu : {out / 'index.html'} ({pluriel(len(report.messages), 'message')})")
+    echo(format_report(report))
+    echo(f"Aperçu : {out / 'index.html'} ({pluriel(len(report.messages), 'message')})")
 
 
 @cli.command()
@@ -258,9 +289,9 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
     folder = out or settings.reports.drafts_dir
     for one in drafts:
         files = render_draft(one, settings.paths.templates, folder, network_name=settings.network.name)
-        click.echo(f"{one.title} (à rendre le {one.item.due_on.strftime('%d/%m/%Y')}) : {files.docx}")
+        echo(f"{one.title} (à rendre le {one.item.due_on.strftime('%d/%m/%Y')}) : {files.docx}")
     if not drafts:
-        click.echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
+        echo(f"Aucun bilan à préparer dans les {settings.reports.horizon_days} jours.")
 
 
 def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, today: dt.datetime | None) -> None:
@@ -271,15 +302,15 @@ def _init(config_path: Path | None, backend: str | None, with_demo_data: bool, t
     try:
         lines, tables = ensure_schemas(settings, backend)
         for line in lines:
-            click.echo(line)
-        click.echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
+            echo(line)
+        echo("Schéma à jour." if tables else f"Aucune table n'est dans le backend « {backend} ».")
         if with_demo_data and tables:
             day = resolve_today(settings, today)
             with hub_batch(tables):  # one save, one batchUpdate and one append per tab
                 filled = fill_tables(tables, demo_rows(day))
             for line in filled:
-                click.echo(line)
-            click.echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
+                echo(line)
+            echo(f"Données de démonstration du {day.strftime('%d/%m/%Y')} chargées.")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -367,14 +398,14 @@ def demo(config_path: Path | None, today: dt.datetime | None, reset: bool, no_ru
     settings = settings_or_exit(config_path)
     day, note = demo_day(resolve_today(settings, today), explicit=today is not None)
     if note:
-        click.echo(note)
+        echo(note)
         today = dt.datetime.combine(day, dt.time())
     try:
         created = ensure_demo_workbook(settings, day, reset=reset)
     except CantinesError as exc:
         fail(str(exc))
     path = settings.workbook.path
-    click.echo(("Classeur de démonstration créé : " if created else "Classeur de démonstration : ") + str(path))
+    echo(("Classeur de démonstration créé : " if created else "Classeur de démonstration : ") + str(path))
     if not no_run:
         ctx: Any = click.get_current_context()
         ctx.invoke(run, config_path=config_path, today=today, dry_run=False)
@@ -421,7 +452,7 @@ def status(config_path: Path | None) -> None:
 
     settings = settings_or_exit(config_path)
     try:
-        click.echo(format_status(settings, clock_for(settings)()))
+        echo(format_status(settings, clock_for(settings)()))
     except CantinesError as exc:
         fail(str(exc))
 
@@ -445,12 +476,19 @@ def import_aides_command(config_path: Path | None, today: dt.datetime | None) ->
     settings = settings_or_exit(config_path)
     if not settings.secrets.get("AIDES_TERRITOIRES_TOKEN"):
         fail("définissez la variable AIDES_TERRITOIRES_TOKEN (votre jeton d'API Aides-territoires) pour importer les aides", EXIT_CONFIG)
+    from automations.stopping import StopSignals
+
+    signals = StopSignals().install()
     try:
         report = run_cycle(settings, today=resolve_today(settings, today), clock=clock_for(settings),
-                           job="aides", parts=frozenset({AIDES}))
+                           job="aides", parts=frozenset({AIDES}), stop=signals.event)
+    except StopRequested as exc:
+        fail(str(exc), EXIT_INCOMPLETE)
     except CantinesError as exc:
         fail(str(exc))
-    click.echo(format_report(report))
+    finally:
+        signals.cancel()
+    echo(format_report(report))
     if report.fatal or report.aides is None:
         sys.exit(EXIT_PROBLEM)
 
@@ -475,7 +513,7 @@ def copy(source_path: Path, target_path: Path) -> None:
     target = settings_or_exit(target_path)
     try:
         for line in copy_deployment(source, target):
-            click.echo(line)
+            echo(line)
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
@@ -506,14 +544,31 @@ def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) 
     if state is None:
         fail("pas encore de base d'état : aucun message n'est mis de côté")
     try:
-        count = state.release(None if release_all else list(keys))
+        held = {str(row["idempotency_key"]) for row in state.held()}
+        unknown = [key for key in keys if key not in held]
+        count = state.release(None if release_all else [key for key in keys if key in held])
     finally:
         state.close()
-    click.echo(f"{pluriel(count, 'message remis', 'messages remis')} en file : {'ils partiront' if count > 1 else 'il partira'} au prochain cycle.")
+    echo(f"{pluriel(count, 'message remis', 'messages remis')} en file : {'ils partiront' if count > 1 else 'il partira'} au prochain cycle.")
+    if unknown:
+        fail("aucun message retenu n'a la clé " + ", ".join(f"« {key} »" for key in unknown)
+             + " (`cantines status` liste les messages retenus et leurs clés)")
 
 
 def main() -> None:
-    cli(prog_name="cantines")
+    try:
+        cli(prog_name="cantines")
+    except Exception as exc:  # a bug: its traceback, without the secrets it may quote
+        import sqlalchemy.exc
+
+        from automations.settings.secrets import mask, secret_values
+
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):  # the database, not a bug: one line
+            text = f"Error: the state store's database failed: {' '.join(str(exc.orig).split())}\n"
+        else:
+            text = traceback.format_exc()
+        sys.stderr.write(mask(text, secret_values(os.environ)))
+        sys.exit(EXIT_PROBLEM)
 
 
 if __name__ == "__main__":

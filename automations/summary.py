@@ -70,7 +70,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
             + (f", {report.send_failures} en échec" if report.send_failures else "")
         )
         if report.pending:
-            lines.append(f"  En attente d'envoi : {report.pending}")
+            lines.append(f"  En attente d'envoi : {report.pending}"
+                         + (f" (dont {report.deferred} non tenté(s) faute de temps : ils partiront au prochain cycle)"
+                            if report.deferred else ""))
         if report.held_total:
             lines.append(f"  Mis de côté (à vérifier avant de renvoyer) : {report.held_total}")
         if report.relaunched:

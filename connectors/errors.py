@@ -46,6 +46,10 @@ class LockBusyError(CantinesError):
     """Another run holds the run lock."""
 
 
+class StopRequested(CantinesError):
+    """The process was asked to stop (SIGTERM) while it waited: nothing more is started."""
+
+
 class InvalidValueError(BackendError, ValueError):
     """The backend refused a value the worker sent (an unknown choice, a date it cannot read): fix the data.
 

@@ -14,6 +14,9 @@ import json
 import logging
 import os
 import socket
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.errors import BackendError, LockBusyError
+from connectors.errors import BackendError, LockBusyError, StopRequested
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +104,30 @@ FAILED = "failed"
 
 
 def engine_url(url: str) -> str:
-    """Accept what PaaS give (postgres://…) and use the psycopg 3 driver."""
+    """Accept what PaaS give (postgres://…) and use the psycopg 3 driver. A password holding a raw
+    '@' or ':' is percent-encoded (SQLAlchemy would cut it at the first '@' and take the rest for
+    the host, and print it in its errors)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix):]
+            break
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, password = userinfo.partition(":")
+    quoted = urllib.parse.quote(urllib.parse.unquote(password), safe="")
+    user = urllib.parse.quote(urllib.parse.unquote(user), safe="")
+    return f"{scheme}://{user}{colon}{quoted}@{host}{slash}{tail}"
 
 
-def lock_id(name: str) -> int:
-    """A stable signed 64-bit advisory lock id for a lock name."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+def lock_id(name: str, scope: str = "") -> int:
+    """A stable signed 64-bit advisory lock id for a lock name within a scope (a deployment)."""
+    return int.from_bytes(hashlib.sha256(f"{scope}\0{name}".encode()).digest()[:8], "big", signed=True)
+
+
+LOCK_POLL_SECONDS = 0.5  # how often a waiting run tries the lock again (and notices a stop)
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,7 @@ class StateStore:
         self.engine = engine
         self.lock_path = lock_path
         self.holder = holder or f"{socket.gethostname()} (pid {os.getpid()})"
+        self._lock_scope: str | None = None
 
     @classmethod
     def open(cls, database_url: str | None, sqlite_path: Path | None = None, holder: str | None = None) -> StateStore:
@@ -159,6 +177,23 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @property
+    def lock_scope(self) -> str:
+        """What a run lock is unique within: on PostgreSQL the database and the schema the tables live
+        in (the first of the search_path), so that two deployments sharing one server, each in its own
+        schema, never block each other; on SQLite the lock file already sits beside the database."""
+        if self._lock_scope is None:
+            if self.is_postgresql:
+                with self.engine.connect() as conn:
+                    database, schema = conn.execute(sa.text("SELECT current_database(), current_schema()")).one()
+                self._lock_scope = f"{database}/{schema or '-'}"
+            else:
+                self._lock_scope = ""
+        return self._lock_scope
+
+    def _lock_id(self, name: str) -> int:
+        return lock_id(name, self.lock_scope)
+
     # -- migrations -------------------------------------------------------------------------
 
     def is_migrated(self) -> bool:
@@ -170,12 +205,12 @@ class StateStore:
         applied: list[int] = []
         with self.engine.begin() as conn:
             if self.is_postgresql:  # two workers starting together migrate one after the other
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": self._lock_id("migrate")})
             schema_migrations.create(conn, checkfirst=True)
         for version, name, apply in MIGRATIONS:
             with self.engine.begin() as conn:
                 if self.is_postgresql:
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": self._lock_id("migrate")})
                 done = conn.execute(
                     sa.select(schema_migrations.c.version).where(schema_migrations.c.version == version)
                 ).first()
@@ -189,29 +224,38 @@ class StateStore:
     # -- run lock ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def run_lock(self, name: str = "cycle", wait_seconds: float = 0) -> Iterator[None]:
+    def run_lock(
+        self, name: str = "cycle", wait_seconds: float = 0, stop: threading.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> Iterator[None]:
         """Hold the lock named `name` across processes and machines, or raise LockBusyError.
 
         PostgreSQL: a session advisory lock on a dedicated connection (released if the connection
-        drops, so a dead worker never keeps it). SQLite: a lock file beside the database.
+        drops, so a dead worker never keeps it), keyed by the deployment (`lock_scope`). SQLite: a lock
+        file beside the database. A busy lock is tried again every half second for `wait_seconds`;
+        the wait ends at once when `stop` is set (SIGTERM), with StopRequested.
         """
+        deadline = monotonic() + max(0.0, wait_seconds)
+        waker = stop if stop is not None else threading.Event()  # nobody sets a private one
+
+        def keep_waiting() -> bool:
+            left = deadline - monotonic()
+            if left <= 0:
+                return False
+            if waker.wait(min(LOCK_POLL_SECONDS, left)):
+                raise StopRequested(f"stop requested while waiting for the '{name}' lock")
+            return True
+
+        if stop is not None and stop.is_set():
+            raise StopRequested(f"stop requested before taking the '{name}' lock")
         if self.is_postgresql:
+            ident = self._lock_id(name)
             with self.engine.connect() as conn:
-                ident = lock_id(name)
-                if wait_seconds > 0:
-                    conn.execute(
-                        sa.text("SELECT set_config('lock_timeout', :ms, true)"),  # until the commit below
-                        {"ms": f"{int(wait_seconds * 1000)}ms"},
-                    )
-                    try:
-                        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": ident})
-                        got = True
-                    except sa.exc.OperationalError:
-                        conn.rollback()
-                        got = False
-                else:
+                while True:
                     got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:id)"), {"id": ident}).scalar()
-                conn.commit()
+                    conn.commit()
+                    if got or not keep_waiting():
+                        break
                 if not got:
                     raise LockBusyError(f"another run holds the '{name}' lock ({self._holder_of(name)})")
                 self._set_holder(name)
@@ -226,10 +270,13 @@ class StateStore:
                         log.warning("run lock '%s': connection lost before unlock (%s)", name, exc.orig)
         else:
             lock = self._file_lock(name)
-            try:
-                lock.acquire(timeout=wait_seconds)
-            except filelock.Timeout:
-                raise LockBusyError(f"another run holds the '{name}' lock ({self._holder_of(name)})") from None
+            while True:
+                try:
+                    lock.acquire(timeout=0)
+                    break
+                except filelock.Timeout:
+                    if not keep_waiting():
+                        raise LockBusyError(f"another run holds the '{name}' lock ({self._holder_of(name)})") from None
             self._set_holder(name)
             try:
                 yield
@@ -267,10 +314,11 @@ class StateStore:
         """Who holds the run lock now, or None when it is free (checked against the lock itself)."""
         if self.is_postgresql:
             with self.engine.connect() as conn:
-                ident = lock_id(name)
+                ident = self._lock_id(name)
                 held = conn.execute(
                     sa.text(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                         "AND ((classid::bigint << 32) | objid::bigint) = :id"
                     ),
                     {"id": ident},
@@ -335,6 +383,17 @@ class StateStore:
                 outbox.update()
                 .where(outbox.c.id == message_id, outbox.c.status == PENDING)
                 .values(status=SENDING, attempts=outbox.c.attempts + 1)
+            )
+            return result.rowcount == 1
+
+    def unclaim(self, message_id: int, note: str | None = None) -> bool:
+        """Move a message from sending back to pending: the provider refused every attempt so far
+        (nothing in flight), so a crash now must not leave it looking "maybe sent"."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id, outbox.c.status == SENDING)
+                .values(status=PENDING, last_error=note[:2000] if note else outbox.c.last_error)
             )
             return result.rowcount == 1
 

@@ -149,3 +149,36 @@ def test_demo_day(today: dt.date, explicit: bool, expected: dt.date) -> None:
     assert (note is None) == (day == today)
     if note:
         assert f"--today {expected.isoformat()}" in note
+
+
+def test_run_exits_three_when_the_run_is_incomplete(config: Path) -> None:
+    import openpyxl
+
+    hub = config.parent / "hub.xlsx"
+    book = openpyxl.load_workbook(hub)
+    del book["Échéances"]  # a table the run needs cannot be read
+    book.save(hub)
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY])
+    assert result.exit_code == 3, result.output
+    assert "Incomplet" in result.output
+
+
+def test_run_exits_four_when_delivery_failed(tmp_path: Path) -> None:
+    from .fakes.sendgrid import FakeSendGrid
+
+    with FakeSendGrid(api_key="SG.right") as fake:
+        path = write_config(tmp_path, mail='backend = "sendgrid"')
+        environ = {"SENDGRID_API_KEY": "SG.wrong", "SENDGRID_HOST": fake.url}
+        write_demo_workbook(load_settings(path, environ), dt.date.fromisoformat(TODAY))
+        result = CliRunner().invoke(cli, ["run", "--config", str(path), "--today", TODAY], env=environ)
+    assert result.exit_code == 4, result.output  # every send failed: not a success
+    assert "0 envoyés, 1 en échec" in result.output and "En attente d'envoi : 27" in result.output
+    assert "SG.wrong" not in result.output
+
+
+def test_release_of_an_unknown_key_fails_and_names_it(config: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY]).exit_code == 0
+    result = runner.invoke(cli, ["release", "--config", str(config), "nimportequoi"])
+    assert result.exit_code == 1
+    assert "0 message(s) remis en file" in result.output and "'nimportequoi'" in result.output

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
+import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from connectors.errors import LockBusyError
+from connectors.errors import LockBusyError, StopRequested
 from connectors.state import MIGRATIONS, StateStore, engine_url, schema_migrations
 
-from .conftest import PARIS
+from .conftest import PARIS, PG_ENV
 
 NOW = dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS)
 
@@ -134,3 +137,53 @@ def test_postgres_lock_is_released_when_its_connection_drops(pg_url: str) -> Non
             pass
     finally:
         second.close()
+
+
+def test_waiting_for_the_run_lock_ends_at_once_when_a_stop_is_asked(store: StateStore) -> None:
+    stop = threading.Event()
+    with store.run_lock("stop-lock"):
+        threading.Timer(0.3, stop.set).start()
+        started = time.monotonic()
+        with pytest.raises(StopRequested):
+            with store.run_lock("stop-lock", wait_seconds=60, stop=stop):
+                pass
+        assert time.monotonic() - started < 2  # not the 60 s it was ready to wait
+
+
+def test_a_stop_asked_before_the_lock_takes_nothing(store: StateStore) -> None:
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(StopRequested):
+        with store.run_lock("stop-lock", wait_seconds=5, stop=stop):
+            pass
+    assert store.lock_holder("stop-lock") is None
+
+
+def test_two_deployments_in_two_schemas_of_one_database_do_not_share_the_lock(pg_url: str) -> None:
+    """Each deployment's lock is keyed by its schema: the second deployment runs while the first
+    holds its lock, and a second copy of the first deployment still waits."""
+    base = os.environ[PG_ENV]
+    engine = sa.create_engine(engine_url(base))
+    other = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{other}"'))
+    separator = "&" if "?" in base else "?"
+    first, same, second = (StateStore.open(pg_url), StateStore.open(pg_url),
+                           StateStore.open(f"{base}{separator}options=-csearch_path%3D{other}"))
+    try:
+        for state in (first, second):
+            state.migrate(NOW)
+        assert first.lock_scope != second.lock_scope and first.lock_scope == same.lock_scope
+        with first.run_lock("cycle"):
+            with second.run_lock("cycle"):  # another deployment: not blocked
+                assert second.lock_holder("cycle") is not None
+            with pytest.raises(LockBusyError):  # the same deployment: blocked
+                with same.run_lock("cycle"):
+                    pass
+            assert same.lock_holder("cycle") is not None and second.lock_holder("cycle") is None
+    finally:
+        for state in (first, same, second):
+            state.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{other}" CASCADE'))
+        engine.dispose()

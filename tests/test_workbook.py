@@ -202,3 +202,29 @@ def test_a_batch_saves_once_at_the_end(tmp_path: Path) -> None:
     assert store.saves == 1
     (row,) = WorkbookStore(tmp_path / "hub.xlsx", timezone=PARIS).table(SCHEMA["cantines"]).read()
     assert row.fields["Nom"] == CANTINE["Nom"]
+
+
+def test_temporary_copies_left_by_a_killed_save_are_removed_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    cantines = table(path)
+    cantines.ensure_schema()
+    cantines.create([CANTINE])
+    # What a save killed between writing its temporary copy and renaming it leaves: a full copy.
+    killed = tmp_path / ".hub-k1ll3d_x.xlsx.tmp"
+    killed.write_bytes(path.read_bytes())
+    hour_and_a_bit_ago = path.stat().st_mtime - 3700
+    os.utime(killed, (hour_and_a_bit_ago, hour_and_a_bit_ago))
+    running = tmp_path / ".hub-runn1ng_.xlsx.tmp"  # another process saving right now: left alone
+    running.write_bytes(b"partial")
+    other = tmp_path / ".hub-2-abcdefgh.xlsx.tmp"  # hub-2.xlsx's, old too: not ours
+    other.write_bytes(b"x")
+    os.utime(other, (hour_and_a_bit_ago, hour_and_a_bit_ago))
+    staff = tmp_path / ".hub-notes.xlsx.tmp.bak"
+    staff.write_bytes(b"x")
+    os.utime(staff, (hour_and_a_bit_ago, hour_and_a_bit_ago))
+
+    store = WorkbookStore(path, timezone=PARIS, wall_clock=lambda: path.stat().st_mtime)
+    assert [r.fields["Nom"] for r in store.table(SCHEMA["cantines"]).read()] == ["Cantine des Canuts"]
+    assert not killed.exists()
+    assert running.exists() and other.exists() and staff.exists()
+    assert store.remove_stale_temp_files() == []  # once is enough; nothing else is ours and old

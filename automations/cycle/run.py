@@ -3,8 +3,11 @@ scheduled worker both call `run_cycle`; every step takes `today` so any run can 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from email import policy
@@ -12,7 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError
+from connectors.errors import BackendError, CantinesError, InvalidValueError, StopRequested
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.mail.message import WIRE
 from connectors.state import StateStore
@@ -53,8 +56,9 @@ HOTLINE = "hotline"
 ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS, HOTLINE})
 
 
-class Stopped(Exception):
+class Stopped(StopRequested):
     """The worker was asked to stop (SIGTERM): no new step starts."""
+
 OK, WARNINGS, FAILED = "OK", "Avertissements", "Échec"
 # Not a completed run: the next one covers the same days again (reminders, catch-up at start-up).
 INCOMPLETE, INTERRUPTED = "Incomplet", "Interrompu"
@@ -76,6 +80,7 @@ class RunReport:
     already_queued: int = 0
     sent: int = 0
     send_failures: int = 0
+    deferred: int = 0  # pending messages not tried: the run's delivery time was up
     pending: int = 0
     held: int = 0  # held by this run (interrupted sends)
     held_total: int = 0
@@ -115,6 +120,7 @@ class RunReport:
         return {
             "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders, "recapitulatifs": self.digests,
             "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
+            "non_tentes": self.deferred,
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
             "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
@@ -362,11 +368,32 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
 
 def deliver(
     state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = lambda: False, *, stop: threading.Event | None = None,
+    budget_seconds: float | None = None,
 ) -> None:
-    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run;
-    when asked to stop, the message being sent finishes and the others stay pending."""
+    """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run.
+    When asked to stop (`should_stop`, or `stop` set, which also wakes the backend's waits), the
+    message being handed over finishes and the others stay pending; so do those not tried within
+    `budget_seconds`. A message the provider refused at every attempt (429, 5xx) goes back to
+    pending, never held: while the backend waits between attempts it is not "sending"."""
     parser = BytesParser(policy=policy.default)
+    window = backend.window
+    if stop is not None:
+        window.stop = stop
+    if budget_seconds is not None:
+        window.deadline = window.monotonic() + budget_seconds
+        window.out_of_time = False
+
+    def stopping() -> bool:
+        return should_stop() or window.stopping()
+
+    def out_of_time(left: int) -> None:
+        report.deferred = left
+        report.errors.append(
+            f"délai d'envoi de {budget_seconds or 0:.0f} s écoulé : {left} message(s) non tenté(s), "
+            "ils partiront au prochain cycle"
+        )
+
     for stuck in state.interrupted():  # we hold the run lock: whoever was sending it died
         resend = backend.after_crash == "resend"
         state.recover(
@@ -380,6 +407,9 @@ def deliver(
                 f"« {stuck.subject} » : envoi interrompu, peut-être déjà parti ; mis de côté pour vérification"
             )
     waiting = state.pending()
+    if waiting and stopping():
+        report.stopped = True
+        waiting = []
     if waiting:
         try:
             backend.open()
@@ -388,12 +418,17 @@ def deliver(
             report.errors.append(f"envoi impossible ({backend.name}) : {exc} ; {pluriel(len(waiting), 'message')} en attente")
             waiting = []
         try:
-            for queued in waiting:
-                if should_stop():
+            for index, queued in enumerate(waiting):
+                if stopping():
                     report.stopped = True
+                    break
+                if window.expired():
+                    out_of_time(len(waiting) - index)
                     break
                 if not state.claim(queued.id):
                     continue  # another process is sending it
+                window.idle = lambda message_id=queued.id: state.unclaim(message_id)  # type: ignore[misc]
+                window.busy = lambda message_id=queued.id: state.claim(message_id)  # type: ignore[misc]
                 try:
                     provider_id = backend.deliver(parser.parsebytes(queued.message))
                 except DeliveryError as exc:
@@ -401,9 +436,15 @@ def deliver(
                     report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
                     if exc.stops_delivery:  # nothing was sent; every other message would fail alike
                         state.mark_failed(queued.id, str(exc))
+                        if window.stopping():
+                            report.stopped = True
+                        elif window.out_of_time:
+                            out_of_time(len(waiting) - index - 1)
                         break
                     state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
                     continue
+                finally:
+                    window.idle, window.busy = (lambda: None), (lambda: True)
                 state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
                 report.sent += 1
         finally:
@@ -450,7 +491,19 @@ def plan(
             for message in report.messages:
                 backend.deliver(build_message(message, date=clock()))
     report.finished_at = clock()
+    mask_report(settings, report)
     return report
+
+
+def mask_report(settings: Settings, report: RunReport) -> None:
+    """No secret in what the summary, the Journal and the state store show: an API may have echoed a
+    token or a URL back in an error text."""
+    report.errors = [settings.secrets.mask(error) for error in report.errors]
+    report.problems = [
+        dataclasses.replace(p, message=settings.secrets.mask(p.message), value=settings.secrets.mask(str(p.value)))
+        if settings.secrets.mask(f"{p.message}\0{p.value}") != f"{p.message}\0{p.value}" else p
+        for p in report.problems
+    ]
 
 
 def run_cycle(
@@ -464,21 +517,34 @@ def run_cycle(
     parts: frozenset[str] = ALL_PARTS,
     skip_if_done_since: dt.datetime | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    stop: threading.Event | None = None,
     tables: dict[str, Table] | None = None,
 ) -> RunReport:
     """Run one cycle for `today`. `clock` gives the current time for timestamps only.
 
     The run lock makes cycles run one at a time across processes and machines. With
     `skip_if_done_since`, a cycle that finds `job` already completed since then (by another worker,
-    while it waited for the lock) does nothing. `should_stop` is checked between steps."""
+    while it waited for the lock) does nothing. `should_stop` is checked between steps; `stop` (the
+    SIGTERM event) is too, and it also ends at once the wait for the lock and the mail backend's waits."""
     if dry_run:
         return plan(settings, today=today, clock=clock, tables=tables)
+    if stop is not None:
+        asked = should_stop
+        should_stop = lambda: asked() or stop.is_set()  # noqa: E731
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
     tables = tables if tables is not None else open_tables(settings)
     state = open_state(settings)
     try:
         state.migrate(report.started_at)
-        with state.run_lock("cycle", wait_seconds=lock_wait_seconds):
+        try:
+            lock = state.run_lock("cycle", wait_seconds=lock_wait_seconds, stop=stop)
+            lock.__enter__()
+        except StopRequested:
+            report.stopped = True
+            report.skipped = "stop requested while waiting for the run lock"
+            return report
+        with contextlib.ExitStack() as held:
+            held.push(lock)
             if skip_if_done_since is not None:
                 done = state.last_success(job)
                 if done is not None and done >= skip_if_done_since:
@@ -486,8 +552,8 @@ def run_cycle(
                     return report
             run_id = state.start_run(job=job, today=today, now=report.started_at)
             try:
-                _cycle(settings, tables, state, today, clock, report, parts, should_stop)
-            except Stopped:
+                _cycle(settings, tables, state, today, clock, report, parts, should_stop, stop)
+            except StopRequested:
                 report.stopped = True
                 report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
             except CantinesError as exc:
@@ -500,6 +566,7 @@ def run_cycle(
                 raise
             finally:
                 report.finished_at = clock()
+                mask_report(settings, report)
                 try:
                     with hub_batch(tables):  # the Envois rows and the journal line sent together
                         _write_envois(settings, tables, state, report.envois, today, report)
@@ -519,6 +586,7 @@ def run_cycle(
 def _cycle(
     settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
     clock: Callable[[], dt.datetime], report: RunReport, parts: frozenset[str], should_stop: Callable[[], bool],
+    stop: threading.Event | None = None,
 ) -> None:
     def step() -> None:
         if should_stop():
@@ -549,6 +617,7 @@ def _cycle(
         # digests-only job would otherwise delete the reminders' problems, and they would come back
         # with a new « Vu le » at the next cycle.
         complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts
+        mask_report(settings, report)  # an API's error text may quote a secret
         written = replace_rows(
             tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
             keep=("Vu le",), delete=complete,
@@ -575,7 +644,8 @@ def _cycle(
         report.messages = messages
     step()
     queue(state, messages, clock(), report)
-    deliver(state, open_mail(settings), clock, report, should_stop)
+    deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
+            budget_seconds=settings.mail.delivery_budget_seconds)
 
 
 def community_messages(

@@ -26,6 +26,7 @@ from automations.domain.rules import Rule
 from automations.domain.schema import Schema
 from automations.domain.aides import ImportConfig, import_config
 from automations.settings.files import load_reference, load_rules, load_schema, read_toml
+from automations.settings.secrets import SECRET_VARIABLES, mask, secret_values
 from automations.settings.syncs import SyncDeclaration, check_syncs
 
 REQUIRED = object()
@@ -96,6 +97,8 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "outbox_dir": Option(str, "outbox", path=True),
         "timeout_seconds": Option(int, 30),
         "sendgrid_sandbox": Option(bool, False),
+        # No wait or new message starts after this many seconds of delivery; the rest stay pending.
+        "delivery_budget_seconds": Option(int, 300),
     },
     "reminders": {
         "rules": Option(str, "reminders.toml", path=True),
@@ -371,9 +374,15 @@ class Secrets:
     """Values from the environment; never printed (the repr hides them)."""
 
     values: Mapping[str, str] = field(default_factory=dict)
+    masked: tuple[str, ...] = ()  # every secret value of the environment, and its parts (secrets.py)
 
     def get(self, name: str) -> str | None:
         return self.values.get(name) or None
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret of the environment replaced by ***: for anything printed or
+        written where people read it (an API may echo a token back in its error)."""
+        return mask(text, self.masked)
 
     def __repr__(self) -> str:
         return f"Secrets({', '.join(sorted(self.values))})"
@@ -520,7 +529,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         sections={name: Section(name, opts) for name, opts in values.items()},
         schema=schema,
         reference=reference,
-        secrets=Secrets(secrets),
+        secrets=Secrets(secrets, masked=tuple(secret_values(environ))),
         rules=rules,
         syncs=tuple(syncs),
     )

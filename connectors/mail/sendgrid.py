@@ -6,8 +6,10 @@ List-Unsubscribe, X-Cantines-…), the message kind as a category and the idempo
 argument (both visible in SendGrid's activity feed and event webhooks).
 
 429 and 5xx answers, and requests that could not be sent at all, are retried with exponential backoff
-(1 s, 2 s, 4 s…; after a 429, until the X-RateLimit-Reset SendGrid gives, or a Retry-After),
-`max_attempts` requests in all, then reported as retriable. Other 4xx answers are permanent for that message and quote SendGrid's own explanation. A
+(1 s, 2 s, 4 s…, or the Retry-After SendGrid gives, or for a 429 without it its X-RateLimit-Reset),
+`max_attempts` requests in all, then reported as retriable; a 429 that outlasts them stops the run's
+delivery (the limit holds for every message). Waits wake at once on a stop and never run past the run's
+delivery deadline (the backend's `window`); while waiting, nothing is in flight. Other 4xx answers are permanent for that message and quote SendGrid's own explanation. A
 request whose answer was lost (reset, timeout) may have been accepted: it is not repeated, and the message
 is held for a person to check, as after a crash. The API key never appears in errors, reprs or logs.
 """
@@ -20,7 +22,6 @@ import json
 import logging
 import mimetypes
 import re
-import time
 import unicodedata
 import urllib.error
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from connectors.errors import ConfigurationError
-from connectors.mail.base import DeliveryError, MailBackend
+from connectors.mail.base import DeliveryError, DeliveryWindow, MailBackend
 
 log = logging.getLogger(__name__)
 
@@ -303,19 +304,26 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, (until - now).total_seconds())
 
 
-def rate_limit_wait(headers: Mapping[str, str] | None) -> float | None:
-    """How long a 429 asks to wait: its Retry-After, else until its X-RateLimit-Reset (Unix time, which
-    SendGrid sends instead) measured against the response's own Date header (no local clock). None when
-    neither can be read."""
-    wait = retry_after_seconds(headers)
-    if wait is not None or not headers or headers.get("X-RateLimit-Reset") is None:
-        return wait
+def rate_limit_reset_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """X-RateLimit-Reset (a Unix time) as seconds from the response's own Date header (no local
+    clock). None when either is absent or unreadable."""
+    if not headers or headers.get("X-RateLimit-Reset") is None:
+        return None
     try:
         reset = float(str(headers.get("X-RateLimit-Reset")).strip())
-        now = parsedate_to_datetime(str(headers.get("Date"))).timestamp()
-    except (TypeError, ValueError, IndexError, AttributeError):
+        now = parsedate_to_datetime(str(headers.get("Date")))
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, reset - now)  # Date is cut to the second: this errs on the long side, by less than 1 s
+    if now is None:
+        return None
+    return max(0.0, reset - now.timestamp())
+
+
+def rate_limit_wait(headers: Mapping[str, str] | None) -> float | None:
+    """How long a 429 asks to wait: its Retry-After, else until its X-RateLimit-Reset (which SendGrid
+    sends instead). None when neither can be read."""
+    wait = retry_after_seconds(headers)
+    return wait if wait is not None else rate_limit_reset_seconds(headers)
 
 
 class _RedactAuthorization(logging.Filter):
@@ -346,7 +354,7 @@ class SendGridBackend(MailBackend):
         host: str = DEFAULT_HOST,
         sandbox: bool = False,
         timeout: float = 30,
-        sleeper: Callable[[float], None] = time.sleep,
+        sleeper: Callable[[float], object] | None = None,
         max_attempts: int = 4,
     ):
         if not api_key or not api_key.strip():
@@ -358,7 +366,7 @@ class SendGridBackend(MailBackend):
         self.host = host.rstrip("/")
         self.sandbox = sandbox
         self.timeout = timeout
-        self.sleeper = sleeper
+        self.window = DeliveryWindow(sleeper=sleeper)  # waits wake on stop; the run sets its deadline
         self.max_attempts = max_attempts
         self._client: SendGridAPIClient | None = None
         library_log = logging.getLogger("python_http_client.client")
@@ -383,6 +391,7 @@ class SendGridBackend(MailBackend):
         """POST one mail/send payload with retries; return the X-Message-Id response header."""
         self.open()
         assert self._client is not None
+        rate_limited = False
         for attempt in range(1, self.max_attempts + 1):
             try:
                 response = self._client.client.mail.send.post(request_body=payload, timeout=self.timeout)
@@ -391,11 +400,13 @@ class SendGridBackend(MailBackend):
                 if status != 429 and status < 500:
                     raise self._refused(status, exc.body) from exc
                 problem = f"SendGrid a répondu {status} ({sendgrid_errors(exc.body)})"
-                wait = rate_limit_wait(exc.headers) if status == 429 else retry_after_seconds(exc.headers)
+                rate_limited = status == 429
+                wait = rate_limit_wait(exc.headers) if rate_limited else retry_after_seconds(exc.headers)
             except urllib.error.URLError as exc:
                 # urllib wraps failures to connect or to send the request: SendGrid did not get it.
                 problem = f"SendGrid injoignable à {self.host} ({_describe(exc.reason)})"
                 wait = None
+                rate_limited = False
             except (OSError, http.client.HTTPException) as exc:
                 # The request went out but the answer was lost: SendGrid may have accepted the message and
                 # cannot be asked, so it is held for a person to check, like a message interrupted by a crash.
@@ -411,14 +422,19 @@ class SendGridBackend(MailBackend):
                 return str(message_id) if message_id else None
             if wait is None:
                 wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
-            if wait > MAX_WAIT_SECONDS:
-                raise DeliveryError(f"{problem} ; SendGrid demande d'attendre {wait:.0f} s", retriable=True)
             if attempt == self.max_attempts:
                 break
-            log.warning("%s; trying again in %.1f s (attempt %d of %d)", problem, wait, attempt + 1, self.max_attempts)
-            self.sleeper(wait)
+            if wait > MAX_WAIT_SECONDS:
+                # a rate limit holds for the whole account: the other messages wait for the next run too
+                raise DeliveryError(f"{problem} ; SendGrid demande d'attendre {wait:.0f} s", retriable=True,
+                                    stops_delivery=rate_limited)
+            if not self.window.wait(wait):
+                # nothing was accepted: the message stays pending, and so do the others
+                why = "arrêt demandé" if self.window.stopping() else "le temps d'envoi du cycle est écoulé"
+                raise DeliveryError(f"{problem} ; pas de nouvel essai ({why})", retriable=True, stops_delivery=True)
+            log.warning("%s; tried again after %.1f s (attempt %d of %d)", problem, wait, attempt + 1, self.max_attempts)
         suffix = f" (après {self.max_attempts} tentatives)" if self.max_attempts > 1 else ""
-        raise DeliveryError(f"{problem}{suffix}", retriable=True)
+        raise DeliveryError(f"{problem}{suffix}", retriable=True, stops_delivery=rate_limited)
 
     def _refused(self, status: int, body: bytes | None) -> DeliveryError:
         reason = sendgrid_errors(body)

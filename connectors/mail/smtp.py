@@ -29,7 +29,6 @@ import base64
 import logging
 import smtplib
 import ssl
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from connectors.errors import ConfigurationError
-from connectors.mail.base import DeliveryError, MailBackend
+from connectors.mail.base import DeliveryError, DeliveryWindow, MailBackend
 from connectors.mail.message import on_the_wire
 
 log = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ class SmtpBackend(MailBackend):
         url: str,
         *,
         timeout: float = 30,
-        sleeper: Callable[[float], None] = time.sleep,
+        sleeper: Callable[[float], object] | None = None,
         max_attempts: int = 3,
         ssl_context: ssl.SSLContext | None = None,
     ):
@@ -158,7 +157,7 @@ class SmtpBackend(MailBackend):
             raise ValueError("max_attempts must be at least 1")
         self.settings = parse_smtp_url(url)
         self.timeout = timeout
-        self.sleeper = sleeper
+        self.window = DeliveryWindow(sleeper=sleeper)  # waits wake on stop; the run sets its deadline
         self.max_attempts = max_attempts
         self.ssl_context = ssl_context or ssl.create_default_context()
         self._connection: smtplib.SMTP | None = None
@@ -330,7 +329,10 @@ class SmtpBackend(MailBackend):
                     raise DeliveryError(f"{again.error}{suffix}", retriable=True) from again.__cause__
                 wait = BACKOFF_SECONDS * 2 ** (number - 1)
                 log.warning("%s; trying again in %.0f s", again.error, wait)
-                self.sleeper(wait)
+                if not self.window.wait(wait):  # nothing was accepted: it stays pending
+                    why = "arrêt demandé" if self.window.stopping() else "le temps d'envoi du cycle est écoulé"
+                    raise DeliveryError(f"{again.error} ; pas de nouvel essai ({why})", retriable=True,
+                                        stops_delivery=True) from again.__cause__
 
     # -- errors -----------------------------------------------------------------------------
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
+import logging
 import os
+import re
 import tempfile
 import threading
+import time
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +28,9 @@ from connectors.errors import BackendError, SchemaError
 from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
 from connectors.tables.values import LIST_JOINER, normalise
 
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".xlsx.tmp"
 NUMBER_FORMATS = {
     "date": "DD/MM/YYYY",
     "datetime": "DD/MM/YYYY HH:MM",
@@ -33,6 +40,8 @@ NUMBER_FORMATS = {
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
 WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
+# A temporary copy older than this was left by a save that was killed (a save takes seconds).
+STALE_TEMP_SECONDS = 3600
 
 
 def header_key(name: object) -> str:
@@ -55,9 +64,11 @@ def _why_unreadable(exc: BaseException) -> str:
 class WorkbookStore:
     """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically."""
 
-    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo):
+    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo, wall_clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.timezone = timezone
+        self.wall_clock = wall_clock  # only to age the temporary files of killed saves
+        self._swept = False
         self._book: Workbook | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.RLock()
@@ -90,6 +101,9 @@ class WorkbookStore:
         """The workbook as it is now on disk (reloaded if someone saved it since we last read it,
         unless we hold unsaved changes of our own)."""
         with self._lock:
+            if not self._swept:
+                self._swept = True
+                self.remove_stale_temp_files()
             stamp = self._disk_stamp()
             if self._book is None or (stamp != self._stamp and not self._dirty):
                 if stamp is None:
@@ -112,7 +126,7 @@ class WorkbookStore:
             if not book.worksheets:
                 book.create_sheet("Feuil1")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".xlsx.tmp", dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=self._temp_prefix, suffix=TEMP_SUFFIX, dir=self.path.parent)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     book.save(handle)
@@ -125,6 +139,34 @@ class WorkbookStore:
             self._stamp = self._disk_stamp()
             self._dirty = False
             self.saves += 1
+
+    @property
+    def _temp_prefix(self) -> str:
+        return f".{self.path.stem}-"
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temporary copies a killed save left beside this workbook: only files named as
+        this store names them (`.<name>-….xlsx.tmp`) and older than an hour (a save running now in
+        another process is left alone). Returns what was removed."""
+        removed: list[Path] = []
+        try:
+            candidates = list(self.path.parent.glob(f"{glob.escape(self._temp_prefix)}*{TEMP_SUFFIX}"))
+        except OSError:
+            return removed
+        limit = self.wall_clock() - STALE_TEMP_SECONDS
+        ours = re.compile(re.escape(self._temp_prefix) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))  # mkstemp's names
+        for candidate in candidates:
+            if not ours.fullmatch(candidate.name):
+                continue  # another workbook's (".hub-2-…" for hub-2.xlsx) or not a temporary copy
+            try:
+                if candidate.is_file() and not candidate.is_symlink() and candidate.stat().st_mtime < limit:
+                    candidate.unlink()
+                    removed.append(candidate)
+            except OSError as exc:  # not ours to fight over: say so and go on
+                log.warning("cannot remove the stale temporary file %s: %s", candidate, exc)
+        if removed:
+            log.info("removed %d temporary file(s) left by an interrupted save of %s", len(removed), self.path.name)
+        return removed
 
     def _disk_stamp(self) -> tuple[int, int] | None:
         try:
