@@ -172,7 +172,7 @@ def test_run_exits_four_when_delivery_failed(tmp_path: Path) -> None:
         write_demo_workbook(load_settings(path, environ), dt.date.fromisoformat(TODAY))
         result = CliRunner().invoke(cli, ["run", "--config", str(path), "--today", TODAY], env=environ)
     assert result.exit_code == 4, result.output  # every send failed: not a success
-    assert "0 envoyés, 1 en échec" in result.output and "En attente d'envoi : 27" in result.output
+    assert "0 envoyé, 1 en échec" in result.output and "En attente d'envoi : 27" in result.output
     assert "SG.wrong" not in result.output
 
 
@@ -181,4 +181,4 @@ def test_release_of_an_unknown_key_fails_and_names_it(config: Path) -> None:
     assert runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY]).exit_code == 0
     result = runner.invoke(cli, ["release", "--config", str(config), "nimportequoi"])
     assert result.exit_code == 1
-    assert "0 message(s) remis en file" in result.output and "'nimportequoi'" in result.output
+    assert "0 message remis en file" in result.output and "« nimportequoi »" in result.output
