@@ -91,7 +91,7 @@ def test_the_cycle_on_airtable_matches_the_workbook(initialised: Initialised, ma
     on_workbook = make_settings(folder="workbook")
     airtable_tables = open_tables(on_airtable, airtable_options={"pacer": Pacer(1000, 1.0)})  # the fake does not limit
     rows = {code: [dict(r.fields) for r in airtable_tables[code].read()] for code in DOMAIN_TABLES}
-    workbook_tables = open_tables(on_workbook)
+    workbook_tables = open_tables(on_workbook, create=True)
     for table in workbook_tables.values():
         table.ensure_schema()
     assert fill_tables(workbook_tables, rows) == []

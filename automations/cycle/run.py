@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError
+from connectors.errors import BackendError, CantinesError, ConfigurationError, InvalidValueError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
@@ -118,6 +118,8 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
             continue
         try:
             rows[code] = table.read()
+        except ConfigurationError:
+            raise  # the hub itself cannot be reached (no such workbook, spreadsheet not shared): said once
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
             report.incomplete = True
@@ -564,5 +566,6 @@ def _write_journal(tables: dict[str, Table], report: RunReport) -> None:
     try:
         tables["journal"].create([journal_row(report)])
     except CantinesError as exc:  # the state store keeps the journal too
-        report.errors.append(f"Journal : écriture impossible : {exc}")
+        if str(exc) not in report.errors:  # not the failure already reported (no workbook at all)
+            report.errors.append(f"Journal : écriture impossible : {exc}")
         log.error("cannot write the Journal table: %s", exc)

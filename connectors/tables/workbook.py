@@ -19,7 +19,7 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from connectors.errors import BackendError, SchemaError
+from connectors.errors import BackendError, ConfigurationError, SchemaError
 from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
 from connectors.tables.values import LIST_JOINER, normalise
 
@@ -39,12 +39,20 @@ def header_key(name: object) -> str:
     return " ".join(str(name).split()).casefold() if name is not None else ""
 
 
-class WorkbookStore:
-    """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically."""
+class MissingWorkbookError(ConfigurationError, BackendError):
+    """The workbook file does not exist (a wrong path in the settings, a file moved): nothing is read,
+    and nothing is created there unless asked (`cantines init`, the demo)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo):
+
+class WorkbookStore:
+    """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically.
+
+    With `create=False` a missing file is a MissingWorkbookError instead of a new empty workbook."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo, create: bool = True):
         self.path = Path(path)
         self.timezone = timezone
+        self.create = create
         self._book: Workbook | None = None
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.RLock()
@@ -79,6 +87,11 @@ class WorkbookStore:
         with self._lock:
             stamp = self._disk_stamp()
             if self._book is None or (stamp != self._stamp and not self._dirty):
+                if stamp is None and not self.create:
+                    raise MissingWorkbookError(
+                        f"Classeur absent : {self.path} n'existe pas (vérifiez le chemin `[workbook] path` "
+                        "des réglages ; `cantines init workbook` crée un classeur vide à cet endroit)"
+                    )
                 if stamp is None:
                     self._book = openpyxl.Workbook()
                     self._book.remove(self._book.active)
