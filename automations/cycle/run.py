@@ -517,6 +517,20 @@ def _cycle(
     since = reminder_window_start(settings, state, today)
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
+    # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
+    if DRAFTS in parts and settings.reports.enabled:
+        prepared, problems = prepare_drafts(
+            build_drafts(dataset, today, settings.reports.horizon_days),
+            known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
+            out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
+            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),
+        )
+        report.drafts = len(prepared)
+        report.draft_files = [p.files.docx for p in prepared]
+        report.problems.extend(problems)
+        messages = [*messages, *(p.message for p in prepared)]
+        report.messages = messages
+
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
         # digests-only job would otherwise delete the reminders' problems, and they would come back
@@ -532,20 +546,6 @@ def _cycle(
         if MATCHING in parts:
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
         refused_value(report, write_problems)
-    step()
-    step()
-    if DRAFTS in parts and settings.reports.enabled:
-        prepared, problems = prepare_drafts(
-            build_drafts(dataset, today, settings.reports.horizon_days),
-            known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
-            out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
-            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),
-        )
-        report.drafts = len(prepared)
-        report.draft_files = [p.files.docx for p in prepared]
-        report.problems.extend(problems)
-        messages = [*messages, *(p.message for p in prepared)]
-        report.messages = messages
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop)
