@@ -66,6 +66,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         if outbox and report.sent:
             lines.append(f"  Boîte d'envoi locale : {outbox}")
         lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")
+    if report.postponed:
+        lines.append(f"  Reporté à la prochaine lecture complète ({len(report.postponed)}) :")
+        lines.extend(f"    - {line}" for line in report.postponed)
     if report.errors:
         lines.append(f"  Erreurs ({len(report.errors)}) :")
         lines.extend(f"    - {error}" for error in report.errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -26,7 +26,9 @@ from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion,
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
 from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.domain import needs
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
+from automations.domain.needs import missing_for, reminder_needs
 from automations.domain.offers import OfferProposal, propose_offers
 from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
@@ -84,7 +86,8 @@ class RunReport:
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
     fatal: bool = False
-    incomplete: bool = False  # a table the run needs could not be read
+    incomplete: bool = False  # a table the run needs could not be read, or lacks a column
+    postponed: list[str] = field(default_factory=list)  # what waits for a complete run, and why (French)
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
     stopped: bool = False
 
@@ -128,11 +131,25 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
 
 
 def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dataset:
-    """Read and parse the staff tables into a Dataset; problems go into the report."""
-    dataset = parse_dataset(read_tables(tables, report), settings.schema, settings.reference, settings.timezone)
+    """Read and parse the staff tables into a Dataset; problems go into the report. A table read
+    without some of its columns makes the run incomplete, like a table not read."""
+    rows = read_tables(tables, report)
+    absent = {code: tables[code].absent_columns() for code in rows if tables[code].absent_columns()}
+    dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
+    if absent:
+        report.incomplete = True
     return dataset
+
+
+def waits(dataset: Dataset, needs: Iterable[str], what: str, report: RunReport) -> bool:
+    """Whether `what` must wait for a complete run (a table it needs is not read or lacks a column);
+    if so, the summary and the Journal say so."""
+    missing = missing_for(dataset, needs)
+    if missing:
+        report.postponed.append(f"{what} : en attente d'une lecture complète ({', '.join(missing)})")
+    return bool(missing)
 
 
 def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
@@ -215,14 +232,17 @@ def compute_messages(
     since = since if since is not None else today - dt.timedelta(days=1)
     messages: list[OutgoingMessage] = []
     if REMINDERS in parts:
-        reminders = due_reminders(settings.rules, dataset, today, since)
+        rules = [r for r in settings.rules if not waits(dataset, reminder_needs(r), f"rappels « {r.id} »", report)]
+        reminders = due_reminders(rules, dataset, today, since)
         report.reminders = len(reminders)
         messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
         report.problems.extend(problems)
     day = digest_day(today, WEEKDAYS[settings.digests.weekday.strip().lower()])
     if DIGESTS in parts and settings.digests.enabled and day is not None:
-        digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
-        coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        digests = [] if waits(dataset, needs.CANTINE_DIGESTS, "récapitulatifs des cantines", report) \
+            else cantine_digests(dataset, report.matches, today, report.offer_proposals)
+        coordinator = None if waits(dataset, needs.COORDINATOR_DIGEST, "récapitulatif de la coordination", report) \
+            else coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
@@ -234,7 +254,7 @@ def compute_messages(
 class Matching:
     """What matching computed for one day (pure), ready to be written back."""
 
-    matcher: Matcher
+    matcher: Matcher | None  # None: matching waits for a complete run (nothing written, nothing marked)
     matches: list[Match]
     suggestions: list[CollectiveSuggestion]
     proposals: list[OfferProposal]
@@ -245,9 +265,13 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     rules = MatchingRules.from_settings(
         settings.matching, match_unqualified_imports=settings.aides_territoires.match_unqualified
     )
-    matcher = Matcher(dataset, today, rules)
-    matches = matcher.matches()
-    outcome = Matching(matcher, matches, collective_suggestions(matches, rules), propose_offers(dataset, today))
+    proposals = [] if waits(dataset, needs.OFFERS, "offres partenaires", report) else propose_offers(dataset, today)
+    if waits(dataset, needs.MATCHING, "correspondances et suggestions collectives", report):
+        outcome = Matching(None, [], [], proposals)
+    else:
+        matcher = Matcher(dataset, today, rules)
+        matches = matcher.matches()
+        outcome = Matching(matcher, matches, collective_suggestions(matches, rules), proposals)
     report.matches = outcome.matches
     report.suggestions = outcome.suggestions
     report.offer_proposals = outcome.proposals
@@ -258,6 +282,10 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
     """Correspondances and Suggestions collectives upserted (staff columns kept, nothing deleted);
     partner-offer proposals created as Déclinaisons."""
     matcher = outcome.matcher
+    if matcher is None:  # matching waits: the rows staff see are left as they are
+        if outcome.proposals:
+            propose(tables["declinaisons"], outcome.proposals, report)
+        return
 
     def stale_match(fields: Mapping[str, object]) -> dict[str, object]:
         opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
@@ -403,7 +431,7 @@ def deliver(
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
-    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors
+    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors + report.postponed
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
@@ -518,7 +546,7 @@ def _cycle(
     messages = compute_messages(settings, dataset, today, report, since, parts)
     report.messages = messages
     # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
-    if DRAFTS in parts and settings.reports.enabled:
+    if DRAFTS in parts and settings.reports.enabled and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
         prepared, problems = prepare_drafts(
             build_drafts(dataset, today, settings.reports.horizon_days),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
@@ -535,7 +563,8 @@ def _cycle(
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
         # digests-only job would otherwise delete the reminders' problems, and they would come back
         # with a new « Vu le » at the next cycle.
-        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts
+        # Nor a run that could not read everything: the problems of what it did not read are not gone.
+        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
         written = replace_rows(
             tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
             keep=("Vu le",), delete=complete,

@@ -123,6 +123,11 @@ class Table(abc.ABC):
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
         """All rows, with the columns asked for (all known columns when None), values normalised."""
 
+    def absent_columns(self) -> tuple[str, ...]:
+        """The schema's columns this table lacks in its backend, as found by the last `read` (which
+        returns them empty): a deleted or renamed column, not a column of empty cells."""
+        return getattr(self, "_absent", ())
+
     @abc.abstractmethod
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
         """Append new rows; returns them with their ids."""

@@ -172,6 +172,7 @@ class WorkbookTable(Table):
         with self.store._lock:
             sheet = self._sheet()
             header = self._header(sheet)
+            self._absent = tuple(name for name in self.spec.column_names if name not in header)
             names = list(columns) if columns is not None else list(self.spec.column_names)
             specs = [self.spec.column(n) for n in names]
             tz = self.store.timezone
