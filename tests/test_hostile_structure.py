@@ -9,6 +9,7 @@ import datetime as dt
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -136,3 +137,150 @@ def test_a_sandbox_escape_is_refused_in_a_full_cycle(tmp_path: Path) -> None:
     (row,) = problems_tab(settings, "Modèles d'emails")
     assert "bac à sable" in row["Problème"]
     assert "__builtins__" not in "".join(m.as_string() for m in outbox_messages(settings))
+
+
+# -- deleted and renamed tabs and columns --------------------------------------------------------
+
+
+def delete_tab(tab: str) -> Callable[[openpyxl.Workbook], None]:
+    return lambda book: book.remove(book[tab])
+
+
+def rename_tab(tab: str, new: str) -> Callable[[openpyxl.Workbook], None]:
+    def rename(book: openpyxl.Workbook) -> None:
+        book[tab].title = new
+    return rename
+
+
+def delete_column(tab: str, column: str) -> Callable[[openpyxl.Workbook], None]:
+    def delete(book: openpyxl.Workbook) -> None:
+        sheet = book[tab]
+        sheet.delete_cols([c.value for c in sheet[1]].index(column) + 1)
+    return delete
+
+
+def rename_column(tab: str, column: str, new: str) -> Callable[[openpyxl.Workbook], None]:
+    def rename(book: openpyxl.Workbook) -> None:
+        next(c for c in book[tab][1] if c.value == column).value = new
+    return rename
+
+
+def demo_with(tmp_path: Path, *changes: Callable[[openpyxl.Workbook], None]) -> Settings:
+    settings = load_settings(write_config(tmp_path / "deploy"), {})
+    write_demo_workbook(settings, TODAY)
+    book = openpyxl.load_workbook(settings.workbook.path)
+    for change in changes:
+        change(book)
+    book.save(settings.workbook.path)
+    return settings
+
+
+def texts(settings: Settings) -> dict[str, str]:
+    """Every message sent, by idempotency key: its text part."""
+    return {str(m["X-Cantines-Key"]): m.get_body(("plain",)).get_content() for m in outbox_messages(settings)}
+
+
+@dataclass(frozen=True)
+class Clean:
+    texts: dict[str, str]  # what a run on the intact demo sends
+    problems: set[tuple[str, str, str]]  # and the problems it finds: (Table, Ligne, Problème)
+
+
+def problem_keys(settings: Settings) -> set[tuple[str, str, str]]:
+    return {(r["Table"], r["Ligne"], r["Problème"]) for r in sheet_rows(settings, "problemes")}
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Clean:
+    settings = demo_with(tmp_path_factory.mktemp("clean"))
+    run(settings)
+    return Clean(texts(settings), problem_keys(settings))
+
+
+@pytest.mark.parametrize(
+    ("change", "problem", "still_sent"),
+    [
+        pytest.param(delete_tab("Échéances"), None,
+                     {"rappel-candidature": 1, "rappel-partenaire-action": 1}, id="echeances-tab-deleted"),
+        pytest.param(rename_tab("Cantines", "Cantines 2025"), None, {"rappel-partenaire-action": 1},
+                     id="cantines-tab-renamed"),
+        pytest.param(delete_column("Opportunités", "Date limite"),
+                     ("Opportunités", "Date limite", "colonne « Date limite » absente de Opportunités"),
+                     {"rappel-echeance-rapport": 4, "rappel-echeance-versement": 1, "rappel-echeance-partenaire": 1,
+                      "rappel-partenaire-action": 1, "brouillon-bilan": DEMO_DRAFTS}, id="date-limite-deleted"),
+        pytest.param(rename_column("Échéances", "Statut", "État du dossier"),
+                     ("Échéances", "Statut", "colonne « Statut » absente de Échéances"),
+                     {"rappel-candidature": 1, "rappel-partenaire-action": 1}, id="statut-renamed"),
+        pytest.param(delete_column("Cantines", "Email responsable"),
+                     ("Cantines", "Email responsable", "colonne « Email responsable » absente de Cantines"),
+                     {"rappel-partenaire-action": 1},
+                     id="email-responsable-deleted"),
+    ],
+)
+def test_a_broken_structure_sends_only_what_does_not_depend_on_it(
+    tmp_path: Path, clean: Clean, change: Callable[[openpyxl.Workbook], None],
+    problem: tuple[str, str, str] | None, still_sent: dict[str, int],
+) -> None:
+    settings = demo_with(tmp_path, change)
+    report = run(settings)
+    assert report.result == "Incomplet"  # not a completed run: the next one covers the same days
+    assert kinds_sent(settings) == Counter(still_sent)
+    sent = texts(settings)
+    assert {key: clean.texts[key] for key in sent} == sent  # each message sent is the one a complete run sends
+    assert report.postponed and all("en attente d'une lecture complète" in line for line in report.postponed)
+    new = problem_keys(settings) - clean.problems  # no false problem (a link into a tab not read…)
+    if problem is not None:
+        table, column, message = problem
+        (structural,) = new
+        assert structural[:2] == (table, "en-têtes") and structural[2].startswith(message)
+        assert (table, column) in {(r["Table"], r["Colonne"]) for r in sheet_rows(settings, "problemes")}
+    else:
+        assert new == set()
+        assert any("lecture impossible" in e and "absent" in e for e in report.errors)
+
+
+def test_matches_are_not_marked_stale_from_partial_data(tmp_path: Path) -> None:
+    settings = demo_with(tmp_path)
+    run(settings)
+    before = sheet_rows(settings, "correspondances")
+    assert len(before) == 24 and {r["État"] for r in before} == {"Active"}
+    book = openpyxl.load_workbook(settings.workbook.path)
+    delete_column("Opportunités", "Date limite")(book)
+    book.save(settings.workbook.path)
+    tomorrow = TODAY + dt.timedelta(days=1)
+    report = run_cycle(settings, today=tomorrow, clock=clock_at(tomorrow))
+    assert report.matches == [] and report.new_matches == 0
+    assert sheet_rows(settings, "correspondances") == before  # not 59 matches, none « ne correspond plus »
+    assert "correspondances et suggestions collectives : en attente d'une lecture complète " \
+           "(Opportunités sans la colonne « Date limite »)" in report.postponed
+
+
+def test_the_digests_a_partial_run_held_back_go_with_the_next_complete_run(tmp_path: Path) -> None:
+    settings = demo_with(tmp_path)
+    intact = settings.workbook.path.read_bytes()
+    book = openpyxl.load_workbook(settings.workbook.path)
+    delete_tab("Échéances")(book)
+    book.save(settings.workbook.path)
+    partial = run(settings)
+    assert partial.digests == 0 and partial.sent == 2
+    assert "récapitulatif de la coordination : en attente d'une lecture complète (Échéances non lue)" in partial.postponed
+    settings.workbook.path.write_bytes(intact)  # staff put the tab back the same week
+    complete = run(settings)
+    assert complete.result != "Incomplet"
+    assert complete.sent == DEMO_MESSAGES - 2  # the digests and reminders held back, and nothing twice
+    (coordination,) = [m for m in outbox_messages(settings) if m["X-Cantines-Kind"] == "recapitulatif-coordination"]
+    text = coordination.get_body(("plain",)).get_content()
+    assert "ÉCHÉANCES EN RETARD (0)" not in text and "ÉCHÉANCES EN RETARD (" in text
+
+
+def test_a_wrong_workbook_path_is_one_error_and_creates_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "deploy")
+    config.write_text(config.read_text().replace('path = "hub.xlsx"', 'path = "ailleurs/hub.xlsx"'))
+    settings = load_settings(config, {})
+    report = run_cycle(settings, today=TODAY, clock=clock_at(TODAY))
+    assert report.result == "Échec"
+    (error,) = report.errors
+    assert error.startswith("Classeur absent : ") and "ailleurs/hub.xlsx n'existe pas" in error
+    assert not settings.workbook.path.exists() and not settings.workbook.path.parent.exists()
+    assert report.queued == report.sent == 0 and report.digests == 0
+    assert not settings.mail.outbox_dir.exists()

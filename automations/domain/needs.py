@@ -7,18 +7,20 @@ closed opportunities. What waits is built by the next complete run: reminders ca
 an incomplete run left (it is not counted as done), digests are keyed by week.
 
 A table counts as incomplete as soon as one of its columns is absent, whichever column: every column
-of the schema is read for a reason (a criterion, a filter, a line of a message).
+of the schema is read for a reason (a criterion, a filter, a line of a message). A message's needs
+are its recipients' and everything its template is given (a reminder about an échéance shows the
+cantine's city and the partner: Cantines and Partenaires).
 
 | what | the tables it needs |
 |---|---|
 | matches, collective suggestions, « ne correspond plus » marks | Cantines, Opportunités, Candidatures |
 | partner offers proposed | Cantines, Offres partenaires, Déclinaisons |
-| reminders on échéances | Échéances, Conventions, Partenaires (+ recipients) |
-| reminders on candidatures | Candidatures, Opportunités (+ recipients) |
-| reminders on correspondances | Correspondances, Opportunités (+ recipients) |
+| reminders on échéances | Échéances, Conventions, Partenaires, Cantines (+ recipients) |
+| reminders on candidatures | Candidatures, Opportunités, Cantines (+ recipients) |
+| reminders on correspondances | Correspondances, Opportunités, Cantines (+ recipients) |
 | reminders on partners' next actions | Partenaires (+ recipients) |
-| reminders on conventions ending | Conventions, Partenaires (+ recipients) |
-| reminders on open questions | Questions (+ recipients) |
+| reminders on conventions ending | Conventions, Partenaires, Cantines (+ recipients) |
+| reminders on open questions | Questions, Cantines (+ recipients) |
 | a reminder's recipients | « cantine »: Cantines; « partner_owner »: Partenaires |
 | cantine digests | the matches' tables, Correspondances, Échéances, Offres partenaires, Déclinaisons, Questions |
 | coordinator digest | every table (it counts the data problems of all of them) |
@@ -34,13 +36,14 @@ from automations.domain.rules import Rule
 
 MATCHING = ("cantines", "opportunites", "candidatures")
 OFFERS = ("cantines", "offres", "declinaisons")
+# Every reminder about a cantine's item shows that cantine (its name and city): Cantines too.
 REMINDER_SOURCES = {
-    "echeances": ("echeances", "conventions", "partenaires"),
-    "candidatures": ("candidatures", "opportunites"),
-    "correspondances": ("correspondances", "opportunites"),
+    "echeances": ("echeances", "conventions", "partenaires", "cantines"),
+    "candidatures": ("candidatures", "opportunites", "cantines"),
+    "correspondances": ("correspondances", "opportunites", "cantines"),
     "partenaires": ("partenaires",),
-    "conventions": ("conventions", "partenaires"),
-    "questions": ("questions",),
+    "conventions": ("conventions", "partenaires", "cantines"),
+    "questions": ("questions", "cantines"),
 }
 RECIPIENTS = {"cantine": ("cantines",), "partner_owner": ("partenaires",)}
 CANTINE_DIGESTS = (*MATCHING, *OFFERS, "correspondances", "echeances", "questions")
