@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import BackendError, CantinesError, ConfigurationError, InvalidValueError
+from connectors.errors import BackendError, CantinesError, ConfigurationError, InvalidValueError, SchemaError
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.state import StateStore
 from connectors.tables.base import Row, Table
@@ -126,6 +126,11 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
             report.incomplete = True
+            if isinstance(exc, SchemaError):  # a tab deleted or renamed: staff fix it, in Problèmes too
+                report.problems.append(DataProblem(
+                    table.spec.name, "onglet entier", "", "",
+                    f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
+                ))
             log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
     return rows
 
