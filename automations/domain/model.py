@@ -537,7 +537,8 @@ def absent_column(spec: TableSpec, name: str) -> DataProblem:
     return DataProblem(
         spec.name, "en-têtes", name, "",
         f"colonne « {name} » absente de {spec.name} : ce qui en dépend attend qu'elle soit rétablie "
-        "(remettez l'en-tête, ou lancez `cantines init` pour la recréer vide)",
+        "(redonnez-lui son nom, ou rétablissez-la avec ses valeurs depuis l'historique des versions : "
+        "recréée vide, toutes ses cases compteraient comme vides)",
     )
 
 

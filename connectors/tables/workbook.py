@@ -155,7 +155,8 @@ class WorkbookTable(Table):
             return book.create_sheet(self.spec.name)
         raise SchemaError(
             f"Onglet « {self.spec.name} » absent du classeur {self.store.path.name} "
-            f"(lancez `cantines init` ou ajoutez l'onglet)"
+            "(redonnez-lui son nom ou rétablissez-le depuis l'historique des versions ; pour un classeur neuf, "
+            "lancez `cantines init`, qui le crée vide)"
         )
 
     def _header(self, sheet: Worksheet) -> dict[str, int]:
