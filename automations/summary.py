@@ -29,7 +29,10 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         lines.append(f"  Import Aides-territoires : {report.aides_note}")
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({report.new_matches} nouvelle{'s' if report.new_matches > 1 else ''})"
-    lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
+    if report.matching_waits:
+        lines.append("  Correspondances opportunité ↔ cantine : non calculées (voir « Reporté » ci-dessous)")
+    else:
+        lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
     if report.suggestions:
         lines.append(f"  Candidatures collectives possibles ({len(report.suggestions)}) :")
         for suggestion in report.suggestions:

@@ -18,6 +18,7 @@ import pytest
 from automations.cycle.run import RunReport, run_cycle
 from automations.demo import write_demo_workbook
 from automations.settings import Settings, load_settings
+from automations.summary import format_report
 
 from .conftest import REPO, write_config
 from .test_run import DEMO_DIGESTS, DEMO_DRAFTS, DEMO_MESSAGES, TODAY, clock_at, outbox_messages, sheet_rows
@@ -251,7 +252,8 @@ def test_matches_are_not_marked_stale_from_partial_data(tmp_path: Path) -> None:
     book.save(settings.workbook.path)
     tomorrow = TODAY + dt.timedelta(days=1)
     report = run_cycle(settings, today=tomorrow, clock=clock_at(tomorrow))
-    assert report.matches == [] and report.new_matches == 0
+    assert report.matches == [] and report.new_matches == 0 and report.matching_waits
+    assert "Correspondances opportunité ↔ cantine : non calculées" in format_report(report)
     assert sheet_rows(settings, "correspondances") == before  # not 59 matches, none « ne correspond plus »
     assert "correspondances et suggestions collectives : en attente d'une lecture complète " \
            "(Opportunités sans la colonne « Date limite »)" in report.postponed

@@ -82,6 +82,7 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
+    matching_waits: bool = False  # matching could not run on complete data: `matches` says nothing
     new_matches: int = 0
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
@@ -272,6 +273,7 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     )
     proposals = [] if waits(dataset, needs.OFFERS, "offres partenaires", report) else propose_offers(dataset, today)
     if waits(dataset, needs.MATCHING, "correspondances et suggestions collectives", report):
+        report.matching_waits = True
         outcome = Matching(None, [], [], proposals)
     else:
         matcher = Matcher(dataset, today, rules)
