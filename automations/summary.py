@@ -29,6 +29,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         )
     elif report.aides_note and not report.dry_run:
         lines.append(f"  Import Aides-territoires : {report.aides_note}")
+    for note in report.features_off:
+        lines.append(f"  {note}")
     if report.hotline is not None:
         h = report.hotline
         lines.append(
@@ -38,7 +40,10 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         )
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({pluriel(report.new_matches, 'nouvelle')})"
-    lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
+    if report.matching_waits:
+        lines.append("  Correspondances opportunité ↔ cantine : non calculées (voir « Reporté » ci-dessous)")
+    else:
+        lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")
     if report.suggestions:
         lines.append(f"  Candidatures collectives possibles ({len(report.suggestions)}) :")
         for suggestion in report.suggestions:
@@ -80,6 +85,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         if outbox and report.sent:
             lines.append(f"  Boîte d'envoi locale : {outbox}")
         lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")
+    if report.postponed:
+        lines.append(f"  Reporté à la prochaine lecture complète ({len(report.postponed)}) :")
+        lines.extend(f"    - {line}" for line in report.postponed)
     if report.errors:
         lines.append(f"  Erreurs ({len(report.errors)}) :")
         lines.extend(f"    - {error}" for error in report.errors)

@@ -91,7 +91,7 @@ def test_the_cycle_on_airtable_matches_the_workbook(initialised: Initialised, ma
     on_workbook = make_settings(folder="workbook")
     airtable_tables = open_tables(on_airtable, airtable_options={"pacer": Pacer(1000, 1.0)})  # the fake does not limit
     rows = {code: [dict(r.fields) for r in airtable_tables[code].read()] for code in DOMAIN_TABLES}
-    workbook_tables = open_tables(on_workbook)
+    workbook_tables = open_tables(on_workbook, create=True)
     for table in workbook_tables.values():
         table.ensure_schema()
     assert fill_tables(workbook_tables, rows) == []
@@ -115,3 +115,24 @@ def test_the_cycle_on_airtable_matches_the_workbook(initialised: Initialised, ma
     assert second.rows_written == 0
     writes = [r for r in fake.log if r.kind in ("create", "update", "upsert", "delete")]
     assert [(r.kind, r.table) for r in writes] == [("create", "Journal")]  # only its journal line
+
+
+def test_a_field_renamed_in_airtable_is_one_problem_and_matching_waits(initialised: Initialised) -> None:
+    fake, settings = initialised.fake, initialised.settings
+    tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+    with fake._lock:  # a staff member renames « Date limite » in Airtable's interface
+        field = fake._table(fake.bases[BASE_ID], "Opportunités").field("Date limite")
+        assert field is not None
+        field.name = "Date limite AAP"
+    try:
+        before = fake.rows("Correspondances")
+        report = run_cycle(settings, today=TODAY, clock=clock, tables=tables)
+        (problem,) = [p for p in report.problems if p.row == "en-têtes"]
+        assert (problem.table, problem.column) == ("Opportunités", "Date limite")
+        assert problem.message.startswith("colonne « Date limite » absente de Opportunités")
+        assert report.result == "Incomplet" and not report.fatal and report.matches == []
+        assert fake.rows("Correspondances") == before  # nothing recomputed nor marked « ne correspond plus »
+        assert not [p for p in report.problems if "Date limite" in p.message and p.row != "en-têtes"]
+    finally:
+        with fake._lock:
+            field.name = "Date limite"

@@ -70,11 +70,37 @@ def test_check_exits_two_on_a_configuration_error(tmp_path: Path) -> None:
     assert "[mail] backend: 'pigeon' is not one of outbox" in result.output
 
 
-def test_check_exits_one_when_a_table_cannot_be_read(tmp_path: Path) -> None:
+def test_check_exits_one_when_a_table_cannot_be_read(config: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(config.parent / "hub.xlsx")
+    del book["Visites"]
+    book.save(config.parent / "hub.xlsx")
+    result = CliRunner().invoke(cli, ["check", "--config", str(config), "--today", TODAY])
+    assert result.exit_code == 1
+    assert "Visites : lecture impossible" in result.output
+
+
+@pytest.mark.parametrize("command", ["check", "run", "preview"])
+def test_a_missing_workbook_is_one_error_and_nothing_is_created(tmp_path: Path, command: str) -> None:
+    path = write_config(tmp_path)  # [workbook] path = "hub.xlsx", which does not exist
+    extra = ["--out", str(tmp_path / "apercu")] if command == "preview" else []
+    result = CliRunner().invoke(cli, [command, "--config", str(path), "--today", TODAY, *extra])
+    assert result.exit_code != 0
+    assert result.output.count("Classeur absent") == 1, result.output
+    assert "hub.xlsx n'existe pas" in result.output and "cantines init workbook" in result.output
+    assert "Onglet" not in result.output  # not twelve missing tabs
+    assert not (tmp_path / "hub.xlsx").exists()  # no empty hub created in its place
+    assert not list((tmp_path / "outbox").glob("*.eml")) if (tmp_path / "outbox").exists() else True
+
+
+def test_init_creates_the_missing_workbook(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    result = CliRunner().invoke(cli, ["check", "--config", str(path), "--today", TODAY])
-    assert result.exit_code == 1  # no workbook at all: nothing could be read
-    assert "lecture impossible" in result.output
+    result = CliRunner().invoke(cli, ["init", "workbook", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "hub.xlsx").exists()
+    again = CliRunner().invoke(cli, ["check", "--config", str(path), "--today", TODAY])
+    assert again.exit_code == 0, again.output
 
 
 def test_run_prints_a_summary_and_sends_once(config: Path) -> None:

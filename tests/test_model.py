@@ -386,12 +386,41 @@ def test_single_link_with_two_values_is_a_problem(schema: Schema, reference: Ref
     assert "une seule ligne de Partenaires attendue" in problem.message
 
 
-def test_link_to_a_table_that_was_not_read_is_a_problem(schema: Schema, reference: Reference) -> None:
-    data = dataset(schema, reference, conventions=[CONVENTION])
+def test_link_to_a_table_read_empty_is_a_problem(schema: Schema, reference: Reference) -> None:
+    data = dataset(schema, reference, partenaires=[], conventions=[CONVENTION])
     assert data.conventions == []
     (problem,) = data.problems
     assert problem.column == "Partenaire"
     assert problem.message == "« Fondation Avenir » ne correspond à aucune ligne de Partenaires"
+
+
+def test_link_to_a_table_that_was_not_read_is_not_checked(schema: Schema, reference: Reference) -> None:
+    data = dataset(schema, reference, conventions=[CONVENTION])  # Partenaires could not be read
+    assert [c.partner for c in data.conventions] == ["Fondation Avenir"]
+    assert data.problems == []  # not a problem of this row: nothing to check it against
+    assert data.incomplete["partenaires"] == "Partenaires non lue"
+    assert "conventions" not in data.incomplete
+
+
+def test_an_absent_column_is_one_structural_problem(schema: Schema, reference: Reference) -> None:
+    rows = [Row(f"rec{i}", {"Nom": f"Fondation {i}", "Type": None}, i) for i in range(2, 40)]
+    data = parse_dataset({"partenaires": rows}, schema, reference, PARIS, {"partenaires": ("Type", "Notes")})
+    assert len(data.partenaires) == 38  # the rows are read, the absent columns empty
+    assert [(p.table, p.row, p.column) for p in data.problems] == [
+        ("Partenaires", "en-têtes", "Type"), ("Partenaires", "en-têtes", "Notes")]
+    assert data.problems[0].message.startswith("colonne « Type » absente de Partenaires : ce qui en dépend attend")
+    assert data.incomplete["partenaires"] == "Partenaires sans les colonnes « Type », « Notes »"
+
+
+def test_a_table_without_its_first_column_yields_no_rows_and_its_links_are_not_checked(
+    schema: Schema, reference: Reference,
+) -> None:
+    rows = [Row("recP1", {"Nom": None, "Type": "Fondation"}, 2)]
+    data = parse_dataset({"partenaires": rows, "conventions": [CONVENTION]}, schema, reference, PARIS,
+                         {"partenaires": ("Nom",)})
+    assert data.partenaires == []
+    assert [p.column for p in data.problems] == ["Nom"]  # one problem, not one per row or per link
+    assert [c.partner for c in data.conventions] == ["Fondation Avenir"]
 
 
 # -- échéances -------------------------------------------------------------------------------

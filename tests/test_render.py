@@ -14,6 +14,7 @@ import pytest
 from automations.cycle.render import Renderer, TemplateFailure
 from automations.domain.french import (
     FILTERS,
+    FilterError,
     date_courte,
     date_heure,
     date_longue,
@@ -269,7 +270,7 @@ def test_missing_template_folder_is_a_configuration_error(tmp_path: Path) -> Non
     renderer = Renderer(write_templates(tmp_path))
     with pytest.raises(ConfigurationError) as info:
         renderer.email("inconnu", context())
-    assert "email template not found" in str(info.value)
+    assert "fichier de modèle introuvable" in str(info.value)
     assert str(tmp_path / "emails" / "inconnu" / "subject.txt") in str(info.value)
 
 
@@ -278,3 +279,67 @@ def test_missing_html_part_is_a_configuration_error(tmp_path: Path) -> None:
     (tmp_path / "emails" / "x" / "body.html").unlink()
     with pytest.raises(ConfigurationError, match=r"body\.html"):
         Renderer(tmp_path).email("x", context())
+
+
+# -- template slips: each a TemplateFailure in French naming the file and line ------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "cause", "expected"),
+    [
+        pytest.param("{{ 1/0 }}", ZeroDivisionError, "division par zéro", id="division-by-zero"),
+        pytest.param("{{ cantine|euros }}", FilterError, "le filtre « euros » attend un nombre, pas le texte « Alpha",
+                     id="euros-on-text"),
+        pytest.param("{{ cantine|date_longue }}", FilterError, "le filtre « date_longue » attend une date",
+                     id="date-longue-on-text"),
+        pytest.param("{{ n|date_courte }}", FilterError, "attend une date, pas le nombre 2", id="date-courte-on-number"),
+        pytest.param("{{ cantine|delai }}", FilterError, "le filtre « delai » attend un nombre de jours", id="delai-on-text"),
+        pytest.param("{{ big|euros }}", FilterError, "ne peut pas afficher le nombre 1E+300", id="euros-beyond-precision"),
+        pytest.param("{% if vide > 3 %}x{% endif %}", TypeError, "une valeur vide comparée", id="comparing-none"),
+        pytest.param("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", RecursionError, "appels sans fin",
+                     id="recursive-macro"),
+        pytest.param("{% include 'emails/absent.txt' %}", jinja2.exceptions.TemplateNotFound,
+                     "« emails/absent.txt » est introuvable", id="include-missing"),
+        pytest.param("{% include '../../../../etc/passwd' %}", jinja2.exceptions.TemplateNotFound,
+                     "hors de ce dossier sont refusées", id="include-outside"),
+        pytest.param("{% include '/etc/passwd' %}", jinja2.exceptions.TemplateNotFound, "introuvable",
+                     id="include-absolute"),
+        pytest.param("{% if %}", jinja2.exceptions.TemplateSyntaxError, "erreur de syntaxe", id="syntax"),
+    ],
+)
+def test_a_template_slip_is_a_french_failure_naming_the_file(
+    tmp_path: Path, body: str, cause: type[BaseException], expected: str,
+) -> None:
+    renderer = Renderer(write_templates(tmp_path, body_txt="Bonjour,\n" + body + "\n"))
+    with pytest.raises(TemplateFailure) as caught:
+        renderer.email("x", context(vide=None, big=Decimal("1e300")))
+    assert isinstance(caught.value.__cause__, cause)
+    assert caught.value.template == "emails/x/body.txt"
+    message = str(caught.value)
+    assert message.startswith("le modèle « x » ne peut pas être rendu (emails/x/body.txt")
+    assert expected in message
+    if cause not in (RecursionError, jinja2.exceptions.TemplateSyntaxError):
+        assert "ligne 2" in message  # the line staff wrote it on
+    assert "root:" not in message
+
+
+def test_an_include_names_the_line_of_the_included_file(tmp_path: Path) -> None:
+    write_templates(tmp_path, body_txt="Bonjour\n{% include 'emails/_pied.txt' %}\n")
+    (tmp_path / "emails" / "_pied.txt").write_text("Signature\n\n{{ 1/0 }}\n", encoding="utf-8")
+    with pytest.raises(TemplateFailure, match=r"\(emails/_pied.txt, ligne 3\) : division par zéro"):
+        Renderer(tmp_path).email("x", context())
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        pytest.param("12 500", "euros", id="euros-text"), pytest.param(True, "euros", id="euros-bool"),
+        pytest.param(Decimal("NaN"), "nombre", id="nombre-nan"), pytest.param("45 %", "pourcent", id="pourcent-text"),
+        pytest.param("2026-03-02", "date_longue", id="date-text"), pytest.param(dt.date(2026, 3, 2), "date_heure",
+                                                                               id="date-heure-date"),
+        pytest.param("3", "pluriel", id="pluriel-text"),
+    ],
+)
+def test_filters_refuse_wrong_values_clearly(value: Any, name: str) -> None:
+    with pytest.raises(FilterError, match=f"le filtre « {name} »"):
+        FILTERS[name](value, "x") if name == "pluriel" else FILTERS[name](value)

@@ -22,6 +22,7 @@ from PIL import Image
 
 from automations import report_template
 from automations.demo import demo_rows
+from automations.cycle.render import TemplateFailure
 from automations.cycle.drafts import file_stem, render_draft
 from automations.domain.model import (
     Agreement, Dataset, DueItem, MonthlyFigures, OfferRollout, Partner, PartnerOffer, parse_dataset,
@@ -582,8 +583,10 @@ def test_templates_run_in_the_sandbox(tmp_path: Path) -> None:
     hostile.save(str(templates / "reports" / "bilan.docx"))
     (templates / "reports" / "bilan.md").write_text("{{ draft.__class__.__mro__ }}", encoding="utf-8")
     draft = build_draft(RENDER_ITEM, render_data(), RENDER_TODAY)
-    with pytest.raises(SecurityError):
+    with pytest.raises(TemplateFailure, match="bac à sable") as caught:
         render_draft(draft, templates, tmp_path / "out", network_name="Réseau")
+    assert isinstance(caught.value.__cause__, SecurityError)
+    assert caught.value.template == "reports/bilan.docx"
 
 
 # -- the template itself ---------------------------------------------------------------------

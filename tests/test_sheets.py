@@ -128,6 +128,15 @@ def test_header_row_names_columns_whatever_their_order_case_and_extras(fake: Fak
     ]
 
 
+def test_a_read_says_which_columns_the_header_lacks(fake: FakeSheets, open_book) -> None:
+    hub(fake, Indicateurs=[["Cantine", "Mois", "Repas  servis"], ["Lyon", MARCH, 10]])
+    table = open_book().table(INDICATEURS)
+    assert table.absent_columns() == ()  # nothing known before a read
+    (row,) = table.read()
+    assert row.fields["Convives"] is None
+    assert table.absent_columns() == tuple(n for n in INDICATEURS.column_names if n not in ("Cantine", "Mois", "Repas servis"))
+
+
 def test_one_batch_get_reads_every_tab_of_the_book(fake: FakeSheets, open_book) -> None:
     hub(fake, Indicateurs=indicateurs_tab(), Cantines=cantines_tab(), Journal=[list(JOURNAL.column_names)])
     book = open_book()

@@ -270,3 +270,26 @@ def test_a_refused_write_is_reported_and_tried_again_not_taken_for_an_edit() -> 
     sheet.update([(january, {"Repas": 430})])
     again = run_sync(SPEC, sheet, hub, result.snapshot, source_label="LV")
     assert again.problems == [] and 430 in [v[2] for v in hub_values(hub)]
+
+
+def test_a_column_deleted_in_a_cantines_sheet_is_not_synced_as_empty(make_settings: Callable[..., Settings]) -> None:
+    from automations.demo import cantine_workbook_path
+
+    settings = demo_with_syncs(make_settings)
+    path = cantine_workbook_path(settings, "Cantine du Port")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Indicateurs"]
+    sheet.delete_cols([c.value for c in sheet[1]].index("Repas servis") + 1)  # the cantine tidied its sheet
+    book.save(path)
+
+    def port_meals() -> list[object]:
+        hub = openpyxl.load_workbook(settings.workbook.path)["Indicateurs"]
+        header = [c.value for c in hub[1]]
+        return [r[header.index("Repas servis")] for r in hub.iter_rows(min_row=2, values_only=True)
+                if r[header.index("Cantine")] == "Cantine du Port"]
+
+    before = port_meals()
+    report = run_cycle(settings, today=DAY, clock=clock)
+    assert any("indicateurs-cantine-du-port" in e and "colonne(s) « Repas servis » absente(s)" in e for e in report.errors)
+    assert len(report.syncs) == 3 and not report.fatal  # the other syncs went on
+    assert port_meals()[:len(before)] == before and None not in before  # not overwritten with empty cells

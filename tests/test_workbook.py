@@ -13,7 +13,7 @@ import pytest
 from automations.settings.files import load_schema
 from connectors.errors import SchemaError
 from connectors.tables.base import TableSpec
-from connectors.tables.workbook import WorkbookStore
+from connectors.tables.workbook import MissingWorkbookError, WorkbookStore
 
 from .conftest import PARIS, REPO
 
@@ -137,6 +137,27 @@ def test_missing_tab_and_missing_column_are_clear_errors(tmp_path: Path) -> None
     book.save(tmp_path / "narrow.xlsx")
     with pytest.raises(SchemaError, match="« Statut » absente"):
         WorkbookStore(tmp_path / "narrow.xlsx", timezone=PARIS).table(narrow).create([{"Nom": "A", "Statut": "Ouverte"}])
+
+
+def test_a_read_says_which_columns_the_header_lacks(tmp_path: Path) -> None:
+    narrow = openpyxl.Workbook()
+    narrow.active.title = "Cantines"
+    narrow.active.append(["nom ", "Ville"])
+    narrow.active.append(["Cantine des Canuts", "Lyon"])
+    narrow.save(tmp_path / "hub.xlsx")
+    cantines = table(tmp_path / "hub.xlsx")
+    (row,) = cantines.read()
+    assert (row.fields["Nom"], row.fields["Statut"]) == ("Cantine des Canuts", None)
+    assert cantines.absent_columns() == tuple(n for n in SCHEMA["cantines"].column_names if n not in ("Nom", "Ville"))
+
+
+def test_a_missing_workbook_is_created_only_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "ailleurs" / "hub.xlsx"
+    with pytest.raises(MissingWorkbookError, match="Classeur absent : .*hub.xlsx n'existe pas"):
+        WorkbookStore(path, timezone=PARIS, create=False).table(SCHEMA["cantines"]).ensure_schema()
+    assert not path.parent.exists()
+    WorkbookStore(path, timezone=PARIS, create=True).table(SCHEMA["cantines"]).ensure_schema()
+    assert path.exists()
 
 
 def test_ensure_schema_never_drops_anything_and_is_idempotent(tmp_path: Path) -> None:

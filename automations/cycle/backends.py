@@ -39,9 +39,11 @@ def sheets_http(settings: Settings) -> SheetsHTTPClient:
                    endpoint_url=secrets.get("GOOGLE_SHEETS_ENDPOINT_URL"), timeout=float(settings.sheets.timeout_seconds))
 
 
-def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | None = None) -> dict[str, Table]:
+def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | None = None,
+                create: bool = False) -> dict[str, Table]:
     """Every table of the schema, each in the backend the settings bind it to (`airtable_options`
-    go to AirtableBase: a test's own pacer or clock)."""
+    go to AirtableBase: a test's own pacer or clock). A missing workbook file is an error, not a
+    new empty hub, unless `create` (`cantines init`, `cantines copy`'s target)."""
     store: WorkbookStore | None = None
     base: AirtableBase | None = None
     book: SheetsBook | None = None
@@ -49,7 +51,7 @@ def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | Non
     for code, spec in settings.schema.items():
         backend = settings.backend_for(code)
         if backend == "workbook":
-            store = store or WorkbookStore(settings.workbook.path, timezone=settings.timezone)
+            store = store or WorkbookStore(settings.workbook.path, timezone=settings.timezone, create=create)
             tables[code] = store.table(spec)
         elif backend == "airtable":
             base = base or airtable_base(settings, **(airtable_options or {}))
@@ -97,7 +99,7 @@ def ensure_tables(tables: Mapping[str, Table]) -> None:
 
 def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list[str], dict[str, Table]]:
     """Create what is missing in every backend (or one); French lines saying what was created."""
-    tables = {code: t for code, t in open_tables(settings).items()
+    tables = {code: t for code, t in open_tables(settings, create=True).items()
               if backend is None or settings.backend_for(code) == backend}
     lines: list[str] = []
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
@@ -131,7 +133,7 @@ def open_sync_side(
     if ref.workbook is not None:
         key = str(ref.workbook)
         if key not in books:
-            books[key] = WorkbookStore(ref.workbook, timezone=settings.timezone)
+            books[key] = WorkbookStore(ref.workbook, timezone=settings.timezone, create=False)
         return books[key].table(spec)
     assert ref.spreadsheet is not None
     if ref.spreadsheet not in books:

@@ -60,7 +60,11 @@ def prepare_drafts(
             continue
         try:
             files = render_draft(draft, templates, out_dir, network_name=network.name)
-        except Exception as exc:  # docxtpl, Jinja or matplotlib on a template staff edited
+        except TemplateFailure as exc:  # a template staff edited: said in French, naming the file
+            problems.append(DataProblem("Modèles de bilans", f"templates/{exc.template}", "", draft.title,
+                                        f"{exc} : le brouillon n'a pas pu être préparé"))
+            continue
+        except Exception as exc:  # docxtpl or matplotlib failing on this draft's contents
             problems.append(DataProblem("Modèles de bilans", "templates/reports/bilan.docx", "", draft.title,
                                         f"le brouillon n'a pas pu être préparé : {type(exc).__name__}: {exc}"))
             continue

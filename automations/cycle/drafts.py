@@ -9,6 +9,7 @@ would let it through unescaped, and its XML repair would silently drop the text 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import unicodedata
@@ -20,15 +21,13 @@ from typing import Any
 from babel.dates import format_date
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
-from jinja2 import StrictUndefined, TemplateNotFound
+from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from connectors.errors import ConfigurationError
-
-from automations.cycle.render import make_environment
-from automations.domain.french import FILTERS, LOCALE, nombre, pourcent
+from automations.cycle.render import MissingTemplateError, TemplateFailure, make_environment, render_safely, why_it_failed
+from automations.domain.french import FILTERS, LOCALE, expect, nombre, pourcent
 from automations.domain.reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
 
 DOCX_TEMPLATE = "reports/bilan.docx"
@@ -51,12 +50,18 @@ class DraftFiles:
 
 def mois(value: Any) -> str:
     """ "janv. 2026" """
-    return format_date(value, "MMM y", locale=LOCALE) if value is not None else ""
+    if value is None:
+        return ""
+    expect(value, dt.date, "mois", "une date")
+    return format_date(value, "MMM y", locale=LOCALE)
 
 
 def mois_long(value: Any) -> str:
     """ "janvier 2026" """
-    return format_date(value, "MMMM y", locale=LOCALE) if value is not None else ""
+    if value is None:
+        return ""
+    expect(value, dt.date, "mois_long", "une date")
+    return format_date(value, "MMMM y", locale=LOCALE)
 
 
 def indicateur(value: Any, key: str) -> str:
@@ -198,10 +203,11 @@ def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_na
 
     template_path = templates_dir / DOCX_TEMPLATE
     if not template_path.is_file():
-        raise ConfigurationError(f"report template not found: {template_path}")
+        raise MissingTemplateError(f"fichier de modèle introuvable : {template_path}", template=DOCX_TEMPLATE)
     document = DocxTemplate(str(template_path))
     images = {name: InlineImage(document, str(path), width=CHART_WIDTH) for name, path in charts.items()}
-    document.render(draft_context(draft, network_name, images), jinja_env=docx_environment(), autoescape=True)
+    render_safely(lambda: document.render(draft_context(draft, network_name, images), jinja_env=docx_environment(),
+                                          autoescape=True), DOCX_TEMPLATE, templates_dir, "le modèle de bilan Word")
     properties = document.docx.core_properties  # set after rendering: docxtpl renders them unescaped
     properties.title = draft.title
     properties.subject = draft.partner_name
@@ -213,9 +219,17 @@ def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_na
     try:
         template = text_environment(templates_dir).get_template(MARKDOWN_TEMPLATE)
     except TemplateNotFound as exc:
-        raise ConfigurationError(f"report template not found: {templates_dir / exc.name}") from None
+        if exc.name != MARKDOWN_TEMPLATE:
+            raise TemplateFailure(f"le modèle de bilan Markdown ne peut pas être rendu ({MARKDOWN_TEMPLATE}) : "
+                                  f"{why_it_failed(exc)}", template=MARKDOWN_TEMPLATE) from exc
+        raise MissingTemplateError(f"fichier de modèle introuvable : {templates_dir / exc.name}",
+                                   template=MARKDOWN_TEMPLATE) from None
+    except TemplateSyntaxError as exc:
+        raise TemplateFailure(f"le modèle de bilan Markdown ne peut pas être rendu ({MARKDOWN_TEMPLATE}, ligne "
+                              f"{exc.lineno}) : {why_it_failed(exc)}", template=MARKDOWN_TEMPLATE) from exc
     relative = {name: path.name for name, path in charts.items()}  # the PNGs sit beside the Markdown
-    text = template.render(draft_context(draft, network_name, relative))
+    text = render_safely(lambda: template.render(draft_context(draft, network_name, relative)), MARKDOWN_TEMPLATE,
+                         templates_dir, "le modèle de bilan Markdown")
     markdown_path = out_dir / f"{stem}.md"
     write_atomically(markdown_path, lambda target: target.write_text(re.sub(r"\n{3,}", "\n\n", text), encoding="utf-8"))
     return DraftFiles(docx_path, markdown_path, tuple(charts.values()))

@@ -172,7 +172,8 @@ def _table_name(source: str) -> str:
 
 def template_problem(name: str, exc: Exception) -> DataProblem:
     """A template that failed, for the Problèmes tab: staff edit templates, staff fix them."""
-    return DataProblem("Modèles d'emails", f"templates/emails/{name}", "", "", f"{exc} : ces messages ne sont pas partis")
+    where = f"templates/{exc.template}" if isinstance(exc, TemplateFailure) and exc.template else f"templates/emails/{name}"
+    return DataProblem("Modèles d'emails", where, "", "", f"{exc} : ces messages ne sont pas partis")
 
 
 def unsubscribe_headers(network: Network, what: str, recipient: str) -> tuple[tuple[str, str], ...]:

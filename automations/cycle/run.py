@@ -8,14 +8,14 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError, StopRequested
+from connectors.errors import BackendError, CantinesError, ConfigurationError, InvalidValueError, SchemaError, StopRequested
 from connectors.mail import DeliveryError, MailBackend, OutboxBackend, OutgoingMessage, build_message
 from connectors.mail.message import WIRE
 from connectors.state import StateStore
@@ -36,7 +36,9 @@ from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotli
 from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
 from automations.domain.envois import Envoi
 from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.domain import needs
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
+from automations.domain.needs import missing_for, reminder_needs
 from automations.domain.offers import OfferProposal, propose_offers
 from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
@@ -47,6 +49,9 @@ from automations.settings.syncs import SyncDeclaration
 from automations.cycle.writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
 
 log = logging.getLogger(__name__)
+
+# Tables of optional features (community life): a deployment without them has the feature off.
+OPTIONAL_TABLES = frozenset({"evenements", "inscriptions"})
 
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes", "envois")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
@@ -88,12 +93,14 @@ class RunReport:
     aides: ImportResult | None = None
     aides_note: str | None = None  # why the Aides-territoires import did not run
     hotline: HotlineResult | None = None
+    features_off: list[str] = field(default_factory=list)  # optional tables a deployment does not have
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
+    matching_waits: bool = False  # matching could not run on complete data: `matches` says nothing
     new_matches: int = 0
     suggestions: list[CollectiveSuggestion] = field(default_factory=list)
     offer_proposals: list[OfferProposal] = field(default_factory=list)
@@ -101,7 +108,8 @@ class RunReport:
     relaunched: int = 0  # messages put back in the queue from the Envois table
     envois: EnvoisStep | None = field(default=None, repr=False)  # the Envois table as read, written at the end
     fatal: bool = False
-    incomplete: bool = False  # a table the run needs could not be read
+    incomplete: bool = False  # a table the run needs could not be read, or lacks a column
+    postponed: list[str] = field(default_factory=list)  # what waits for a complete run, and why (French)
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
     stopped: bool = False
 
@@ -136,19 +144,58 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
             continue
         try:
             rows[code] = table.read()
+        except ConfigurationError:
+            raise  # the hub itself cannot be reached (no such workbook, spreadsheet not shared): said once
+        except SchemaError as exc:
+            if code in OPTIONAL_TABLES:  # a feature's table the deployment has not created yet: the feature is off
+                rows[code] = []
+                report.features_off.append(f"{table.spec.name} : table absente, fonctionnalité désactivée "
+                                           "(`cantines init` la crée)")
+                continue
+            report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
+            report.incomplete = True
+            report.problems.append(DataProblem(
+                table.spec.name, "onglet entier", "", "",
+                f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
+            ))
+            log.info("cannot read table %s: %s", table.spec.name, exc)
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
             report.incomplete = True
+            if isinstance(exc, SchemaError):  # a tab deleted or renamed: staff fix it, in Problèmes too
+                report.problems.append(DataProblem(
+                    table.spec.name, "onglet entier", "", "",
+                    f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
+                ))
             log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
     return rows
 
 
 def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dataset:
-    """Read and parse the staff tables into a Dataset; problems go into the report."""
-    dataset = parse_dataset(read_tables(tables, report), settings.schema, settings.reference, settings.timezone)
+    """Read and parse the staff tables into a Dataset; problems go into the report. A table read
+    without some of its columns makes the run incomplete, like a table not read."""
+    rows = read_tables(tables, report)
+    absent = {}
+    for code in rows:
+        spec = tables[code].spec
+        missing = tuple(c for c in tables[code].absent_columns() if not spec.column(c).optional)
+        if missing:
+            absent[code] = missing
+    dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
+    if absent:
+        report.incomplete = True
     return dataset
+
+
+def waits(dataset: Dataset, needs: Iterable[str], what: str, report: RunReport) -> bool:
+    """Whether `what` must wait for a complete run (a table it needs is not read or lacks a column);
+    if so, the summary and the Journal say so."""
+    missing = missing_for(dataset, needs)
+    if missing:
+        report.postponed.append(f"{what} : en attente d'une lecture complète ({', '.join(missing)})")
+    return bool(missing)
 
 
 def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
@@ -231,15 +278,18 @@ def compute_messages(
     since = since if since is not None else today - dt.timedelta(days=1)
     messages: list[OutgoingMessage] = []
     if REMINDERS in parts:
-        reminders = due_reminders(settings.rules, dataset, today, since)
+        rules = [r for r in settings.rules if not waits(dataset, reminder_needs(r), f"rappels « {r.id} »", report)]
+        reminders = due_reminders(rules, dataset, today, since)
         report.reminders = len(reminders)
         messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
         report.problems.extend(problems)
     day = digest_day(today, WEEKDAYS[settings.digests.weekday.strip().lower()])
     if DIGESTS in parts and settings.digests.enabled and day is not None:
-        digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
-        coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
-        coordinator = replace(coordinator, community=community_summary(dataset, today))
+        digests = [] if waits(dataset, needs.CANTINE_DIGESTS, "récapitulatifs des cantines", report) \
+            else cantine_digests(dataset, report.matches, today, report.offer_proposals)
+        coordinator = None if waits(dataset, needs.COORDINATOR_DIGEST, "récapitulatif de la coordination", report) \
+            else replace(coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today),
+                         community=community_summary(dataset, today))
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day, report.to_handle)
         report.digests = len(digest_mail)
         report.problems.extend(problems)
@@ -251,7 +301,7 @@ def compute_messages(
 class Matching:
     """What matching computed for one day (pure), ready to be written back."""
 
-    matcher: Matcher
+    matcher: Matcher | None  # None: matching waits for a complete run (nothing written, nothing marked)
     matches: list[Match]
     suggestions: list[CollectiveSuggestion]
     proposals: list[OfferProposal]
@@ -262,9 +312,14 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     rules = MatchingRules.from_settings(
         settings.matching, match_unqualified_imports=settings.aides_territoires.match_unqualified
     )
-    matcher = Matcher(dataset, today, rules)
-    matches = matcher.matches()
-    outcome = Matching(matcher, matches, collective_suggestions(matches, rules), propose_offers(dataset, today))
+    proposals = [] if waits(dataset, needs.OFFERS, "offres partenaires", report) else propose_offers(dataset, today)
+    if waits(dataset, needs.MATCHING, "correspondances et suggestions collectives", report):
+        report.matching_waits = True
+        outcome = Matching(None, [], [], proposals)
+    else:
+        matcher = Matcher(dataset, today, rules)
+        matches = matcher.matches()
+        outcome = Matching(matcher, matches, collective_suggestions(matches, rules), proposals)
     report.matches = outcome.matches
     report.suggestions = outcome.suggestions
     report.offer_proposals = outcome.proposals
@@ -275,6 +330,10 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
     """Correspondances and Suggestions collectives upserted (staff columns kept, nothing deleted);
     partner-offer proposals created as Déclinaisons."""
     matcher = outcome.matcher
+    if matcher is None:  # matching waits: the rows staff see are left as they are
+        if outcome.proposals:
+            propose(tables["declinaisons"], outcome.proposals, report)
+        return
 
     def stale_match(fields: Mapping[str, object]) -> dict[str, object]:
         opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
@@ -455,7 +514,7 @@ def deliver(
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
-    detail = [pluriel(len(report.problems), "problème de données")] + report.errors
+    detail = [pluriel(len(report.problems), "problème de données")] + report.errors + report.postponed
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
@@ -559,7 +618,7 @@ def run_cycle(
             except CantinesError as exc:
                 report.fatal = True
                 report.errors.append(str(exc))
-                log.error("cycle failed: %s", exc)
+                log.info("cycle failed: %s", exc)  # in the summary; the worker logs each job's errors
             except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
                 report.fatal = True
                 report.errors.append(f"{type(exc).__name__}: {exc}")
@@ -572,8 +631,9 @@ def run_cycle(
                         _write_envois(settings, tables, state, report.envois, today, report)
                         _write_journal(tables, report)
                 except CantinesError as exc:  # the state store keeps the journal too
-                    report.errors.append(f"Journal, Envois : écriture impossible : {exc}")
-                    log.error("cannot write the Journal and Envois tables: %s", exc)
+                    if str(exc) not in report.errors:  # not the failure already reported (no workbook at all)
+                        report.errors.append(f"Journal, Envois : écriture impossible : {exc}")
+                    log.info("cannot write the Journal and Envois tables: %s", exc)  # in the summary
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,
@@ -612,25 +672,8 @@ def _cycle(
     if REMINDERS in parts:
         messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
     report.messages = messages
-    def write_problems() -> None:
-        # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
-        # digests-only job would otherwise delete the reminders' problems, and they would come back
-        # with a new « Vu le » at the next cycle.
-        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts
-        mask_report(settings, report)  # an API's error text may quote a secret
-        written = replace_rows(
-            tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
-            keep=("Vu le",), delete=complete,
-        )
-        report.rows_written += written.total
-
-    with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
-        if MATCHING in parts:
-            refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
-        refused_value(report, write_problems)
-    step()
-    step()
-    if DRAFTS in parts and settings.reports.enabled:
+    # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
+    if DRAFTS in parts and settings.reports.enabled and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
         prepared, problems = prepare_drafts(
             build_drafts(dataset, today, settings.reports.horizon_days),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
@@ -642,6 +685,24 @@ def _cycle(
         report.problems.extend(problems)
         messages = [*messages, *(p.message for p in prepared)]
         report.messages = messages
+
+    def write_problems() -> None:
+        # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
+        # digests-only job would otherwise delete the reminders' problems, and they would come back
+        # with a new « Vu le » at the next cycle.
+        # Nor a run that could not read everything: the problems of what it did not read are not gone.
+        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
+        mask_report(settings, report)  # an API's error text may quote a secret
+        written = replace_rows(
+            tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
+            keep=("Vu le",), delete=complete,
+        )
+        report.rows_written += written.total
+
+    with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
+        if MATCHING in parts:
+            refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
+        refused_value(report, write_problems)
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
@@ -704,8 +765,9 @@ def _write_journal(tables: dict[str, Table], report: RunReport) -> None:
     try:
         tables["journal"].create([journal_row(report)])
     except CantinesError as exc:  # the state store keeps the journal too
-        report.errors.append(f"Journal : écriture impossible : {exc}")
-        log.error("cannot write the Journal table: %s", exc)
+        if str(exc) not in report.errors:  # not the failure already reported (no workbook at all)
+            report.errors.append(f"Journal : écriture impossible : {exc}")
+        log.info("cannot write the Journal table: %s", exc)  # in the summary
 
 
 def rebuilder(settings: Settings, dataset: Dataset, report: RunReport) -> Callable[[str, dt.date], OutgoingMessage | None]:

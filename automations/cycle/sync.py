@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import InvalidValueError
+from connectors.errors import InvalidValueError, SchemaError
 from connectors.tables.base import Row, Table, Value, comparable, key_of
 
 from automations.domain.model import DataProblem, of_row, row_label
@@ -152,7 +152,9 @@ def _source_rows(
     """Source rows in scope, mapped to target columns, by key; duplicates reported and skipped."""
     rows: dict[tuple, tuple[Row, dict[str, Value]]] = {}
     first_seen: dict[tuple, str] = {}
-    for row in source.read(list(dict.fromkeys([*spec.columns.values(), *spec.where]))):
+    source_rows = source.read(list(dict.fromkeys([*spec.columns.values(), *spec.where])))
+    require_columns(source, [*spec.columns.values(), *spec.where], label)
+    for row in source_rows:
         if any(not same(row.fields.get(column), value) for column, value in spec.where.items()):
             continue
         wanted = {target: row.fields.get(column) for target, column in spec.columns.items()}
@@ -176,11 +178,23 @@ def _target_rows(spec: SyncSpec, target: Table) -> dict[tuple, Row]:
     """Target rows in this sync's scope (its constant columns match), by key."""
     names = list(dict.fromkeys([*spec.columns, *spec.constants]))
     rows: dict[tuple, Row] = {}
-    for row in target.read(names):
+    target_rows = target.read(names)
+    require_columns(target, names, target.spec.name)
+    for row in target_rows:
         if any(not same(row.fields.get(column), value) for column, value in spec.constants.items()):
             continue
         rows.setdefault(key_of(row.fields, spec.key), row)
     return rows
+
+
+def require_columns(table: Table, names: list[str], label: str) -> None:
+    """A column the sync carries, deleted or renamed on one side, stops this sync (one error) instead
+    of being read as empty cells and synced as such over the other side's values."""
+    absent = [name for name in dict.fromkeys(names) if name in table.absent_columns()]
+    if absent:
+        columns = ", ".join(f"« {name} »" for name in absent)
+        raise SchemaError(f"colonne(s) {columns} absente(s) de {label} : rien n'est synchronisé tant qu'elle(s) "
+                          "manque(nt)")
 
 
 def _conflict(

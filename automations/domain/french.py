@@ -16,10 +16,46 @@ LOCALE = "fr_FR"
 NBSP = "\u00a0"
 
 
+class FilterError(ValueError):
+    """A filter given a value it cannot show (text to `euros`, a number to `date_longue`): a
+    template slip, said in French, instead of a TypeError from deep inside Babel."""
+
+
+def describe(value: object) -> str:
+    """A value as a French sentence names it: « le texte « abc » », « une valeur de type list »."""
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        return f"le texte « {shown} »"
+    if isinstance(value, bool):
+        return f"la valeur {'vraie' if value else 'fausse'}"
+    if isinstance(value, (int, float, Decimal)):
+        return f"le nombre {value}"
+    if isinstance(value, dt.date):
+        return f"la date {value.isoformat()}"
+    return f"une valeur de type {type(value).__name__}"
+
+
+def expect(value: object, kinds: type | tuple[type, ...], filter_name: str, expected: str) -> None:
+    """Raise FilterError unless `value` is one of `kinds` (a bool is never a number)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise FilterError(f"le filtre « {filter_name} » attend {expected}, pas {describe(value)}")
+
+
+def as_decimal(value: Decimal | int | float, filter_name: str) -> Decimal:
+    """A finite number as a Decimal, or FilterError (NaN, infinity)."""
+    expect(value, (Decimal, int, float), filter_name, "un nombre")
+    amount = Decimal(str(value))
+    if not amount.is_finite():
+        raise FilterError(f"le filtre « {filter_name} » ne peut pas afficher {describe(value)}")
+    return amount
+
+
 def date_longue(value: dt.date | None) -> str:
     """ "lundi 2 mars 2026", "mardi 1er décembre 2026" """
     if value is None:
         return ""
+    expect(value, dt.date, "date_longue", "une date")
     if isinstance(value, dt.datetime):
         value = value.date()
     day = "d'er'" if value.day == 1 else "d"
@@ -30,6 +66,7 @@ def date_courte(value: dt.date | None) -> str:
     """ "02/03/2026" """
     if value is None:
         return ""
+    expect(value, dt.date, "date_courte", "une date")
     return value.strftime("%d/%m/%Y")
 
 
@@ -37,6 +74,7 @@ def date_heure(value: dt.datetime | None) -> str:
     """ "lundi 2 mars 2026 à 07:30" """
     if value is None:
         return ""
+    expect(value, dt.datetime, "date_heure", "une date et une heure")
     return format_datetime(value, "EEEE d MMMM y 'à' HH:mm", tzinfo=value.tzinfo, locale=LOCALE)
 
 
@@ -44,28 +82,32 @@ def euros(value: Decimal | int | float | None) -> str:
     """ "12 500 €", or "12 500,50 €" when there are cents (French spacing, non-breaking)."""
     if value is None:
         return ""
-    amount = Decimal(str(value))
-    if amount == amount.to_integral_value():
-        return format_decimal(amount, format="#,##0", locale=LOCALE) + NBSP + "€"
-    return format_currency(amount, "EUR", locale=LOCALE)
+    amount = as_decimal(value, "euros")
+    try:
+        if amount == amount.to_integral_value():
+            return format_decimal(amount, format="#,##0", locale=LOCALE) + NBSP + "€"
+        return format_currency(amount, "EUR", locale=LOCALE)
+    except ArithmeticError:  # beyond Decimal's precision (1E+300): no amount staff could mean
+        raise FilterError(f"le filtre « euros » ne peut pas afficher {describe(value)}") from None
 
 
 def nombre(value: Decimal | int | float | None) -> str:
     """ "1 234" or "1 234,5" """
     if value is None:
         return ""
-    return format_decimal(value, locale=LOCALE)
+    return format_decimal(as_decimal(value, "nombre"), locale=LOCALE)
 
 
 def pourcent(value: Decimal | float | None) -> str:
     """A fraction as a French percentage: 0.45 → "45 %"."""
     if value is None:
         return ""
-    return format_decimal(Decimal(str(value)) * 100, format="#,##0.#", locale=LOCALE) + NBSP + "%"
+    return format_decimal(as_decimal(value, "pourcent") * 100, format="#,##0.#", locale=LOCALE) + NBSP + "%"
 
 
 def delai(days: int) -> str:
     """A number of days from today in words: "aujourd'hui", "demain", "dans 7 jours", "il y a 3 jours"."""
+    expect(days, int, "delai", "un nombre de jours")
     if days == 0:
         return "aujourd'hui"
     if days == 1:
@@ -89,6 +131,7 @@ def pluriel(count: int, singular: str, plural: str | None = None) -> str:
     """ "1 échéance", "3 échéances", "0 ligne créée", "3 lignes créées", "2 mises à jour": the count and
     its phrase, in the plural from 2 (French: 0 and 1 are singular). Without `plural`, each word up to
     the first link word ("à", "de"…) takes its plural."""
+    expect(count, int, "pluriel", "un nombre entier")
     return f"{nombre(count)} {accord(count, singular, plural)}"
 
 

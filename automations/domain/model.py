@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -401,6 +401,9 @@ class Dataset:
     inscriptions: list[Registration] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     rows_read: int = 0
+    # Tables not read, or read without some of their columns (code → why, in French): what depends
+    # on them waits for a complete run instead of being computed from partial data (see needs.py).
+    incomplete: dict[str, str] = field(default_factory=dict)
 
     def cantine(self, name: str | None) -> Cantine | None:
         return next((c for c in self.cantines if c.name == name), None)
@@ -473,15 +476,23 @@ class LinkIndex:
 
     def __init__(self) -> None:
         self.names: dict[str, dict[str, str]] = {}  # table code → folded name → name
+        self.unknown: set[str] = set()  # tables whose names could not be read
 
-    def add(self, code: str, names: Iterable[str]) -> None:
-        """Index `names` in order of preference: the first spelling of a name wins over later ones."""
+    def add(self, code: str, names: Iterable[str] | None) -> None:
+        """Index `names` in order of preference: the first spelling of a name wins over later ones.
+        None: the table's names are not known (not read): links into it are taken as written."""
+        if names is None:
+            self.names.pop(code, None)
+            self.unknown.add(code)
+            return
         known: dict[str, str] = {}
         for name in names:
             known.setdefault(fold(name), name)
         self.names[code] = known
 
     def resolve(self, code: str, table_name: str, name: str) -> str:
+        if code in self.unknown:
+            return name  # nothing to check against: not a problem of this row
         known = self.names.get(code, {})
         if name in known.values():
             return name
@@ -499,11 +510,18 @@ def parse_table(
     links: LinkIndex,
     reference: Reference,
     tz: dt.tzinfo,
+    absent: Sequence[str] = (),
 ) -> tuple[list[Any], list[DataProblem]]:
-    """Parse one staff table into domain objects; bad rows become problems and are skipped."""
+    """Parse one staff table into domain objects; bad rows become problems and are skipped.
+
+    A column in `absent` (deleted or renamed) is one structural problem, not a problem per row; a
+    table without its first column or a required one yields no rows at all."""
     cls = DOMAIN_TABLES[spec.code]
     objects: list[Any] = []
-    problems: list[DataProblem] = []
+    problems: list[DataProblem] = [absent_column(spec, name) for name in absent]
+    if any(name == spec.primary or spec.column(name).required for name in absent):
+        links.add(spec.code, None)
+        return [], problems
     seen_keys: dict[tuple, str] = {}
     names: list[str] = []
     kept_names: list[str] = []  # links resolve to a kept row's name as parsed, not a skipped duplicate's
@@ -521,6 +539,9 @@ def parse_table(
 
         for column in spec.columns:
             raw = row.get(column.name)
+            if column.name in absent:
+                values[column.name] = None
+                continue
             if is_empty(raw):
                 if column.required:
                     problem(column.name, raw, f"{column.name} est obligatoire et n'est pas rempli")
@@ -560,6 +581,16 @@ def parse_table(
         problems.extend(row_problems)
     links.add(spec.code, kept_names + names)
     return objects, problems
+
+
+def absent_column(spec: TableSpec, name: str) -> DataProblem:
+    """The structural problem of a deleted or renamed column."""
+    return DataProblem(
+        spec.name, "en-têtes", name, "",
+        f"colonne « {name} » absente de {spec.name} : ce qui en dépend attend qu'elle soit rétablie "
+        "(redonnez-lui son nom, ou rétablissez-la avec ses valeurs depuis l'historique des versions : "
+        "recréée vide, toutes ses cases compteraient comme vides)",
+    )
 
 
 def parsing_key(value: Any) -> Any:
@@ -628,18 +659,26 @@ def build(cls: type, spec: TableSpec, values: Mapping[str, Any], reference: Refe
 
 
 def parse_dataset(
-    tables: Mapping[str, list[Row]], schema: Schema, reference: Reference, tz: dt.tzinfo
+    tables: Mapping[str, list[Row]], schema: Schema, reference: Reference, tz: dt.tzinfo,
+    absent: Mapping[str, Sequence[str]] | None = None,
 ) -> Dataset:
-    """Parse every staff table that was read into one Dataset with all the problems found."""
+    """Parse every staff table that was read into one Dataset with all the problems found.
+    A table missing from `tables` was not read; `absent` gives the columns each table lacks."""
     dataset = Dataset()
     links = LinkIndex()
     for code in DOMAIN_TABLES:
         rows = tables.get(code)
         if rows is None:
-            links.add(code, [])
+            links.add(code, None)
+            dataset.incomplete[code] = f"{schema[code].name} non lue"
             continue
+        missing = tuple((absent or {}).get(code, ()))
+        if missing:
+            columns = ", ".join(f"« {name} »" for name in missing)
+            dataset.incomplete[code] = f"{schema[code].name} sans la colonne {columns}" if len(missing) == 1 \
+                else f"{schema[code].name} sans les colonnes {columns}"
         dataset.rows_read += len(rows)
-        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz)
+        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz, missing)
         setattr(dataset, code, objects)
         dataset.problems.extend(problems)
     derive_due_dates(dataset, schema["echeances"].name)
@@ -657,6 +696,8 @@ def derive_due_dates(dataset: Dataset, table_name: str) -> None:
         if item.type == FINANCIAL_REPORT and agreement is not None and agreement.ends_on is not None:
             kept.append(replace(item, due_on=financial_report_due(agreement.ends_on)))
             continue
+        if "conventions" in dataset.incomplete:
+            continue  # its date comes from a convention not read: not a problem of this row
         message = (
             "Date d'échéance manquante, et la convention n'a pas de date de fin pour calculer celle du "
             "compte rendu financier (6 mois après la fin de l'exercice)"

@@ -45,6 +45,7 @@ class ColumnSpec:
     owner: str = "staff"
     link_table: str | None = None
     multiple: bool = False
+    optional: bool = False  # may be missing from a deployment's table: read as empty, nothing waits for it
 
     @property
     def is_list(self) -> bool:
@@ -122,6 +123,11 @@ class Table(abc.ABC):
     @abc.abstractmethod
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
         """All rows, with the columns asked for (all known columns when None), values normalised."""
+
+    def absent_columns(self) -> tuple[str, ...]:
+        """The schema's columns this table lacks in its backend, as found by the last `read` (which
+        returns them empty): a deleted or renamed column, not a column of empty cells."""
+        return getattr(self, "_absent", ())
 
     @abc.abstractmethod
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:

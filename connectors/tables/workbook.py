@@ -24,7 +24,7 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from connectors.errors import BackendError, SchemaError
+from connectors.errors import BackendError, ConfigurationError, SchemaError
 from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
 from connectors.tables.values import LIST_JOINER, normalise
 
@@ -61,12 +61,21 @@ def _why_unreadable(exc: BaseException) -> str:
     return f"{name} : {exc}"
 
 
-class WorkbookStore:
-    """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically."""
+class MissingWorkbookError(ConfigurationError, BackendError):
+    """The workbook file does not exist (a wrong path in the settings, a file moved): nothing is read,
+    and nothing is created there unless asked (`cantines init`, the demo)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo, wall_clock: Callable[[], float] = time.time):
+
+class WorkbookStore:
+    """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically.
+
+    With `create=False` a missing file is a MissingWorkbookError instead of a new empty workbook."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo, create: bool = True,
+                 wall_clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.timezone = timezone
+        self.create = create
         self.wall_clock = wall_clock  # only to age the temporary files of killed saves
         self._swept = False
         self._book: Workbook | None = None
@@ -106,6 +115,11 @@ class WorkbookStore:
                 self.remove_stale_temp_files()
             stamp = self._disk_stamp()
             if self._book is None or (stamp != self._stamp and not self._dirty):
+                if stamp is None and not self.create:
+                    raise MissingWorkbookError(
+                        f"Classeur absent : {self.path} n'existe pas (vérifiez le chemin `[workbook] path` "
+                        "des réglages ; `cantines init workbook` crée un classeur vide à cet endroit)"
+                    )
                 if stamp is None:
                     self._book = openpyxl.Workbook()
                     self._book.remove(self._book.active)
@@ -197,7 +211,8 @@ class WorkbookTable(Table):
             return book.create_sheet(self.spec.name)
         raise SchemaError(
             f"Onglet « {self.spec.name} » absent du classeur {self.store.path.name} "
-            f"(lancez `cantines init` ou ajoutez l'onglet)"
+            "(redonnez-lui son nom ou rétablissez-le depuis l'historique des versions ; pour un classeur neuf, "
+            "lancez `cantines init`, qui le crée vide)"
         )
 
     def _header(self, sheet: Worksheet) -> dict[str, int]:
@@ -214,6 +229,7 @@ class WorkbookTable(Table):
         with self.store._lock:
             sheet = self._sheet()
             header = self._header(sheet)
+            self._absent = tuple(name for name in self.spec.column_names if name not in header)
             names = list(columns) if columns is not None else list(self.spec.column_names)
             specs = [self.spec.column(n) for n in names]
             tz = self.store.timezone

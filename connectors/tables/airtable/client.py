@@ -288,8 +288,17 @@ class AirtableTable(Table):
 
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
         names = list(columns) if columns is not None else list(self.spec.column_names)
+        try:
+            records = self._records(names)
+            self._absent: tuple[str, ...] = ()
+        except SchemaError:  # a field deleted or renamed: read the others, say which are absent
+            fields = self.base._fields_of(self.spec.name)
+            if fields is None or not any(n in fields for n in names):
+                raise
+            self._absent = tuple(n for n in self.spec.column_names if n not in fields)
+            names = [n for n in names if n in fields]
+            records = self._records(names)
         specs = [self.spec.column(n) for n in names]
-        records = self._records(names)
         if self.spec.primary in names:
             self.base.remember(self.spec, records, complete=True)
         link_names: dict[str, dict[str, str]] = {}

@@ -388,6 +388,7 @@ class SheetsTable(Table):
         with self.book._lock:
             tab = self.book._tab(self.spec)
             positions = tab.positions(self.spec)
+            self._absent = tuple(name for name in self.spec.column_names if name not in positions)
             tz = self.book.timezone
             rows: list[Row] = []
             for number in range(2, len(tab.rows) + 1):
