@@ -350,6 +350,11 @@ class Dataset:
     correspondances: list[MatchRecord] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
     rows_read: int = 0
+    links: dict[tuple[str, str], str] = field(default_factory=dict)  # (table code, row key) → its URL
+
+    def link(self, table: str, key: str) -> str | None:
+        """Where a row lives (its Airtable record, its Sheet row), when the backend gave a URL."""
+        return self.links.get((table, key))
 
     def cantine(self, name: str | None) -> Cantine | None:
         return next((c for c in self.cantines if c.name == name), None)
@@ -448,8 +453,11 @@ def parse_table(
     links: LinkIndex,
     reference: Reference,
     tz: dt.tzinfo,
+    urls: dict[str, str] | None = None,
 ) -> tuple[list[Any], list[DataProblem]]:
-    """Parse one staff table into domain objects; bad rows become problems and are skipped."""
+    """Parse one staff table into domain objects; bad rows become problems and are skipped.
+
+    `urls`, when given, receives the URL of each kept row that has one, by its key text."""
     cls = DOMAIN_TABLES[spec.code]
     objects: list[Any] = []
     problems: list[DataProblem] = []
@@ -504,6 +512,8 @@ def parse_table(
             else:
                 seen_keys[key] = label
                 objects.append(obj)
+                if urls is not None and row.url:
+                    urls[key_text(values, spec.key)] = row.url
                 if isinstance(first, str) and first.strip():
                     kept_names.append(first.strip())
         problems.extend(row_problems)
@@ -588,7 +598,9 @@ def parse_dataset(
             links.add(code, [])
             continue
         dataset.rows_read += len(rows)
-        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz)
+        urls: dict[str, str] = {}
+        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz, urls)
+        dataset.links.update(((code, key), url) for key, url in urls.items())
         setattr(dataset, code, objects)
         dataset.problems.extend(problems)
     derive_due_dates(dataset, schema["echeances"].name)

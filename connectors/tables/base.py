@@ -84,6 +84,7 @@ class Row:
     id: str
     fields: Mapping[str, Value]
     position: int | None = None  # the row number staff see, where the backend has one
+    url: str | None = None  # where staff open it (an Airtable record, a Sheet row), where the backend knows
 
     def get(self, name: str, default: Value = None) -> Value:
         return self.fields.get(name, default)
