@@ -40,9 +40,15 @@ def test_drafts_are_sent_once_and_again_only_when_figures_change(settings: Setti
     assert len(sent) == first.drafts
     for message in sent:
         assert str(message["Subject"]).startswith("Brouillon : ")
-        (attachment,) = list(message.iter_attachments())
-        assert attachment.get_filename().endswith(".docx")
-        assert attachment.get_payload(decode=True)[:2] == b"PK"  # a real .docx (zip)
+        attachments = {a.get_filename(): a for a in message.iter_attachments()}
+        (word,) = [a for name, a in attachments.items() if name.endswith(".docx")]
+        assert word.get_payload(decode=True)[:2] == b"PK"  # a real .docx (zip)
+        (markdown,) = [a for name, a in attachments.items() if name.endswith(".md")]
+        charts = [name for name in attachments if name.endswith(".png")]
+        assert charts and all(name in markdown.get_content() for name in charts)  # the charts it shows
+        text = message.get_body(("plain",)).get_content()
+        for name in attachments:  # what the text lists is what is attached
+            assert name in text
     assert all(path.exists() for path in first.draft_files)
     assert run_cycle(settings, today=TODAY, clock=clock).drafts == 0  # same figures: nothing again
 

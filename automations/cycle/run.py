@@ -409,6 +409,11 @@ def journal_row(report: RunReport) -> dict[str, object]:
     }
 
 
+def on_day(now: dt.datetime, today: dt.date) -> dt.datetime:
+    """`now`'s time of day on the day the run plays: a preview of another day is dated that day."""
+    return now if now.date() == today else dt.datetime.combine(today, now.timetz())
+
+
 def plan(
     settings: Settings, *, today: dt.date, clock: Callable[[], dt.datetime], out: Path | None = None,
     tables: dict[str, Table] | None = None,
@@ -431,7 +436,7 @@ def plan(
     if out is not None:
         with OutboxBackend(out) as backend:
             for message in report.messages:
-                backend.deliver(build_message(message, date=clock()))
+                backend.deliver(build_message(message, date=on_day(clock(), today)))
     report.finished_at = clock()
     return report
 
