@@ -84,5 +84,12 @@ def test_draft_command_renders_on_demand(settings: Settings, tmp_path: Path) -> 
     assert one.exit_code == 0, one.output
     assert [p.name for p in (tmp_path / "one").glob("*.docx")] == ["CONV-2026-01_2026-12-24_bilan-intermediaire.docx"]
     missing = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(), "rien de tel"])
-    assert missing.exit_code == 1 and "aucune échéance" in missing.output
+    assert missing.exit_code == 1 and "aucun bilan à préparer ne correspond à « rien de tel »" in missing.output
+    # a convention's code names its versements and visits too: only its reports get a draft
+    by_convention = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(),
+                                             "--out", str(tmp_path / "conv"), "CONV-2026-06"])
+    assert by_convention.exit_code == 0, by_convention.output
+    names = [p.name for p in (tmp_path / "conv").glob("*.docx")]
+    assert names and all("bilan" in n or "rapport" in n or "compte-rendu" in n for n in names), names
+    assert not any("versement" in n or "visite" in n for n in names)
     assert not settings.state.path.exists()  # nothing queued or written

@@ -25,6 +25,7 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.drafts import network_identity
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -539,7 +540,7 @@ def _cycle(
     step()
     if DRAFTS in parts and settings.reports.enabled:
         prepared, problems = prepare_drafts(
-            build_drafts(dataset, today, settings.reports.horizon_days),
+            build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings)),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
             out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
             network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),

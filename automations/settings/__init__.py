@@ -63,6 +63,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "reply_to": Option(str, "", email=True),
         "signature": Option(str, ""),
         "timezone": Option(str, "Europe/Paris"),
+        # the association that signs the network's bilans (empty: « À compléter » in the drafts)
+        "association": Option(str, ""),
+        "siret": Option(str, ""),
+        "address": Option(str, ""),
+        "signatory": Option(str, ""),
     },
     "tables": {
         "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),
