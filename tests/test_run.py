@@ -23,12 +23,13 @@ TODAY = dt.date(2026, 11, 24)
 # On that day the demo has one échéance at each reminder offset (6), a candidature due in 7 days and
 # a partner action due today.
 DEMO_REMINDERS = 8
-# 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 14 cantines have
+# 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 16 cantines have
 # something for the week (new matches, échéances coming or overdue, of their own or of their
 # conventions, offers, questions), plus the coordinator's digest.
-DEMO_DIGESTS = 15
-# and five bilans due within 45 days, whose drafts go to their échéance's Responsable
-DEMO_DRAFTS = 5
+DEMO_DIGESTS = 17
+# and four bilans due within 45 days (bilans finals come after their convention ends), whose drafts go
+# to their échéance's Responsable
+DEMO_DRAFTS = 4
 DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS + DEMO_DRAFTS
 
 
