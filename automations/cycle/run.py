@@ -22,6 +22,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from automations.cycle.backends import open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
@@ -131,6 +132,7 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     dataset = parse_dataset(read_tables(tables, report), settings.schema, settings.reference, settings.timezone)
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
+    report.problems.extend(open_workbook_problems(tables))
     return dataset
 
 

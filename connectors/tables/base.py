@@ -45,6 +45,8 @@ class ColumnSpec:
     owner: str = "staff"
     link_table: str | None = None
     multiple: bool = False
+    note: str = ""  # what the column means, shown on its header where the backend can (a cell note)
+    hidden: bool = False  # a technical column staff need not see (hidden where the backend can)
 
     @property
     def is_list(self) -> bool:

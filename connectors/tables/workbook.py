@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -13,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
-from openpyxl.styles import Font, PatternFill
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -32,6 +35,9 @@ NUMBER_FORMATS = {
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
 WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
+WRAPPED = Alignment(wrap_text=True, vertical="top")  # long texts (Raisons) readable in their cell
+LONG_TEXT_WIDTH = 60
+log = logging.getLogger(__name__)
 
 
 def header_key(name: object) -> str:
@@ -92,9 +98,24 @@ class WorkbookStore:
                 self._stamp = stamp
             return self._book
 
+    def lock_file(self) -> Path | None:
+        """The lock file Excel (`~$hub.xlsx`) or LibreOffice (`.~lock.hub.xlsx#`) keeps beside the
+        workbook while someone has it open, if there is one."""
+        name = self.path.name
+        for candidate in (f"~${name}", f"~${name[2:]}", f".~lock.{name}#"):
+            lock = self.path.with_name(candidate)
+            if lock.exists():
+                return lock
+        return None
+
     def save(self) -> None:
-        """Write the workbook to a temporary file beside it, then rename it over the original."""
+        """Write the workbook to a temporary file beside it, then rename it over the original,
+        keeping the original's permissions."""
         with self._lock:
+            lock = self.lock_file()
+            if lock is not None:
+                log.warning("workbook %s is open in a spreadsheet application (%s): saving it there would "
+                            "overwrite what the worker writes", self.path, lock.name)
             book = self.book()
             if not book.worksheets:
                 book.create_sheet("Feuil1")
@@ -105,6 +126,7 @@ class WorkbookStore:
                     book.save(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
+                os.chmod(tmp, self._file_mode())  # mkstemp makes it private (0600)
                 os.replace(tmp, self.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -112,6 +134,15 @@ class WorkbookStore:
             self._stamp = self._disk_stamp()
             self._dirty = False
             self.saves += 1
+
+    def _file_mode(self) -> int:
+        """The workbook's permissions: the existing file's, else what the umask gives a new file."""
+        try:
+            return stat.S_IMODE(self.path.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
 
     def _disk_stamp(self) -> tuple[int, int] | None:
         try:
@@ -195,6 +226,8 @@ class WorkbookTable(Table):
         fmt = NUMBER_FORMATS.get(column.type)
         if fmt and cell.value is not None:
             cell.number_format = fmt
+        if column.type == "long_text":
+            cell.alignment = WRAPPED
 
     def _positions_for(self, sheet: Worksheet, names: Iterable[str]) -> dict[str, int]:
         header = self._header(sheet)
@@ -267,14 +300,18 @@ class WorkbookTable(Table):
                 sheet.freeze_panes = "A2"
                 changes.created_table = True
             header = self._header(sheet)
+            noted = False
             last = max((c.column for c in sheet[1] if c.value not in (None, "")), default=0)
             for column in self.spec.columns:
                 if column.name in header:
+                    if column.note and sheet.cell(row=1, column=header[column.name]).comment is None:
+                        sheet.cell(row=1, column=header[column.name]).comment = header_note(column)
+                        noted = True  # a note added to an existing header: staff keep the rest
                     continue
                 last += 1
                 self._add_header(sheet, last, column)
                 changes.added_columns.append(column.name)
-            if changes.changed:
+            if changes.changed or noted:
                 self.store.changed()
             return changes
 
@@ -285,8 +322,12 @@ class WorkbookTable(Table):
         letter = get_column_letter(index)
         width = 14 if column.type in ("date", "checkbox", "integer", "number", "amount", "percent") else 24
         if column.type == "long_text":
-            width = 48
+            width = LONG_TEXT_WIDTH
         sheet.column_dimensions[letter].width = max(width, len(column.name) + 4)
+        if column.note:
+            cell.comment = header_note(column)
+        if column.hidden:
+            sheet.column_dimensions[letter].hidden = True
         if column.type == "choice" and column.choices:
             formula = '"' + ",".join(column.choices) + '"'
             if len(formula) <= 255 and not any("," in c or '"' in c for c in column.choices):
@@ -296,3 +337,10 @@ class WorkbookTable(Table):
                 )
                 validation.add(f"{letter}2:{letter}5000")
                 sheet.add_data_validation(validation)
+
+
+def header_note(column: ColumnSpec) -> Comment:
+    """The column's meaning, as a note on its header cell (shown when staff hover it)."""
+    note = Comment(column.note, "cantines-worker")
+    note.width, note.height = 320, 120
+    return note
