@@ -93,3 +93,13 @@ def test_draft_command_renders_on_demand(settings: Settings, tmp_path: Path) -> 
     assert names and all("bilan" in n or "rapport" in n or "compte-rendu" in n for n in names), names
     assert not any("versement" in n or "visite" in n for n in names)
     assert not settings.state.path.exists()  # nothing queued or written
+
+
+def test_missing_months_are_grouped_by_cantine() -> None:
+    from automations.cycle.draft_delivery import missing_months
+    from automations.domain.model import Agreement, Dataset, DueItem
+    from automations.domain.reports import build_draft
+    item = DueItem(key="k", agreement="C", type="Bilan intermédiaire", status="À venir", due_on=dt.date(2026, 3, 31))
+    agreement = Agreement(reference="C", partner="P", cantines=("A", "B"), starts_on=dt.date(2026, 1, 1))
+    draft = build_draft(item, Dataset(conventions=[agreement], echeances=[item]), dt.date(2026, 4, 2))
+    assert missing_months(draft) == ["A : janv. 2026, févr. 2026, mars 2026", "B : janv. 2026, févr. 2026, mars 2026"]

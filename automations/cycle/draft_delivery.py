@@ -44,10 +44,10 @@ class PreparedDraft:
 
 
 def missing_months(draft: Draft) -> list[str]:
-    """ "Cantine des Canuts : juin 2026" for every month without figures."""
+    """ "Cantine des Canuts : juin 2026, juil. 2026" for every cantine with months without figures."""
     return [
-        f"{report.name} : {mois(line.month)}"
-        for report in draft.cantines for line in report.months if line.status == MISSING
+        f"{report.name} : {', '.join(mois(line.month) for line in report.months if line.status == MISSING)}"
+        for report in draft.cantines if report.missing
     ]
 
 
