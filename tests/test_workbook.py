@@ -246,3 +246,23 @@ def test_correspondances_open_on_the_opportunity_with_notes_and_wrapped_reasons(
     assert "robot" in header["État"].comment.text and "Le robot ne le modifie jamais" in header["Statut"].comment.text
     reasons = sheet.cell(row=2, column=header["Raisons"].column)
     assert reasons.alignment.wrap_text and sheet.column_dimensions[reasons.column_letter].width >= 60
+
+
+def test_correspondances_are_kept_in_order_each_row_moving_whole(tmp_path: Path) -> None:
+    from automations.cycle.run import match_order
+    schema = load_schema(REPO / "config" / "schema.toml")
+    path = tmp_path / "hub.xlsx"
+    table = WorkbookStore(path, timezone=PARIS).table(schema["correspondances"])
+    table.ensure_schema()
+    late, soon = dt.date(2027, 3, 1), dt.date(2026, 12, 17)
+    table.create([
+        {"Clé": "B → X", "Opportunité": "B", "Cantine": "X", "Score": 60, "Date limite": late},
+        {"Clé": "A → X", "Opportunité": "A", "Cantine": "X", "Score": 55, "Date limite": soon, "Commentaire": "à relancer"},
+        {"Clé": "B → Y", "Opportunité": "B", "Cantine": "Y", "Score": 90, "Date limite": late},
+        {"Clé": "A → Y", "Opportunité": "A", "Cantine": "Y", "Score": 80, "Date limite": soon},
+    ])
+    assert table.sort_rows(match_order)
+    rows = table.read()
+    assert [r.fields["Clé"] for r in rows] == ["A → Y", "A → X", "B → Y", "B → X"]
+    assert rows[1].fields["Commentaire"] == "à relancer"  # staff's note moved with its row
+    assert not table.sort_rows(match_order)  # already in order: nothing rewritten

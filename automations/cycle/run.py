@@ -255,6 +255,14 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     return outcome
 
 
+def match_order(fields: Mapping[str, object]) -> tuple[Any, ...]:
+    """Correspondances by opportunity (the nearest deadline first), best score first within each."""
+    deadline = fields.get("Date limite")
+    score = fields.get("Score")
+    return (deadline if isinstance(deadline, dt.date) else dt.date.max, str(fields.get("Opportunité") or ""),
+            -(score if isinstance(score, int) else 0), str(fields.get("Cantine") or ""))
+
+
 def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matching, today: dt.date, report: RunReport) -> None:
     """Correspondances and Suggestions collectives upserted (staff columns kept, nothing deleted);
     partner-offer proposals created as Déclinaisons."""
@@ -282,6 +290,9 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
     report.new_matches = counts.created
     report.rows_written += counts.total
     report.problems.extend(counts.refused)
+    sort_rows = getattr(tables["correspondances"], "sort_rows", None)  # a workbook: staff read it as a list
+    if sort_rows is not None:
+        sort_rows(match_order)
 
     def stale_suggestion(fields: Mapping[str, object]) -> dict[str, object]:
         opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))

@@ -9,9 +9,10 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -279,6 +280,26 @@ class WorkbookTable(Table):
                 sheet.delete_rows(number)
             self.store.changed()
             return len(numbers)
+
+    def sort_rows(self, key: Callable[[Mapping[str, Value]], Any]) -> bool:
+        """Put the data rows in the order of `key` (over each row's schema values), each row moving
+        whole: its other columns, staff's, and its cells' formats go with it. True if rows moved."""
+        with self.store._lock:
+            sheet = self._sheet()
+            rows = [r for r in self.read()]
+            order = sorted(rows, key=lambda r: key(r.fields))
+            if [r.id for r in order] == [r.id for r in rows]:
+                return False
+            width = sheet.max_column
+            saved = {
+                r.position: [(c.value, c._style, c.comment) for c in sheet[r.position][:width]] for r in rows
+            }
+            for target, row in zip(sorted(r.position for r in rows), order):
+                for index, (value, style, comment) in enumerate(saved[row.position], start=1):
+                    cell = sheet.cell(row=target, column=index)
+                    cell.value, cell._style, cell.comment = value, style, comment
+            self.store.changed()
+            return True
 
     @staticmethod
     def _last_used_row(sheet: Worksheet) -> int:
