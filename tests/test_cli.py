@@ -125,6 +125,7 @@ def test_preview_renders_what_would_be_sent_and_queues_nothing(config: Path, tmp
     result = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("*.eml"))) == 25
+    assert all(p.name.startswith(f"{TODAY}-") for p in out.glob("*.eml"))  # named after the day played
     assert "25 messages" in (out / "index.html").read_text()
     assert not (config.parent / "state.sqlite").exists() and not (config.parent / "outbox").exists()
     CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY])
