@@ -190,6 +190,7 @@ def _busy_network_dataset(today: dt.date) -> Dataset:
         opportunites=[
             opportunity("AAP ouvert", themes=("Lien social",), deadline=today + dt.timedelta(days=40), link="https://aap.example/1"),
             opportunity("AAP passé", watch_status="À qualifier", deadline=today - dt.timedelta(days=2)),
+            opportunity("AAP du jour", watch_status="À qualifier", deadline=today),
             opportunity("AAP à qualifier", watch_status="À qualifier", deadline=today + dt.timedelta(days=5)),
         ],
         conventions=[Agreement(reference="CONV-1", partner="Fondation Terre Commune", cantines=("Cantine du Port", "Cantine des Canuts"))],
@@ -223,7 +224,7 @@ def test_the_coordinator_digest_lists_matches_questions_and_items_with_cantine_a
     assert late.link == "https://airtable.com/appX/tblE/recCRF" and late.days == -7
     (coming,) = digest.upcoming
     assert coming.cantines == ("Cantine du Port", "Cantine des Canuts")  # the convention's cantines
-    assert [o.title for o in digest.new_opportunities] == ["AAP à qualifier"]  # "AAP passé": deadline gone
+    assert [o.title for o in digest.new_opportunities] == ["AAP à qualifier"]  # the others: too late
 
     (message,), _ = digest_messages([], digest, NETWORK, RENDERER, today)
     assert ", 1 question en attente," in message.subject

@@ -230,7 +230,7 @@ def coordinator_digest(
     week_ago = today - dt.timedelta(days=NEW_DAYS)
     new_opportunities = tuple(
         o for o in dataset.opportunites
-        if (o.deadline is None or o.deadline >= today)  # past its deadline: nothing left to qualify
+        if (o.deadline is None or o.deadline > today)  # due today or past: too late to qualify and apply
         and (o.watch_status == "À qualifier" or (o.opens_on is not None and week_ago < o.opens_on <= today))
     )
     proposed = first_proposed(dataset)
