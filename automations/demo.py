@@ -89,6 +89,26 @@ PARTNERS = [
     ("Caisse Solidaire Occitane", "Entreprise", "Identifié", "Occitanie"),
     ("Fondation Grand Est Partage", "Fondation", "Qualifié", "Grand Est"),
 ]
+# People: cantine managers and partner contacts, by index (no draw from the seeded generator, so
+# that every other demo value stays as it was).
+FIRST_NAMES = ["Amélie", "Karim", "Sophie", "Julien", "Nadia", "Thomas", "Léa", "Mamadou", "Claire", "Hugo",
+               "Inès", "Pierre", "Fatou", "Lucas", "Élise", "Yanis", "Margaux"]
+LAST_NAMES = ["Martin", "Benali", "Moreau", "Lefèvre", "Diallo", "Garnier", "Rousseau", "Nguyen", "Faure",
+              "Mercier", "Roux", "Chevalier", "Traoré", "Blanc", "Girard", "Payet", "Le Gall", "Santoni", "Muller"]
+QUESTIONS = [  # (thème, question)
+    ("Reçu fiscal", "Comment émettre un reçu fiscal pour un don de produits ?"),
+    ("Subvention", "Peut-on présenter la même dépense à deux financeurs ?"),
+    ("Bilan", "Quel modèle utiliser pour le bilan intermédiaire ?"),
+    ("Partenariat", "Le logo du partenaire doit-il figurer sur nos menus ?"),
+]
+FINAL_REPORT_DELAY = 60  # days after a convention's end when its bilan final is due
+
+
+def person(index: int, shift: int = 0) -> str:
+    """A plausible first and last name, the same for the same index."""
+    return f"{FIRST_NAMES[(index + shift) % len(FIRST_NAMES)]} {LAST_NAMES[(index * 7 + shift) % len(LAST_NAMES)]}"
+
+
 OPPORTUNITY_KINDS = [
     ("Appel à projets « Manger ensemble »", "Appel à projets"),
     ("Subvention de fonctionnement", "Subvention"),
@@ -124,9 +144,9 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
             "Département": dept, "Quartier prioritaire": qpv,
             "Thématiques": rng.sample(THEMES, 3), "Besoins": rng.sample(NEEDS, 2),
             "Budget annuel": Decimal(rng.randrange(60, 260) * 1000 if opened else rng.randrange(8, 40) * 1000),
-            "Responsable": f"Responsable {city}", "Email responsable": f"{contact}@{DOMAIN}",
+            "Responsable": person(index), "Email responsable": f"{contact}@{DOMAIN}",
             "Emails en copie": [f"bureau.{contact}@{DOMAIN}"] if index % 3 == 0 else [],
-            "Reçoit les emails": index % 5 != 4,
+            "Reçoit les emails": index % 7 != 6,  # a few opted out of the weekly digest
             "Date d'ouverture": day(-rng.randrange(200, 3000)) if opened else None,
         })
     # deliberate problems: an unknown département, a duplicate name
@@ -140,7 +160,7 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
             "Nom": name, "Type": kind, "Statut": status, "Thématiques": rng.sample(THEMES, 2),
             "Territoires": [territory], "Montant min": Decimal(rng.choice([1000, 2000, 5000])),
             "Montant max": Decimal(rng.choice([10000, 20000, 50000])),
-            "Contact": f"Contact {index + 1}", "Email contact": f"contact{index + 1}@{slug(name)}.example",
+            "Contact": person(index, 5), "Email contact": f"{slug(person(index, 5)).replace('-', '.')}@{slug(name)}.example",
             "Responsable": STAFF[index % len(STAFF)],
             "Prochaine action": rng.choice(["Relancer par téléphone", "Envoyer le bilan", "Proposer une visite"]),
             "Date prochaine action": day(rng.randrange(-10, 40)),
@@ -230,11 +250,23 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
             "Statut": "En préparation" if days < 10 else "À venir", "Responsable": STAFF[index % len(STAFF)],
             "Fait le": None,
         })
+    # A bilan final is due after its convention's end: the one overdue above ends 2 months before it.
+    for item in echeences_final(echeances):
+        convention = next(c for c in conventions if c["Référence"] == item["Convention"])
+        ends = (item["Date d'échéance"] - dt.timedelta(days=FINAL_REPORT_DELAY)).replace(day=1) - dt.timedelta(days=1)
+        convention["Date de fin"] = ends  # the end of a month, a year after the start
+        convention["Date de début"] = (ends + dt.timedelta(days=1)).replace(year=ends.year - 1)
+        convention["Date de signature"] = convention["Date de début"] - dt.timedelta(days=15)
+        convention["Type"] = "Convention annuelle"
+        convention["Statut"] = "Soldée"
     # Others: not due for a reminder today, or already done (no reminder however close).
     for index, convention in enumerate(conventions):
-        for kind, days, status in (("Bilan final", 40 + index * 11, "À venir"),
+        final_in = (convention["Date de fin"] - today).days + FINAL_REPORT_DELAY
+        for kind, days, status in (("Bilan final", final_in, "À venir"),
                                    ("Versement", -20 - index * 3, "Payée"),
                                    ("Visite partenaire", 3 + index * 4, "À venir")):
+            if kind == "Bilan final" and any(e["Convention"] == convention["Référence"] for e in echeences_final(echeances)):
+                continue  # its bilan final is one of the overdue ones above
             while days in (30, 14, 7, 2, -1, -7, -30) or 3 <= days <= 4:
                 days += 3  # keep these clear of every reminder offset, weekends included
             echeances.append({
@@ -296,22 +328,16 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
             })
     indicateurs[7]["Repas servis"] = "beaucoup"  # deliberate: not a number
 
-    themes_q = ["Subvention", "Mécénat", "Reçu fiscal", "Convention", "Bilan", "Partenariat", "Autre"]
     questions: Rows = []
     for index in range(10):
         asked = day(-rng.randrange(0, 25))
         solved = index % 3 == 0
+        theme, question = QUESTIONS[index % len(QUESTIONS)]
         questions.append({
-            "Cantine": OPEN_CANTINES[index][0], "Posée le": asked, "Thème": themes_q[index % len(themes_q)],
-            "Question": [
-                "Comment émettre un reçu fiscal pour un don de produits ?",
-                "Peut-on présenter la même dépense à deux financeurs ?",
-                "Quel modèle utiliser pour le bilan intermédiaire ?",
-                "Le logo du partenaire doit-il figurer sur nos menus ?",
-            ][index % 4],
+            "Cantine": OPEN_CANTINES[index][0], "Posée le": asked, "Thème": theme, "Question": question,
             "Réponse": "Voir la fiche pratique envoyée par email." if solved else "",
             "Statut": "Résolue" if solved else rng.choice(["Ouverte", "En cours"]),
-            "Répondue le": asked + dt.timedelta(days=2) if solved else None,
+            "Répondue le": min(asked + dt.timedelta(days=2), today) if solved else None,  # never in the future
             "Responsable": STAFF[index % len(STAFF)],
         })
 
@@ -329,6 +355,11 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
         "offres": offres, "declinaisons": declinaisons, "indicateurs": indicateurs,
         "questions": questions, "visites": visites,
     }
+
+
+def echeences_final(echeances: Rows) -> list[dict[str, Any]]:
+    """The bilans finals among the échéances made so far."""
+    return [e for e in echeances if e["Type"] == "Bilan final"]
 
 
 # Cantines that keep their monthly figures in a workbook of their own, synced into the hub.

@@ -62,6 +62,18 @@ def build_template() -> DocumentObject:
     warning.add_run("{{ note }}")
     tag(doc, "{%p endfor %}")
 
+    doc.add_heading("Association", level=1)
+    identity = (
+        ("Association", "{{ draft.identity.name|a_completer }}"),
+        ("SIRET", "{{ draft.identity.siret|a_completer }}"),
+        ("Adresse", "{{ draft.identity.address|a_completer }}"),
+        ("Signataire", "{{ draft.identity.signatory|a_completer }}"),
+    )
+    table = new_table(doc, len(identity), 2, widths=(Mm(50), Mm(120)))
+    for (label, value), row in zip(identity, table.rows):
+        fill(row.cells[0], label, bold=True)
+        fill(row.cells[1], value)
+
     doc.add_heading("Partenaire et convention", level=1)
     rows = (
         ("Partenaire", "{{ draft.partner_name }}"),
@@ -71,6 +83,7 @@ def build_template() -> DocumentObject:
         ("Date de signature", "{{ draft.agreement.signed_on|date_courte|ou_vide }}"),
         ("Durée de la convention",
          "du {{ draft.agreement.starts_on|date_courte|ou_vide }} au {{ draft.agreement.ends_on|date_courte|ou_vide }}"),
+        ("Cantines", "{{ draft.cantines|map(attribute='name')|join(', ')|ou_vide }}"),
         ("Échéance", "{{ draft.item.title }}, due le {{ draft.item.due_on|date_longue }}"),
     )
     table = new_table(doc, len(rows), 2, widths=(Mm(50), Mm(120)))
@@ -89,6 +102,8 @@ def build_template() -> DocumentObject:
         "La période commence le lendemain de l'échéance précédente : {{ draft.period.previous_title }} "
         "du {{ draft.period.previous_due_on|date_courte }}."
     )
+    tag(doc, "{%p elif draft.period.basis == 'whole' %}")
+    doc.add_paragraph("Un bilan final couvre toute la convention : de sa date de début à sa date de fin.")
     tag(doc, "{%p elif draft.period.basis == 'convention' %}")
     doc.add_paragraph("La période commence à la date de début de la convention.")
     tag(doc, "{%p else %}")
@@ -101,7 +116,8 @@ def build_template() -> DocumentObject:
     doc.add_paragraph(
         "Totaux : sommes sur les mois renseignés (moyennes mensuelles pour les bénévoles actifs et la part de "
         "produits locaux). Un mois sans indicateurs est signalé « manquant » et n'est jamais compté comme zéro ; "
-        "un mois pas encore terminé est « à venir »."
+        "un mois pas encore terminé est « à venir » et n'est pas compté. L'évolution n'est donnée que si les deux "
+        "périodes ont des mois renseignés en nombre comparable ; celle de la part de produits locaux est en points."
     )
     tag(doc, "{%p for c in draft.cantines %}")
     doc.add_heading("{{ c.name }}", level=2)
@@ -134,7 +150,7 @@ def build_template() -> DocumentObject:
     loop_table(
         doc,
         ["Indicateur", "Sur la période", "Mois renseignés", "Période précédente", "Évolution"],
-        ["{{ i.label }}", "{{ i|total }}", "{{ i.months }} sur {{ c.months|length }}", "{{ i|total_precedent }}",
+        ["{{ i.label }}", "{{ i|total }}", "{{ i.months }} sur {{ c.finished }}", "{{ i|total_precedent }}",
          "{{ i|evolution }}"],
         "i in c.indicators",
     )

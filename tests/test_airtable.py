@@ -450,9 +450,9 @@ def burst_of_reads(fake: FakeAirtable, base: AirtableBase) -> list[Exception]:
 def test_one_pacer_serves_every_table_and_thread_of_a_base(fake: FakeAirtable, clock: FakeClock) -> None:
     fake.rate_limit = None  # the fake clock only moves when the pacer sleeps: measure the pacer alone
     assert burst_of_reads(fake, open_base(fake, clock)) == []
-    assert fake.count("list") == 30
-    # 30 requests, 5 per (1 s + margin) window through one pacer: 5 windows of waiting
-    assert sum(clock.sleeps) == pytest.approx((30 - 5) / 5 * (1 + PACING_MARGIN))
+    assert fake.count("list") == 30 and fake.count("schema") == 1  # the schema: once, for the rows' links
+    # 31 requests, 5 per (1 s + margin) window through one pacer: 6 windows of waiting
+    assert sum(clock.sleeps) == pytest.approx((31 - 1) // 5 * (1 + PACING_MARGIN))
 
 
 def test_a_paced_burst_from_three_threads_gets_no_429(fake: FakeAirtable) -> None:
@@ -600,3 +600,16 @@ def test_ensure_schema_of_one_table_needs_the_tables_it_links_to(fake: FakeAirta
         assert opened.table(SCHEMA[code]).ensure_schema().created_table
     changes = opened.table(SCHEMA["correspondances"]).ensure_schema()
     assert changes.created_table and changes.added_columns == list(SCHEMA["correspondances"].column_names)
+
+
+def test_rows_carry_their_record_url_at_the_cost_of_one_schema_request_per_base(base: AirtableBase, fake: FakeAirtable,
+                                                                                 clock: FakeClock) -> None:
+    (canuts,) = add_cantines(fake, "Cantine des Canuts")
+    fresh_base = fresh(fake, clock)
+    fake.reset_counts()
+    (row,) = fresh_base.table(SCHEMA["cantines"]).read()
+    table_id = fresh_base.schema()["Cantines"].id
+    assert row.url == f"https://airtable.com/{BASE_ID}/{table_id}/{canuts}"
+    fresh_base.table(SCHEMA["partenaires"]).read()
+    assert fake.count("schema") == 1  # once for the base, whatever the number of tables read
+    fresh_base.close()

@@ -176,3 +176,83 @@ def test_no_cantine_message_mentions_another_cantine(depts: list[str], budgets: 
                 assert str(other.annual_budget) not in text
         checked += 1
     assert checked >= len(cantines)  # every cantine got at least its digest
+
+
+# -- what the digests list (issue #14) -----------------------------------------------------------
+
+def _busy_network_dataset(today: dt.date) -> Dataset:
+    from automations.domain.model import Agreement
+    port = cantine("Cantine du Port", dept="13", city="Marseille", receives_emails=True, manager_email="port@example.org",
+                   themes=("Lien social",))
+    canuts = cantine("Cantine des Canuts", receives_emails=True, manager_email="canuts@example.org", themes=("Lien social",))
+    return Dataset(
+        cantines=[port, canuts],
+        opportunites=[
+            opportunity("AAP ouvert", themes=("Lien social",), deadline=today + dt.timedelta(days=40), link="https://aap.example/1"),
+            opportunity("AAP passé", watch_status="À qualifier", deadline=today - dt.timedelta(days=2)),
+            opportunity("AAP du jour", watch_status="À qualifier", deadline=today),
+            opportunity("AAP à qualifier", watch_status="À qualifier", deadline=today + dt.timedelta(days=5)),
+        ],
+        conventions=[Agreement(reference="CONV-1", partner="Fondation Terre Commune", cantines=("Cantine du Port", "Cantine des Canuts"))],
+        echeances=[
+            DueItem(key="crf", agreement="CONV-1", type="Compte rendu financier", status="En préparation",
+                    due_on=today - dt.timedelta(days=7), cantine="Cantine du Port", owner_email="nour@example.org"),
+            DueItem(key="visite", agreement="CONV-1", type="Visite partenaire", status="À venir", due_on=today + dt.timedelta(days=12)),
+        ],
+        questions=[
+            Question(cantine="Cantine du Port", asked_on=today - dt.timedelta(days=9), question="Reçu fiscal ?", status="Ouverte"),
+            Question(cantine="Cantine des Canuts", asked_on=today - dt.timedelta(days=2), question="Logo ?", status="Résolue"),
+        ],
+        links={("echeances", "crf"): "https://airtable.com/appX/tblE/recCRF",
+               ("questions", f"Cantine du Port|{(today - dt.timedelta(days=9)).isoformat()}|Reçu fiscal ?"): "https://q.example/9"},
+    )
+
+
+def test_the_coordinator_digest_lists_matches_questions_and_items_with_cantine_and_partner() -> None:
+    today = D(2026, 11, 23)
+    dataset = _busy_network_dataset(today)
+    matches = Matcher(dataset, today, MatchingRules()).matches()
+    digest = coordinator_digest(dataset, matches, [], problems=0, today=today)
+    (group,) = digest.matches_by_opportunity
+    assert group.opportunity.title == "AAP ouvert" and group.link == "https://aap.example/1"
+    assert [m.score for m in group.matches] == sorted((m.score for m in group.matches), reverse=True)
+    assert {m.cantine.name for m in group.matches} == {"Cantine du Port", "Cantine des Canuts"}
+    (question,) = digest.questions
+    assert question.days_open == 9 and question.link == "https://q.example/9"
+    (late,) = digest.overdue
+    assert late.cantines == ("Cantine du Port",) and late.partner == "Fondation Terre Commune"
+    assert late.link == "https://airtable.com/appX/tblE/recCRF" and late.days == -7
+    (coming,) = digest.upcoming
+    assert coming.cantines == ("Cantine du Port", "Cantine des Canuts")  # the convention's cantines
+    assert [o.title for o in digest.new_opportunities] == ["AAP à qualifier"]  # the others: too late
+
+    (message,), _ = digest_messages([], digest, NETWORK, RENDERER, today)
+    assert ", 1 question en attente," in message.subject
+    text = message.text
+    assert "Cantine du Port · Fondation Terre Commune · En préparation · nour@example.org" in text
+    assert "https://airtable.com/appX/tblE/recCRF" in text and 'href="https://airtable.com/appX/tblE/recCRF"' in message.html
+    assert "Cantine du Port : Reçu fiscal ?" in text and "en attente depuis 9 jours" in text
+    assert "AAP ouvert (date limite 02/01/2027)" in text
+    for match in group.matches:
+        assert f"{match.cantine.name} ({match.score}/100)" in text
+    assert "AAP passé" not in text and "Logo ?" not in text
+
+
+def test_a_cantine_digest_includes_its_overdue_items_even_when_nothing_else_is_new() -> None:
+    today = D(2026, 11, 23)
+    dataset = _busy_network_dataset(today)
+    dataset.opportunites = []
+    dataset.questions = []
+    digests = {d.cantine.name: d for d in cantine_digests(dataset, [], today)}
+    port = digests["Cantine du Port"]
+    assert [line.key for line in port.overdue] == ["crf"] and [line.key for line in port.deadlines] == ["visite"]
+    assert [line.key for line in digests["Cantine des Canuts"].deadlines] == ["visite"]  # convention-wide
+    assert digests["Cantine des Canuts"].overdue == ()
+    dataset.echeances = dataset.echeances[:1]
+    (only,) = cantine_digests(dataset, [], today)
+    assert only.cantine.name == "Cantine du Port"
+    (message,), _ = digest_messages([only], None, NETWORK, RENDERER, today)
+    assert message.subject == "Cantine du Port : votre semaine, 1 échéance en retard"
+    assert "EN RETARD" in message.text and "16/11/2026 (il y a 7 jours) : Compte rendu financier – CONV-1" in message.text
+    assert "Cantine des Canuts" not in message.text + message.html
+

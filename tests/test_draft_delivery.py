@@ -40,9 +40,15 @@ def test_drafts_are_sent_once_and_again_only_when_figures_change(settings: Setti
     assert len(sent) == first.drafts
     for message in sent:
         assert str(message["Subject"]).startswith("Brouillon : ")
-        (attachment,) = list(message.iter_attachments())
-        assert attachment.get_filename().endswith(".docx")
-        assert attachment.get_payload(decode=True)[:2] == b"PK"  # a real .docx (zip)
+        attachments = {a.get_filename(): a for a in message.iter_attachments()}
+        (word,) = [a for name, a in attachments.items() if name.endswith(".docx")]
+        assert word.get_payload(decode=True)[:2] == b"PK"  # a real .docx (zip)
+        (markdown,) = [a for name, a in attachments.items() if name.endswith(".md")]
+        charts = [name for name in attachments if name.endswith(".png")]
+        assert charts and all(name in markdown.get_content() for name in charts)  # the charts it shows
+        text = message.get_body(("plain",)).get_content()
+        for name in attachments:  # what the text lists is what is attached
+            assert name in text
     assert all(path.exists() for path in first.draft_files)
     assert run_cycle(settings, today=TODAY, clock=clock).drafts == 0  # same figures: nothing again
 
@@ -78,5 +84,22 @@ def test_draft_command_renders_on_demand(settings: Settings, tmp_path: Path) -> 
     assert one.exit_code == 0, one.output
     assert [p.name for p in (tmp_path / "one").glob("*.docx")] == ["CONV-2026-01_2026-12-24_bilan-intermediaire.docx"]
     missing = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(), "rien de tel"])
-    assert missing.exit_code == 1 and "aucune échéance" in missing.output
+    assert missing.exit_code == 1 and "aucun bilan à préparer ne correspond à « rien de tel »" in missing.output
+    # a convention's code names its versements and visits too: only its reports get a draft
+    by_convention = CliRunner().invoke(cli, ["draft", "--config", str(settings.path), "--today", TODAY.isoformat(),
+                                             "--out", str(tmp_path / "conv"), "CONV-2026-06"])
+    assert by_convention.exit_code == 0, by_convention.output
+    names = [p.name for p in (tmp_path / "conv").glob("*.docx")]
+    assert names and all("bilan" in n or "rapport" in n or "compte-rendu" in n for n in names), names
+    assert not any("versement" in n or "visite" in n for n in names)
     assert not settings.state.path.exists()  # nothing queued or written
+
+
+def test_missing_months_are_grouped_by_cantine() -> None:
+    from automations.cycle.draft_delivery import missing_months
+    from automations.domain.model import Agreement, Dataset, DueItem
+    from automations.domain.reports import build_draft
+    item = DueItem(key="k", agreement="C", type="Bilan intermédiaire", status="À venir", due_on=dt.date(2026, 3, 31))
+    agreement = Agreement(reference="C", partner="P", cantines=("A", "B"), starts_on=dt.date(2026, 1, 1))
+    draft = build_draft(item, Dataset(conventions=[agreement], echeances=[item]), dt.date(2026, 4, 2))
+    assert missing_months(draft) == ["A : janv. 2026, févr. 2026, mars 2026", "B : janv. 2026, févr. 2026, mars 2026"]

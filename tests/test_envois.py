@@ -308,7 +308,8 @@ def test_next_weeks_coordinator_digest_lists_the_refused_message(refused: Deploy
                  if p["custom_args"]["cantines_key"].startswith("digest:coordination:")]
     text = next(c["value"] for c in digest["content"] if c["type"] == "text/plain")
     assert "MESSAGES À TRAITER (1)" in text
-    assert "«\u00a0En retard : Bilan final – CONV-2026-06, attendu le 16/11/2026\u00a0»" in text and "en échec" in text
+    assert "«\u00a0En retard : Bilan final – CONV-2026-06" in text and "attendu le 16/11/2026\u00a0»" in text
+    assert "Cantine Bellevue" in text and "en échec" in text
     assert "corrigez l'adresse" in text
 
 

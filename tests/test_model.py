@@ -567,3 +567,17 @@ def test_dataset_counts_rows_and_leaves_unread_tables_empty(schema: Schema, refe
     assert [p.column for p in data.problems] == ["Département"]
     assert data.cantine("Cantine Lyon") is data.cantines[0]
     assert data.cantine("Cantine X") is None
+
+
+def test_row_urls_reach_the_dataset_by_table_and_key(schema: Schema, reference: Reference) -> None:
+    """Where each row lives (given by the backend) is kept by its table and key, for links in emails."""
+    parsed = dataset(
+        schema, reference,
+        cantines=[Row("rec1", cantine_row(2, "Cantine des Canuts").fields, 2, url="https://airtable.com/app/tbl/rec1")],
+        partenaires=[PARTNER], conventions=[CONVENTION],
+        echeances=[Row("recE", echeance_row(2, Cantine="Cantine des Canuts").fields, 2, url="https://sheet.example#range=A2")],
+    )
+    (item,) = parsed.echeances
+    assert parsed.link("cantines", "Cantine des Canuts") == "https://airtable.com/app/tbl/rec1"
+    assert parsed.link("echeances", item.key) == "https://sheet.example#range=A2"
+    assert parsed.link("conventions", "CONV-2026-01") is None  # the backend gave none

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from automations.domain.business_days import add_business_days, holiday_name, is_business_day
+from automations.domain.business_days import add_business_days, calendar_of, holiday_name, is_business_day
 from automations.domain.model import Agreement, Application, Dataset, DueItem, MatchRecord, Partner, Question
 from automations.domain.reminders import due_reminders, fire_date
 from automations.domain.rules import Rule
@@ -167,3 +167,46 @@ def test_a_bad_rules_file_is_reported_line_by_line(tmp_path) -> None:  # type: i
     text = "\n".join(caught.value.problems)
     for expected in ("unknown key 'colour'", "source must be one of", "offsets must be", "recipients must be", "template 'nope' not found"):
         assert expected in text
+
+
+# -- regional calendars (issue #14) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "departement", "name"),
+    [
+        pytest.param(D(2026, 4, 3), "57", "Vendredi saint", id="good-friday-in-moselle"),
+        pytest.param(D(2026, 4, 3), "67", "Vendredi saint", id="good-friday-in-bas-rhin"),
+        pytest.param(D(2025, 12, 26), "68", "Saint-Étienne", id="26-december-in-haut-rhin"),
+        pytest.param(D(2026, 4, 3), "69", None, id="not-in-the-rhone"),
+        pytest.param(D(2026, 12, 20), "974", "Abolition de l'esclavage", id="abolition-in-la-reunion"),
+        pytest.param(D(2026, 5, 27), "971", "Abolition de l'esclavage", id="abolition-in-guadeloupe"),
+        pytest.param(D(2026, 5, 22), "972", "Abolition de l'esclavage", id="abolition-in-martinique"),
+        pytest.param(D(2026, 6, 10), "973", "Abolition de l'esclavage", id="abolition-in-guyane"),
+        pytest.param(D(2026, 4, 27), "976", "Abolition de l'esclavage", id="abolition-in-mayotte"),
+        pytest.param(D(2026, 12, 20), "13", None, id="not-in-marseille"),
+        pytest.param(D(2026, 7, 14), "974", "Fête nationale", id="national-days-everywhere"),
+    ],
+)
+def test_regional_public_holidays(day: dt.date, departement: str, name: str | None) -> None:
+    assert holiday_name(day, calendar_of([departement])) == name
+
+
+def _strasbourg_and_lyon(recipients: tuple[str, ...]) -> tuple[Rule, Dataset]:
+    from .test_matching import cantine
+    rule = Rule(id="r", source="echeances", offsets=(-3,), recipients=recipients, template="rappel_echeance")
+    strasbourg = cantine("Cantine du Neudorf", dept="67", city="Strasbourg")
+    lyon = cantine("Cantine des Canuts")
+    items = [DueItem(key=f"k-{c.name}", agreement="CONV-1", type="Bilan final", status="À venir",
+                     due_on=D(2025, 12, 29), cantine=c.name) for c in (strasbourg, lyon)]
+    return rule, Dataset(cantines=[strasbourg, lyon], echeances=items)
+
+
+def test_a_reminder_to_a_cantine_follows_its_calendar_one_to_staff_the_networks() -> None:
+    # due Monday 29 December 2025, three days ahead: Friday 26, a holiday in Alsace only
+    rule, dataset = _strasbourg_and_lyon(("cantine",))
+    fired_on = {r.subject.cantines[0]: r.fires_on for r in due_reminders([rule], dataset, D(2025, 12, 26), D(2025, 12, 20))}
+    assert fired_on == {"Cantine du Neudorf": D(2025, 12, 24), "Cantine des Canuts": D(2025, 12, 26)}
+    staff_rule, _ = _strasbourg_and_lyon(("coordinator",))
+    fired_on = {r.subject.cantines[0]: r.fires_on for r in due_reminders([staff_rule], dataset, D(2025, 12, 26), D(2025, 12, 20))}
+    assert fired_on == {"Cantine du Neudorf": D(2025, 12, 26), "Cantine des Canuts": D(2025, 12, 26)}

@@ -28,8 +28,8 @@ from automations.domain.model import (
     Agreement, Dataset, DueItem, MonthlyFigures, OfferRollout, Partner, PartnerOffer, parse_dataset,
 )
 from automations.domain.reports import (
-    FROM_CONVENTION, FROM_DEFAULT, FROM_PREVIOUS, MET, PARTLY_MET, PENDING, PLANNED, REPORT_TYPES,
-    THIS_REPORT, UNKNOWN, Draft, build_draft, build_drafts, commitment_lines, drafts_due,
+    FROM_CONVENTION, FROM_DEFAULT, FROM_PREVIOUS, MET, WHOLE_AGREEMENT, PARTLY_MET, PENDING, PLANNED, REPORT_TYPES,
+    THIS_REPORT, UNKNOWN, Draft, Identity, build_draft, build_drafts, commitment_lines, drafts_due,
 )
 from automations.settings import load_settings
 from connectors.tables.base import Row
@@ -115,8 +115,10 @@ def test_drafts_due_come_by_due_date_and_the_horizon_is_a_setting() -> None:
 # -- the period ------------------------------------------------------------------------------
 
 BI = due("Bilan intermédiaire", D(2026, 7, 15))
-BF = due("Bilan final", D(2027, 1, 31))
-BF_LYON = due("Bilan final", D(2027, 1, 31), cantine=LYON)
+# reports that follow the previous one (a bilan final covers the whole convention: see below)
+BF = due("Rapport d'activité", D(2027, 1, 31))
+BF_LYON = due("Rapport d'activité", D(2027, 1, 31), cantine=LYON)
+FINAL = due("Bilan final", D(2027, 1, 31))
 
 
 @pytest.mark.parametrize(
@@ -157,6 +159,23 @@ def test_period(
     assert draft.period.months[0] == start.replace(day=1) and draft.period.months[-1] == item.due_on.replace(day=1)
 
 
+@pytest.mark.parametrize(
+    ("changes", "start", "end", "basis"),
+    [
+        pytest.param({}, D(2026, 1, 1), D(2026, 12, 31), WHOLE_AGREEMENT, id="from-the-start-to-the-end"),
+        pytest.param({"ends_on": None}, D(2026, 1, 1), D(2027, 1, 31), WHOLE_AGREEMENT, id="no-end-to-the-due-date"),
+        pytest.param({"ends_on": D(2027, 6, 30)}, D(2026, 1, 1), D(2027, 1, 31), WHOLE_AGREEMENT,
+                     id="due-before-the-end-to-the-due-date"),
+        pytest.param({"starts_on": None}, D(2026, 7, 16), D(2027, 1, 31), FROM_PREVIOUS,
+                     id="no-start-after-the-previous-report"),
+    ],
+)
+def test_a_bilan_final_covers_the_whole_convention(changes: dict[str, Any], start: dt.date, end: dt.date, basis: str) -> None:
+    interim = due("Bilan intermédiaire", D(2026, 7, 15), "Envoyée")
+    draft = build_draft(FINAL, dataset([FINAL, interim], conventions=[agreement(**changes)]), D(2027, 1, 20))
+    assert (draft.period.start, draft.period.end, draft.period.basis) == (start, end, basis)
+
+
 def test_the_period_names_the_report_it_follows_and_a_default_period_is_explained() -> None:
     previous = due("Bilan intermédiaire", D(2026, 7, 15), "Envoyée", label="Bilan de mi-parcours")
     draft = build_draft(BF, dataset([BF, previous]), D(2026, 12, 1))
@@ -181,7 +200,8 @@ def months_of(*numbers: int, cantine: str = LYON) -> list[MonthlyFigures]:
         pytest.param(months_of(1, 2, 3), D(2026, 4, 10), (), (4, 5, 6, 7), id="future-months-are-not-missing"),
         pytest.param(months_of(1, 2, 3, 4, 5), D(2026, 7, 1), (6,), (7,), id="missing-the-day-after-the-month-ends"),
         pytest.param(months_of(1, 2, 3, 4, 5), D(2026, 6, 30), (), (6, 7), id="on-its-last-day-a-month-is-to-come"),
-        pytest.param(months_of(1, 2, 3, 4, 5, 6, 7), D(2026, 7, 10), (), (), id="a-current-month-with-figures-counts"),
+        pytest.param(months_of(1, 2, 3, 4, 5, 6, 7), D(2026, 7, 10), (), (7,),
+                     id="a-month-not-over-is-to-come-even-with-figures"),
         pytest.param(months_of(1, 2, 4, 5, 6) + months_of(3, cantine=NANTES), D(2026, 7, 20), (3,), (7,),
                      id="another-cantines-figures-do-not-fill-a-gap"),
         pytest.param([], D(2026, 7, 20), (1, 2, 3, 4, 5, 6), (7,), id="no-figures-at-all"),
@@ -235,7 +255,7 @@ def test_totals(key: str, value: Any, months: int) -> None:
 
 # BF_JUNE covers April–June 2026 (after a bilan due on 31 March); the previous period is January–March.
 BI_MARCH = due("Bilan intermédiaire", D(2026, 3, 31), "Envoyée", cantine=LYON)
-BF_JUNE = due("Bilan final", D(2026, 6, 30), cantine=LYON)
+BF_JUNE = due("Rapport d'activité", D(2026, 6, 30), cantine=LYON)
 
 
 @pytest.mark.parametrize(
@@ -244,8 +264,8 @@ BF_JUNE = due("Bilan final", D(2026, 6, 30), cantine=LYON)
         pytest.param({1: 80, 2: 80, 3: 80}, Decimal("0.250"), False, True, (), id="same-month-counts-compare-totals"),
         pytest.param({1: 400, 2: 400, 3: 400}, Decimal("-0.750"), False, True, (), id="a-fall"),
         pytest.param({}, None, False, False, (1, 2, 3), id="no-previous-figures-no-change"),
-        pytest.param({1: 80, 2: 80}, Decimal("0.250"), True, True, (3,),
-                     id="incomplete-previous-compared-by-monthly-average"),
+        pytest.param({1: 80, 2: 80}, None, False, True, (3,),
+                     id="two-months-against-three-are-not-compared"),
         pytest.param({1: 0, 2: 0, 3: 0}, None, False, True, (), id="nothing-to-divide-by"),
     ],
 )
@@ -265,13 +285,69 @@ def test_change_against_the_previous_period(
 
 
 def test_a_mean_is_compared_with_the_previous_mean() -> None:
-    rows = [figures(LYON, D(2026, n, 1), volunteers=20) for n in (1, 2)]
+    rows = [figures(LYON, D(2026, n, 1), volunteers=20) for n in (1, 2, 3)]
     rows += [figures(LYON, D(2026, n, 1), volunteers=25) for n in (4, 5, 6)]
     (report,) = build_draft(BF_JUNE, dataset([BI_MARCH, BF_JUNE], rows), D(2026, 7, 2)).cantines
     volunteers = report.indicator("volunteers")
     assert (volunteers.value, volunteers.previous) == (Decimal("25.0"), Decimal("20.0"))
     assert volunteers.change == Decimal("0.250")
     assert not volunteers.change_on_average
+
+
+YEAR_REPORT = due("Rapport d'activité", D(2026, 12, 31), cantine=LYON, agreement="CONV-LONG")
+
+
+@pytest.mark.parametrize(
+    ("previous_months", "comparable", "change", "on_average"),
+    [
+        pytest.param(12, True, Decimal("0.250"), False, id="twelve-against-twelve"),
+        pytest.param(10, True, Decimal("0.250"), True, id="ten-against-twelve-by-monthly-average"),
+        pytest.param(2, False, None, False, id="two-against-twelve-not-compared"),
+    ],
+)
+def test_a_change_needs_both_periods_comparably_covered(
+    previous_months: int, comparable: bool, change: Decimal | None, on_average: bool
+) -> None:
+    long = agreement(reference="CONV-LONG", starts_on=D(2025, 1, 1), ends_on=D(2026, 12, 31))
+    interim = due("Bilan intermédiaire", D(2025, 12, 31), "Envoyée", cantine=LYON, agreement="CONV-LONG")
+    rows = [figures(LYON, D(2025, n, 1), 80) for n in range(1, previous_months + 1)]
+    rows += [figures(LYON, D(2026, n, 1), 100) for n in range(1, 13)]
+    (report,) = build_draft(YEAR_REPORT, dataset([interim, YEAR_REPORT], rows, conventions=[long]), D(2027, 1, 5)).cantines
+    meals = report.indicator("meals")
+    assert (meals.comparable, meals.change, meals.change_on_average) == (comparable, change, on_average)
+    from automations.cycle.drafts import evolution
+    assert evolution(meals) == ("+25" + NBSP + "%" + (" (moyenne mensuelle)" if on_average else "") if comparable
+                                else f"non comparable (12 mois renseignés contre {previous_months})")
+
+
+def test_a_share_changes_in_percentage_points() -> None:
+    rows = [figures(LYON, D(2026, n, 1), local_share=Decimal("0.40")) for n in (1, 2, 3)]
+    rows += [figures(LYON, D(2026, n, 1), local_share=Decimal("0.45")) for n in (4, 5, 6)]
+    (report,) = build_draft(BF_JUNE, dataset([BI_MARCH, BF_JUNE], rows), D(2026, 7, 2)).cantines
+    share = report.indicator("local_share")
+    assert share.in_points and share.change == Decimal("0.050")  # 40 % → 45 %: 5 points, not +12,5 %
+    from automations.cycle.drafts import evolution
+    assert evolution(share) == "+5" + NBSP + "points"
+
+
+def test_the_title_names_the_cantines_and_the_partner_and_the_identity_is_to_complete() -> None:
+    draft = build_draft(BI, dataset([BI]), D(2026, 6, 1))
+    assert draft.title == f"Bilan intermédiaire – {LYON} et {NANTES} – {PARTNER} ({REF})"
+    assert draft.identity == Identity()  # nothing in the data: « À compléter » in the documents
+    network = Identity("Les Petites Cantines – Réseau", "123 456 789 00012", "1 rue de la Paix, Lyon", "Jeanne Martin")
+    assert build_draft(BI, dataset([BI]), D(2026, 6, 1), network).identity == network
+    from automations.domain.model import Application, Cantine
+    from automations.domain.reference import Departement
+    lyon = Cantine(LYON, "Ouverte", "Lyon", Departement("69", "Rhône", "Auvergne-Rhône-Alpes"), association="Association Lyon Cantine")
+    carried = dataset([BI], conventions=[agreement(application="Candidature Lyon")], cantines=[lyon],
+                      candidatures=[Application(title="Candidature Lyon", opportunity="AAP", status="Acceptée", carrier=LYON)])
+    assert build_draft(BI, carried, D(2026, 6, 1), network).identity == Identity(name="Association Lyon Cantine")
+
+
+def test_a_draft_without_any_figure_says_so() -> None:
+    draft = build_draft(BI, dataset([BI]), D(2026, 8, 1))
+    assert not draft.has_figures
+    assert any("Aucun mois de la période n'a encore d'indicateurs" in note for note in draft.notes)
 
 
 # -- versements ------------------------------------------------------------------------------
@@ -478,7 +554,7 @@ def test_the_word_document_has_the_figures_in_french(rendered: tuple[Draft, Any]
     assert files.docx.name == "CONV-2026-01_2026-04-30_bilan-intermediaire.docx"
     document = docx.Document(str(files.docx))
     texts = blocks(document)
-    assert texts[0] == "Bilan intermédiaire – CONV-2026-01"
+    assert texts[0] == f"Bilan intermédiaire – {LYON} et {NANTES} – {PARTNER} (CONV-2026-01)"
     rows = table_rows(document)
     assert ["Repas servis", f"12{NNBSP}345", "3 sur 4", f"12{NNBSP}000", "+37,2\u00a0% (moyenne mensuelle)"] in rows
     assert ["Repas servis", f"2{NNBSP}000", "4 sur 4", "—", "—"] in rows  # Nantes: nothing before
@@ -546,7 +622,7 @@ def test_every_xml_part_of_the_word_document_parses(rendered: tuple[Draft, Any])
     body = ET.fromstring(body_xml).find(f"{w}body")
     assert body is not None and body[-1].tag == f"{w}sectPr" and body[-2].tag == f"{w}p"
     tables = list(body.iter(f"{w}tbl"))
-    assert len(tables) == 8
+    assert len(tables) == 9  # the association's identity, then the 8 of before
     for table in tables:
         assert table.findall(f"{w}tr")
         for cell in table.iter(f"{w}tc"):
@@ -556,7 +632,8 @@ def test_every_xml_part_of_the_word_document_parses(rendered: tuple[Draft, Any])
 def test_the_markdown_version_references_the_charts_and_names_missing_months(rendered: tuple[Draft, Any]) -> None:
     _, files = rendered
     text = files.markdown.read_text(encoding="utf-8")
-    assert text.startswith("# Bilan intermédiaire – CONV-2026-01\n")
+    assert text.startswith(f"# Bilan intermédiaire – {LYON} et {NANTES} – {PARTNER} (CONV-2026-01)\n")
+    assert "| SIRET | À compléter |" in text
     for chart in files.charts:
         assert f"]({chart.name})" in text and (files.markdown.parent / chart.name).is_file()
     assert "| mars 2026 | manquant | manquant |" in text
@@ -629,7 +706,7 @@ def test_the_demo_has_drafts_due_and_they_render(tmp_path: Path) -> None:
     assert len(due_items) >= 2
     assert all(item.type in REPORT_TYPES and not item.is_done for item in due_items)
     drafts = [build_draft(item, data, today) for item in due_items]
-    interim = next(d for d in drafts if d.title == "Bilan intermédiaire – CONV-2026-01")
+    interim = next(d for d in drafts if d.item.type == "Bilan intermédiaire" and d.agreement.reference == "CONV-2026-01")
     (canuts,) = interim.cantines
     assert canuts.missing == (D(2026, 6, 1),)  # the demo's « beaucoup » repas servis: a row skipped
     assert canuts.upcoming == (D(2026, 11, 1), D(2026, 12, 1))

@@ -23,11 +23,13 @@ TODAY = dt.date(2026, 11, 24)
 # On that day the demo has one échéance at each reminder offset (6), a candidature due in 7 days and
 # a partner action due today.
 DEMO_REMINDERS = 8
-# 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 13 cantines have
-# something for the week, plus the coordinator's digest.
-DEMO_DIGESTS = 14
-# and five bilans due within 45 days, whose drafts go to their échéance's Responsable
-DEMO_DRAFTS = 5
+# 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 16 cantines have
+# something for the week (new matches, échéances coming or overdue, of their own or of their
+# conventions, offers, questions), plus the coordinator's digest.
+DEMO_DIGESTS = 17
+# and four bilans due within 45 days (bilans finals come after their convention ends), whose drafts go
+# to their échéance's Responsable
+DEMO_DRAFTS = 4
 DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS + DEMO_DRAFTS
 
 
@@ -225,7 +227,7 @@ def test_missed_days_are_caught_up_once(settings: Settings) -> None:
     only_today = due_reminders(settings.rules, dataset, thursday)
     assert len(window) > len(only_today)  # Tuesday's and Wednesday's reminders were due too
     assert report.reminders == len(window)
-    assert report.queued == len(window) and report.digests == 14  # this week's digests were sent on Monday
+    assert report.queued == len(window) and report.digests == DEMO_DIGESTS  # this week's digests were sent on Monday
     again = run_cycle(settings, today=thursday, clock=clock_at(thursday))
     assert again.queued == 0
     keys = [str(m["X-Cantines-Key"]) for m in outbox_messages(settings)]

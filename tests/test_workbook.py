@@ -249,3 +249,67 @@ def test_temporary_copies_left_by_a_killed_save_are_removed_at_open(tmp_path: Pa
     assert not killed.exists()
     assert running.exists() and other.exists() and staff.exists()
     assert store.remove_stale_temp_files() == []  # once is enough; nothing else is ours and old
+
+
+# -- what staff see (issue #14) ------------------------------------------------------------------
+
+
+def test_saving_keeps_the_files_permissions(tmp_path: Path) -> None:
+    import stat
+    schema = load_schema(REPO / "config" / "schema.toml")
+    path = tmp_path / "hub.xlsx"
+    store = WorkbookStore(path, timezone=PARIS)
+    store.table(schema["cantines"]).ensure_schema()
+    os.chmod(path, 0o664)  # shared with the team's group
+    store.table(schema["visites"]).ensure_schema()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664
+
+
+@pytest.mark.parametrize("lock", ["~$hub.xlsx", ".~lock.hub.xlsx#"], ids=["excel", "libreoffice"])
+def test_a_workbook_open_in_excel_or_libreoffice_is_pointed_out(tmp_path: Path, lock: str) -> None:
+    from connectors.tables.workbook import WorkbookTable
+    from automations.cycle.backends import open_workbook_problems
+    schema = load_schema(REPO / "config" / "schema.toml")
+    store = WorkbookStore(tmp_path / "hub.xlsx", timezone=PARIS)
+    tables = {code: WorkbookTable(store, schema[code]) for code in ("cantines", "visites")}
+    assert store.lock_file() is None and open_workbook_problems(tables) == []
+    (tmp_path / lock).write_text("Camille")
+    assert store.lock_file() == tmp_path / lock
+    (problem,) = open_workbook_problems(tables)  # one per file, whatever the number of its tabs
+    assert problem.row == "hub.xlsx" and lock in problem.message and "Excel ou LibreOffice" in problem.message
+
+
+def test_correspondances_open_on_the_opportunity_with_notes_and_wrapped_reasons(tmp_path: Path) -> None:
+    schema = load_schema(REPO / "config" / "schema.toml")
+    path = tmp_path / "hub.xlsx"
+    table = WorkbookStore(path, timezone=PARIS).table(schema["correspondances"])
+    table.ensure_schema()
+    table.create([{"Clé": "AAP → Cantine", "Opportunité": "AAP", "Cantine": "Cantine", "Score": 80,
+                   "Raisons": "✓ Territoire : Rhône (69)\n✓ Stade : Ouverte, éligible"}])
+    sheet = openpyxl.load_workbook(path)["Correspondances"]
+    header = {c.value: c for c in sheet[1]}
+    assert sheet.column_dimensions[header["Clé"].column_letter].hidden  # the sheet opens on Opportunité
+    assert not sheet.column_dimensions[header["Opportunité"].column_letter].hidden
+    assert "robot" in header["État"].comment.text and "Le robot ne le modifie jamais" in header["Statut"].comment.text
+    reasons = sheet.cell(row=2, column=header["Raisons"].column)
+    assert reasons.alignment.wrap_text and sheet.column_dimensions[reasons.column_letter].width >= 60
+
+
+def test_correspondances_are_kept_in_order_each_row_moving_whole(tmp_path: Path) -> None:
+    from automations.cycle.run import match_order
+    schema = load_schema(REPO / "config" / "schema.toml")
+    path = tmp_path / "hub.xlsx"
+    table = WorkbookStore(path, timezone=PARIS).table(schema["correspondances"])
+    table.ensure_schema()
+    late, soon = dt.date(2027, 3, 1), dt.date(2026, 12, 17)
+    table.create([
+        {"Clé": "B → X", "Opportunité": "B", "Cantine": "X", "Score": 60, "Date limite": late},
+        {"Clé": "A → X", "Opportunité": "A", "Cantine": "X", "Score": 55, "Date limite": soon, "Commentaire": "à relancer"},
+        {"Clé": "B → Y", "Opportunité": "B", "Cantine": "Y", "Score": 90, "Date limite": late},
+        {"Clé": "A → Y", "Opportunité": "A", "Cantine": "Y", "Score": 80, "Date limite": soon},
+    ])
+    assert table.sort_rows(match_order)
+    rows = table.read()
+    assert [r.fields["Clé"] for r in rows] == ["A → Y", "A → X", "B → Y", "B → X"]
+    assert rows[1].fields["Commentaire"] == "à relancer"  # staff's note moved with its row
+    assert not table.sort_rows(match_order)  # already in order: nothing rewritten

@@ -20,6 +20,7 @@ from automations.worker import JobSpec, Worker, job_specs, latest_due, next_due
 from connectors.state import StateStore
 
 from .conftest import PARIS, REPO
+from .test_run import DEMO_DIGESTS
 
 UTC = dt.timezone.utc
 CYCLE = JobSpec("cycle", tuple(range(5)), dt.time(7, 30), frozenset({"matching", "reminders"}))
@@ -119,7 +120,7 @@ def test_a_25_hour_downtime_sends_each_due_reminder_and_digest_once(demo: Settin
     Worker(demo, clock=clock).catch_up()  # another restart: nothing twice
     assert state.counts()["sent"] == sent
     digests = [r for r in runs if r["job"] == "digests"]
-    assert digests[0]["counts"]["mis_en_file"] == 14
+    assert digests[0]["counts"]["mis_en_file"] == DEMO_DIGESTS
 
 
 def test_a_job_that_raises_every_time_does_not_stop_the_others(demo: Settings) -> None:

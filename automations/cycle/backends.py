@@ -15,6 +15,7 @@ from connectors.tables.sheets.client import SheetsBook, SheetsTable, connect
 from connectors.tables.sheets.http import SheetsHTTPClient
 from connectors.tables.workbook import WorkbookStore, WorkbookTable
 
+from automations.domain.model import DataProblem
 from automations.settings import Settings
 from automations.settings.syncs import TableRef
 
@@ -173,3 +174,20 @@ def open_state_if_present(settings: Settings) -> StateStore | None:
         state.close()
         return None
     return state
+
+
+def open_workbook_problems(tables: Mapping[str, Table]) -> list[DataProblem]:
+    """A warning for staff when the workbook is open in Excel or LibreOffice: saving it there would
+    overwrite what the worker has just written."""
+    stores = {id(t.store): t.store for t in tables.values() if isinstance(t, WorkbookTable)}
+    problems = []
+    for store in stores.values():
+        lock = store.lock_file()
+        if lock is not None:
+            problems.append(DataProblem(
+                "Classeur", store.path.name, "", "",
+                f"le classeur est ouvert dans Excel ou LibreOffice (fichier « {lock.name} ») : le robot y écrit "
+                "pendant ce temps ; fermez-le sans enregistrer puis rouvrez-le, sinon vos enregistrements "
+                "effaceraient ce qu'il a écrit",
+            ))
+    return problems

@@ -1,5 +1,6 @@
 """Report drafts delivered: rendered into the drafts folder and emailed to the échéance's
-Responsable with the .docx attached, once per set of figures (again, "mis à jour", when they change)."""
+Responsable with its files attached (the Word document, the Markdown version and its charts), once
+per set of figures (again, "mis à jour", when they change)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ from automations.cycle.render import Renderer, TemplateFailure
 from automations.domain.reports import MISSING, Draft
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MARKDOWN = "text/markdown"
+PNG = "image/png"
+
+
+def draft_attachments(files: DraftFiles) -> tuple[Attachment, ...]:
+    """Every file of the draft: the Word document, the Markdown version and the charts it shows."""
+    return (
+        Attachment(files.docx.name, files.docx.read_bytes(), DOCX),
+        Attachment(files.markdown.name, files.markdown.read_bytes(), MARKDOWN),
+        *(Attachment(chart.name, chart.read_bytes(), PNG) for chart in files.charts),
+    )
 
 
 def draft_key(draft: Draft) -> str:
@@ -32,10 +44,10 @@ class PreparedDraft:
 
 
 def missing_months(draft: Draft) -> list[str]:
-    """ "Cantine des Canuts : juin 2026" for every month without figures."""
+    """ "Cantine des Canuts : juin 2026, juil. 2026" for every cantine with months without figures."""
     return [
-        f"{report.name} : {mois(line.month)}"
-        for report in draft.cantines for line in report.months if line.status == MISSING
+        f"{report.name} : {', '.join(mois(line.month) for line in report.months if line.status == MISSING)}"
+        for report in draft.cantines if report.missing
     ]
 
 
@@ -78,6 +90,7 @@ def prepare_drafts(
         context = {
             "network": network, "draft": draft, "updated": updated, "missing": missing_months(draft),
             "files": [files.docx.name, files.markdown.name],
+            "charts": [chart.name for chart in files.charts],
         }
         try:
             rendered = renderer.email("brouillon", context)
@@ -88,7 +101,7 @@ def prepare_drafts(
             key=key, kind="brouillon-bilan", sender=network.sender_address,
             to=(recipient or network.coordinator_email,), reply_to=network.reply_to,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
-            attachments=(Attachment(files.docx.name, files.docx.read_bytes(), DOCX),),
+            attachments=draft_attachments(files),
         )
         prepared.append(PreparedDraft(draft, files, message, updated))
     return prepared, problems

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from connectors.errors import ConfigurationError
+
 from automations.cycle.render import MissingTemplateError, TemplateFailure, make_environment, render_safely, why_it_failed
-from automations.domain.french import FILTERS, LOCALE, expect, nombre, pourcent
-from automations.domain.reports import MISSING, REPORTED, UPCOMING, CantineReport, Draft, IndicatorTotal, MonthLine
+from automations.domain.french import FILTERS, LOCALE, NBSP, expect, nombre, pourcent
+from automations.domain.reports import (
+    MISSING, REPORTED, TO_COMPLETE, UPCOMING, CantineReport, Draft, Identity, IndicatorTotal, MonthLine,
+)
+from automations.settings import Settings
 
 DOCX_TEMPLATE = "reports/bilan.docx"
 MARKDOWN_TEMPLATE = "reports/bilan.md"
@@ -89,12 +95,24 @@ def total_precedent(line: IndicatorTotal) -> str:
 
 
 def evolution(line: IndicatorTotal) -> str:
-    """ "+12,5 %", "−3 %", or "—" when there is nothing to compare with."""
+    """ "+12,5 %", "−3 %", "+4 points" for a share, "non comparable (2 mois contre 10)" when the periods
+    are too unevenly covered, or "—" when there is nothing to compare with."""
     if line.change is None:
+        if not line.comparable:
+            return f"non comparable ({line.months} mois renseignés contre {line.previous_months})"
         return "—"
     sign = "+" if line.change > 0 else "−" if line.change < 0 else ""
-    text = sign + pourcent(abs(line.change))
+    if line.in_points:
+        points = abs(line.change) * 100
+        text = sign + nombre(points.quantize(Decimal("0.1"))) + NBSP + ("point" if points < 2 else "points")
+    else:
+        text = sign + pourcent(abs(line.change))
     return text + " (moyenne mensuelle)" if line.change_on_average else text
+
+
+def a_completer(value: Any) -> Any:
+    """The value, or « À compléter » when the data does not give it."""
+    return value if value not in (None, "") else TO_COMPLETE
 
 
 def ou_vide(value: Any, default: str = NOT_GIVEN) -> Any:
@@ -110,6 +128,7 @@ def cellule(value: Any) -> str:
 REPORT_FILTERS: dict[str, Callable[..., Any]] = {
     "mois": mois, "mois_long": mois_long, "indicateur": indicateur, "valeur": valeur, "total": total,
     "total_precedent": total_precedent, "evolution": evolution, "ou_vide": ou_vide, "cellule": cellule,
+    "a_completer": a_completer,
 }
 
 
@@ -126,6 +145,13 @@ def text_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     env = make_environment(templates_dir, autoescape=False)
     env.filters.update(REPORT_FILTERS)
     return env
+
+
+def network_identity(settings: Settings) -> Identity:
+    """The network's identity for the bilans it carries, from [network] (empty: « À compléter »)."""
+    n = settings.network
+    return Identity(name=n.association or n.name or None, siret=n.siret or None, address=n.address or None,
+                    signatory=n.signatory or None)
 
 
 # -- files -----------------------------------------------------------------------------------

@@ -64,22 +64,35 @@ class Addressing:
             (self.to if primary and not self.to else self.cc).append(address)
 
 
-def calendar_attachment(reminder: Reminder, network: Network) -> Attachment:
-    """An all-day event on the due date ("Ajouter à mon agenda"); one UID per item and date, so that
-    each reminder for it updates the same event instead of adding one."""
+def calendar_title(reminder: Reminder, cantine: Cantine | None) -> str:
+    """The event's title: the item, and the cantine it is for when its title does not say it."""
+    title = reminder.subject.title
+    return f"{title} ({cantine.name})" if cantine is not None and cantine.name not in title else title
+
+
+def wants_calendar(reminder: Reminder, today: dt.date) -> bool:
+    """An .ics only for a date still to come: a past date is no event to add to a calendar."""
+    return reminder.rule.calendar and reminder.subject.due_on >= today
+
+
+def calendar_attachment(reminder: Reminder, network: Network, cantine: Cantine | None = None) -> Attachment:
+    """An all-day event on the due date ("Ajouter à mon agenda"); one UID per item, cantine and date,
+    so that each reminder for it updates the same event instead of adding one."""
     subject = reminder.subject
+    title = calendar_title(reminder, cantine)
     calendar = Calendar()
     calendar.add("prodid", f"-//{network.name}//cantines-worker//FR")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     event = Event()
-    uid = hashlib.sha256(f"{reminder.rule.id}|{subject.key}|{subject.due_on}".encode()).hexdigest()[:32]
+    who = f"|{cantine.name}" if cantine is not None and len(subject.cantines) > 1 else ""
+    uid = hashlib.sha256(f"{reminder.rule.id}|{subject.key}|{subject.due_on}{who}".encode()).hexdigest()[:32]
     event.add("uid", f"{uid}@cantines-worker")
     event.add("dtstamp", dt.datetime.combine(reminder.fires_on, dt.time(), tzinfo=dt.timezone.utc))
     event.add("dtstart", subject.due_on)
     event.add("dtend", subject.due_on + dt.timedelta(days=1))
-    event.add("summary", subject.title)
-    event.add("description", f"{network.name} : {subject.title}")
+    event.add("summary", title)
+    event.add("description", f"{network.name} : {title}")
     event.add("transp", "TRANSPARENT")
     calendar.add_component(event)
     return Attachment(f"{subject.due_on.isoformat()}-echeance.ics", calendar.to_ical(), "text/calendar")
@@ -118,6 +131,11 @@ def reminder_messages(
                 "partner": dataset.partenaire(subject.partner),
                 "opportunity": next((o for o in dataset.opportunites if o.title == getattr(subject.item, "opportunity", None)), None),
                 "missing": addressing.missing,
+                "calendar": wants_calendar(reminder, today),  # an .ics is attached
+                "internal_days": (
+                    (subject.item.internal_due_on - today).days
+                    if getattr(subject.item, "internal_due_on", None) is not None else None
+                ),
             }
             try:
                 rendered = renderer.email(reminder.rule.template, context)
@@ -129,7 +147,7 @@ def reminder_messages(
                     key=reminder.key + suffix, kind=f"rappel-{reminder.rule.id}", sender=network.sender_address,
                     to=tuple(addressing.to), cc=tuple(addressing.cc), reply_to=network.reply_to,
                     subject=rendered.subject, text=rendered.text, html=rendered.html,
-                    attachments=(calendar_attachment(reminder, network),) if reminder.rule.calendar else (),
+                    attachments=(calendar_attachment(reminder, network, cantine),) if wants_calendar(reminder, today) else (),
                 )
             )
     return messages, list(dict.fromkeys(problems))  # a broken template: said once

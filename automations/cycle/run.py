@@ -26,6 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from automations.cycle.backends import open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.domain.french import pluriel
@@ -35,6 +36,7 @@ from automations.domain.events import community_summary, event_messages
 from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
 from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
 from automations.domain.envois import Envoi
+from automations.cycle.drafts import network_identity
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain import needs
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
@@ -186,6 +188,7 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     report.problems.extend(dataset.problems)
     if absent:
         report.incomplete = True
+    report.problems.extend(open_workbook_problems(tables))
     return dataset
 
 
@@ -326,6 +329,14 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     return outcome
 
 
+def match_order(fields: Mapping[str, object]) -> tuple[Any, ...]:
+    """Correspondances by opportunity (the nearest deadline first), best score first within each."""
+    deadline = fields.get("Date limite")
+    score = fields.get("Score")
+    return (deadline if isinstance(deadline, dt.date) else dt.date.max, str(fields.get("Opportunité") or ""),
+            -(score if isinstance(score, int) else 0), str(fields.get("Cantine") or ""))
+
+
 def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matching, today: dt.date, report: RunReport) -> None:
     """Correspondances and Suggestions collectives upserted (staff columns kept, nothing deleted);
     partner-offer proposals created as Déclinaisons."""
@@ -357,6 +368,9 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
     report.new_matches = counts.created
     report.rows_written += counts.total
     report.problems.extend(counts.refused)
+    sort_rows = getattr(tables["correspondances"], "sort_rows", None)  # a workbook: staff read it as a list
+    if sort_rows is not None:
+        sort_rows(match_order)
 
     def stale_suggestion(fields: Mapping[str, object]) -> dict[str, object]:
         opportunity = matcher.opportunities.get(str(fields.get("Opportunité") or ""))
@@ -522,6 +536,11 @@ def journal_row(report: RunReport) -> dict[str, object]:
     }
 
 
+def on_day(now: dt.datetime, today: dt.date) -> dt.datetime:
+    """`now`'s time of day on the day the run plays: a preview of another day is dated that day."""
+    return now if now.date() == today else dt.datetime.combine(today, now.timetz())
+
+
 def plan(
     settings: Settings, *, today: dt.date, clock: Callable[[], dt.datetime], out: Path | None = None,
     tables: dict[str, Table] | None = None,
@@ -548,7 +567,7 @@ def plan(
     if out is not None:
         with OutboxBackend(out) as backend:
             for message in report.messages:
-                backend.deliver(build_message(message, date=clock()))
+                backend.deliver(build_message(message, date=on_day(clock(), today)))
     report.finished_at = clock()
     mask_report(settings, report)
     return report
@@ -675,7 +694,7 @@ def _cycle(
     # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
     if DRAFTS in parts and settings.reports.enabled and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
         prepared, problems = prepare_drafts(
-            build_drafts(dataset, today, settings.reports.horizon_days),
+            build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings)),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
             out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
             network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),

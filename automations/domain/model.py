@@ -404,6 +404,11 @@ class Dataset:
     # Tables not read, or read without some of their columns (code → why, in French): what depends
     # on them waits for a complete run instead of being computed from partial data (see needs.py).
     incomplete: dict[str, str] = field(default_factory=dict)
+    links: dict[tuple[str, str], str] = field(default_factory=dict)  # (table code, row key) → its URL
+
+    def link(self, table: str, key: str) -> str | None:
+        """Where a row lives (its Airtable record, its Sheet row), when the backend gave a URL."""
+        return self.links.get((table, key))
 
     def cantine(self, name: str | None) -> Cantine | None:
         return next((c for c in self.cantines if c.name == name), None)
@@ -511,11 +516,13 @@ def parse_table(
     reference: Reference,
     tz: dt.tzinfo,
     absent: Sequence[str] = (),
+    urls: dict[str, str] | None = None,
 ) -> tuple[list[Any], list[DataProblem]]:
     """Parse one staff table into domain objects; bad rows become problems and are skipped.
 
     A column in `absent` (deleted or renamed) is one structural problem, not a problem per row; a
-    table without its first column or a required one yields no rows at all."""
+    table without its first column or a required one yields no rows at all. `urls`, when given,
+    receives the URL of each kept row that has one, by its key text."""
     cls = DOMAIN_TABLES[spec.code]
     objects: list[Any] = []
     problems: list[DataProblem] = [absent_column(spec, name) for name in absent]
@@ -576,6 +583,8 @@ def parse_table(
             else:
                 seen_keys[key] = label
                 objects.append(obj)
+                if urls is not None and row.url:
+                    urls[key_text(values, spec.key)] = row.url
                 if isinstance(first, str) and first.strip():
                     kept_names.append(first.strip())
         problems.extend(row_problems)
@@ -678,7 +687,9 @@ def parse_dataset(
             dataset.incomplete[code] = f"{schema[code].name} sans la colonne {columns}" if len(missing) == 1 \
                 else f"{schema[code].name} sans les colonnes {columns}"
         dataset.rows_read += len(rows)
-        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz, missing)
+        urls: dict[str, str] = {}
+        objects, problems = parse_table(schema[code], rows, schema, links, reference, tz, missing, urls)
+        dataset.links.update(((code, key), url) for key, url in urls.items())
         setattr(dataset, code, objects)
         dataset.problems.extend(problems)
     derive_due_dates(dataset, schema["echeances"].name)

@@ -6,6 +6,10 @@ business day after when late (never before the item is actually late). A run cov
 day in (since, today]: after a missed run, what came due in between goes out once, and when several
 offsets of one item came due, only the latest is sent (one message, not a burst). Moving the date
 makes new reminders; marking the item done stops them.
+
+Business days are those of the recipients' calendar: a rule that writes to cantines follows the
+calendars of the cantines concerned (Alsace-Moselle, the overseas départements); one that writes only
+to staff follows the network's (the national calendar).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from automations.domain.business_days import add_business_days, business_day_on_or_after, business_day_on_or_before
+from automations.domain.business_days import (
+    NATIONAL, Subdivisions, add_business_days, business_day_on_or_after, business_day_on_or_before, calendar_of,
+)
 from automations.domain.french import de
 from automations.domain.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
 from automations.domain.rules import Rule
@@ -58,12 +64,21 @@ class Reminder:
         return self.offset > 0
 
 
-def fire_date(due_on: dt.date, offset: int, *, business_days: bool = False) -> dt.date:
-    """The day a reminder goes out, never on a weekend or a French public holiday."""
+def fire_date(due_on: dt.date, offset: int, *, business_days: bool = False, calendar: Subdivisions = NATIONAL) -> dt.date:
+    """The day a reminder goes out, never on a weekend or a public holiday of `calendar`."""
     if business_days:
-        return add_business_days(business_day_on_or_after(due_on), offset) if offset else business_day_on_or_before(due_on)
+        if not offset:
+            return business_day_on_or_before(due_on, calendar)
+        return add_business_days(business_day_on_or_after(due_on, calendar), offset, calendar)
     nominal = due_on + dt.timedelta(days=offset)
-    return business_day_on_or_before(nominal) if offset <= 0 else business_day_on_or_after(nominal)
+    return business_day_on_or_before(nominal, calendar) if offset <= 0 else business_day_on_or_after(nominal, calendar)
+
+
+def reminder_calendar(rule: Rule, subject: Subject, departements: dict[str, str]) -> Subdivisions:
+    """The cantines' calendars when the rule writes to them, else the network's."""
+    if "cantine" not in rule.recipients:
+        return NATIONAL
+    return calendar_of(departements[name] for name in subject.cantines if name in departements)
 
 
 # -- sources: the items each kind of rule watches ----------------------------------------------
@@ -169,12 +184,14 @@ def due_reminders(
 
     `since` is the day of the last run (default: yesterday, for a daily run)."""
     since = since if since is not None else today - dt.timedelta(days=1)
+    departements = {c.name: c.departement.code for c in dataset.cantines}
     reminders: list[Reminder] = []
     for rule in rules:
         for subject in subjects(rule, dataset):
             latest: Reminder | None = None
+            calendar = reminder_calendar(rule, subject, departements)
             for offset in rule.offsets:
-                fires_on = fire_date(subject.due_on, offset, business_days=rule.business_days)
+                fires_on = fire_date(subject.due_on, offset, business_days=rule.business_days, calendar=calendar)
                 if since < fires_on <= today and (latest is None or offset > latest.offset):
                     latest = Reminder(rule, subject, offset, fires_on)
             if latest is not None:

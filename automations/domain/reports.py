@@ -1,10 +1,12 @@
 """Report drafts (bilans) for partners: which are due, and what each one holds (pure: no I/O).
 
-A draft gathers what the coordinator used to collect by hand for a bilan: the convention, the period it
-covers, each cantine's indicateurs month by month (a month without figures is named as missing, never
-counted as zero), the totals against the previous period of the same length, the engagements and what
-the échéances say of them, the versements received, and the partner's déclinaisons valued in the
-period. Rendering (Word, Markdown, charts) lives in `drafts.py`.
+A draft gathers what the coordinator used to collect by hand for a bilan: the association reporting,
+the convention, the period it covers (a bilan final: the whole convention), each cantine's indicateurs
+month by month (a month without figures is named as missing, never counted as zero; a month not over
+is « à venir » and never counted), the totals against the previous period of the same length (a
+change only when both periods are comparably covered; shares in percentage points), the engagements
+and what the échéances say of them, the versements received, and the partner's déclinaisons valued in
+the period. Rendering (Word, Markdown, charts) lives in `cycle/drafts.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from automations.domain.model import Agreement, Dataset, DueItem, MonthlyFigures
 from automations.domain.parsing import fold
 
 REPORT_TYPES = ("Bilan intermédiaire", "Bilan final", "Rapport d'activité", "Compte rendu financier")
+FINAL_REPORT = "Bilan final"  # covers the whole convention
 HORIZON_DAYS = 45
 DEFAULT_PERIOD_MONTHS = 12  # when the convention has no Date de début and nothing came before
 PAID = "Payée"
@@ -33,7 +36,9 @@ REALISED = "Réalisée"
 # What a month of a period is: figures given, over without figures, or not over yet.
 REPORTED, MISSING, UPCOMING = "reported", "missing", "upcoming"
 # Where a period starts from.
-FROM_CONVENTION, FROM_PREVIOUS, FROM_DEFAULT = "convention", "previous", "default"
+FROM_CONVENTION, FROM_PREVIOUS, FROM_DEFAULT, WHOLE_AGREEMENT = "convention", "previous", "default", "whole"
+# Two periods are compared when the one with fewer months of figures has at least 3/4 of the other's.
+COMPARABLE_SHARE = Decimal(3) / 4
 # What the data says of an engagement.
 MET, PARTLY_MET, PENDING, PLANNED, THIS_REPORT, UNKNOWN = (
     "met", "partly_met", "pending", "planned", "this_report", "unknown"
@@ -47,6 +52,7 @@ class Indicator:
     label: str
     kind: str  # "sum" over the months, or "mean" of the months
     precision: Decimal = Decimal("0.1")  # of a mean
+    share: bool = False  # a fraction (0.45): its change is in percentage points
 
 
 INDICATORS = (
@@ -55,7 +61,7 @@ INDICATORS = (
     Indicator("volunteers", "Bénévoles actifs", "mean"),
     Indicator("volunteer_hours", "Heures de bénévolat", "sum"),
     Indicator("events", "Animations", "sum"),
-    Indicator("local_share", "Produits locaux", "mean", Decimal("0.001")),
+    Indicator("local_share", "Produits locaux", "mean", Decimal("0.001"), share=True),
 )
 
 # Engagement lines are matched to échéance types by words (compared without case or accents), first rule first.
@@ -120,8 +126,10 @@ class IndicatorTotal:
     months: int  # how many months have a figure
     previous: Decimal | int | None
     previous_months: int
-    change: Decimal | None  # 0.125 for +12.5 %; None when there is nothing to compare with
+    change: Decimal | None  # 0.125 for +12.5 % (for a share: +12.5 points); None: nothing to compare
     change_on_average: bool = False  # a sum compared by monthly average: the month counts differ
+    comparable: bool = True  # False: both periods have figures, too unevenly to compare them
+    in_points: bool = False  # a share's change: the difference of the two fractions
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,11 @@ class CantineReport:
     @property
     def reported(self) -> int:
         return sum(1 for m in self.months if m.status == REPORTED)
+
+    @property
+    def finished(self) -> int:
+        """The months of the period that are over (with figures or missing)."""
+        return sum(1 for m in self.months if m.status != UPCOMING)
 
     def indicator(self, key: str) -> IndicatorTotal:
         return next(i for i in self.indicators if i.key == key)
@@ -189,6 +202,16 @@ class Rollouts:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """The association a bilan comes from, as far as the data says; None: « À compléter »."""
+
+    name: str | None = None
+    siret: str | None = None
+    address: str | None = None
+    signatory: str | None = None
+
+
+@dataclass(frozen=True)
 class Draft:
     item: DueItem
     agreement: Agreement
@@ -201,10 +224,19 @@ class Draft:
     notes: tuple[str, ...]  # French warnings for whoever completes the draft
     prepared_on: dt.date
     figures_fingerprint: str
+    identity: Identity = Identity()
 
     @property
     def title(self) -> str:
-        return f"{self.item.type} – {self.agreement.reference}"
+        """ "Bilan final – Cantine des Canuts – Fondation Terre Commune (CONV-2026-01)" """
+        who = french_list([c.name for c in self.cantines])
+        parts = [self.item.type, *([who] if who else []), self.partner_name]
+        return f"{' – '.join(parts)} ({self.agreement.reference})"
+
+    @property
+    def has_figures(self) -> bool:
+        """Whether any cantine has a month of figures in the period."""
+        return any(c.reported for c in self.cantines)
 
     @property
     def partner_name(self) -> str:
@@ -225,16 +257,34 @@ def drafts_due(dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAY
     return sorted(due, key=lambda i: (i.due_on, i.agreement, i.key))
 
 
-def build_drafts(dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAYS) -> list[Draft]:
+def build_drafts(
+    dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAYS, network: Identity = Identity()
+) -> list[Draft]:
     """A draft for every report échéance due within the horizon."""
-    return [build_draft(item, dataset, today) for item in drafts_due(dataset, today, horizon_days)]
+    return [build_draft(item, dataset, today, network) for item in drafts_due(dataset, today, horizon_days)]
+
+
+def french_list(names: Sequence[str]) -> str:
+    """ "A", "A et B", "A, B et C" """
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1] if names else ""
+
+
+def reporting_identity(agreement: Agreement, dataset: Dataset, network: Identity) -> Identity:
+    """Who reports: the cantine's association when a cantine carried the application, else the network."""
+    application = next((a for a in dataset.candidatures if a.title == agreement.application), None)
+    carrier = dataset.cantine(application.carrier) if application is not None else None
+    if carrier is not None:
+        return Identity(name=carrier.association or carrier.name)
+    return network
 
 
 # -- what a draft holds ----------------------------------------------------------------------
 
 
-def build_draft(item: DueItem, dataset: Dataset, today: dt.date) -> Draft:
-    """Everything a bilan needs from the tables, for the échéance `item`, as of `today`."""
+def build_draft(item: DueItem, dataset: Dataset, today: dt.date, network: Identity = Identity()) -> Draft:
+    """Everything a bilan needs from the tables, for the échéance `item`, as of `today`; `network`:
+    the network's own identity (from the settings), for the bilans it carries."""
     agreement = dataset.convention(item.agreement)
     if agreement is None:
         raise ValueError(f"unknown convention {item.agreement!r} for échéance {item.key!r}")
@@ -250,6 +300,11 @@ def build_draft(item: DueItem, dataset: Dataset, today: dt.date) -> Draft:
         notes.append("Aucune cantine n'est liée à cette échéance ni à sa convention : pas d'indicateurs.")
     by_month = figures_by_month(dataset.indicateurs)
     cantines = tuple(cantine_report(name, period, by_month, today) for name in names)
+    if cantines and not any(c.reported for c in cantines):
+        notes.append(
+            "Aucun mois de la période n'a encore d'indicateurs (mois à venir ou non saisis) : "
+            "les totaux restent vides tant qu'ils ne sont pas renseignés."
+        )
     commitments = tuple(
         commitment_status(line, item, agreement, names, dataset.echeances)
         for line in commitment_lines(agreement.commitments)
@@ -269,7 +324,7 @@ def build_draft(item: DueItem, dataset: Dataset, today: dt.date) -> Draft:
     draft = Draft(
         item=item, agreement=agreement, partner=dataset.partenaire(agreement.partner), period=period,
         cantines=cantines, commitments=commitments, payments=payments, rollouts=rollouts, notes=tuple(notes),
-        prepared_on=today, figures_fingerprint="",
+        prepared_on=today, figures_fingerprint="", identity=reporting_identity(agreement, dataset, network),
     )
     return dataclasses.replace(draft, figures_fingerprint=figures_fingerprint(draft))
 
@@ -281,6 +336,9 @@ def concerned_cantines(item: DueItem, agreement: Agreement) -> tuple[str, ...]:
 
 def report_period(item: DueItem, agreement: Agreement, items: Iterable[DueItem]) -> Period:
     """From the convention's start, or the day after the previous report of the same scope, to the due date.
+
+    A bilan final covers the whole convention: from its start to its end (or to the due date, when
+    the convention has no end or ends after it).
 
     A previous report counts when it covered at least this one's cantines: one for the whole
     convention counts for a cantine's report; one for a single cantine counts for that cantine's
@@ -294,6 +352,11 @@ def report_period(item: DueItem, agreement: Agreement, items: Iterable[DueItem])
     ]
     last = max(previous, key=lambda other: other.due_on, default=None)
     end = item.due_on
+    if item.type == FINAL_REPORT and agreement.starts_on is not None:
+        if agreement.ends_on is not None and agreement.ends_on < end:
+            end = agreement.ends_on
+        start = min(agreement.starts_on, end)
+        return Period(start, end, month_range(month_start(start), month_start(end)), WHOLE_AGREEMENT)
     if last is not None and (agreement.starts_on is None or last.due_on >= agreement.starts_on):
         start, basis = last.due_on + dt.timedelta(days=1), FROM_PREVIOUS
     elif agreement.starts_on is not None:
@@ -319,14 +382,17 @@ def figures_by_month(rows: Iterable[MonthlyFigures]) -> dict[tuple[str, dt.date]
 def month_lines(
     cantine: str, months: Sequence[dt.date], by_month: dict[tuple[str, dt.date], MonthlyFigures], today: dt.date
 ) -> tuple[MonthLine, ...]:
-    """Each month with its figures; without figures, missing once over before `today`, else upcoming."""
+    """Each month once over (before `today`): with its figures, or missing; a month not over is
+    upcoming, even with figures already typed (a part of a month is not counted as a month)."""
     lines = []
     for month in months:
         row = by_month.get((cantine, month))
-        if row is not None:
+        if month_end(month) >= today:
+            lines.append(MonthLine(month, UPCOMING))
+        elif row is not None:
             lines.append(MonthLine(month, REPORTED, row))
         else:
-            lines.append(MonthLine(month, MISSING if month_end(month) < today else UPCOMING))
+            lines.append(MonthLine(month, MISSING))
     return tuple(lines)
 
 
@@ -357,19 +423,25 @@ def indicator_total(
 ) -> IndicatorTotal:
     """An indicator over the period, over the previous one, and the change between them.
 
-    A sum is compared on its monthly average when the two periods do not have the same number of
-    months with a figure (a missing month must not read as a fall)."""
+    The change is shown only when both periods are comparably covered (the one with fewer months of
+    figures has at least 3/4 of the other's); a sum is then compared on its monthly average when the
+    counts differ (a missing month must not read as a fall). A share changes in percentage points."""
     value, count = aggregate(indicator, months)
     previous, previous_count = aggregate(indicator, previous_months)
-    change, on_average = None, False
+    change, on_average, comparable = None, False, True
     if value is not None and previous is not None:
+        comparable = min(count, previous_count) >= COMPARABLE_SHARE * max(count, previous_count)
+    if value is not None and previous is not None and comparable:
         current, base = Decimal(value), Decimal(previous)
         if indicator.kind == "sum" and count != previous_count:
             current, base, on_average = current / count, base / previous_count, True
-        if base != 0:
+        if indicator.share:
+            change = (current - base).quantize(Decimal("0.001"), ROUND_HALF_UP)
+        elif base != 0:
             change = ((current - base) / base).quantize(Decimal("0.001"), ROUND_HALF_UP)
     return IndicatorTotal(
-        indicator.key, indicator.label, indicator.kind, value, count, previous, previous_count, change, on_average
+        indicator.key, indicator.label, indicator.kind, value, count, previous, previous_count, change, on_average,
+        comparable, indicator.share,
     )
 
 
@@ -452,7 +524,7 @@ def figures_fingerprint(draft: Draft) -> str:
         "item": [item.key, item.title, item.type, item.due_on, item.cantine],
         "partner": draft.partner_name,
         **{name: plain(getattr(draft, name)) for name in (
-            "agreement", "period", "cantines", "commitments", "payments", "rollouts", "notes",
+            "agreement", "period", "cantines", "commitments", "payments", "rollouts", "notes", "identity",
         )},
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=plain_scalar)

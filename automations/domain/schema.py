@@ -11,7 +11,7 @@ from connectors.errors import ConfigurationError
 from connectors.tables.base import COLUMN_TYPES, ColumnSpec, TableSpec
 
 OWNERS = ("staff", "worker")
-COLUMN_KEYS = {"name", "type", "required", "choices", "owner", "table", "multiple", "optional"}
+COLUMN_KEYS = {"name", "type", "required", "choices", "owner", "table", "multiple", "optional", "note", "hidden"}
 TABLE_KEYS = {"name", "owner", "key", "columns"}
 
 
@@ -75,6 +75,8 @@ def schema_from_toml(raw: Mapping[str, Any], source: str) -> Schema:
                     link_table=col.get("table"),
                     multiple=bool(col.get("multiple", False)),
                     optional=bool(col.get("optional", False)),
+                    note=str(col.get("note", "")),
+                    hidden=bool(col.get("hidden", False)),
                 )
             )
         if not columns:

@@ -71,6 +71,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "signature": Option(str, ""),
         "timezone": Option(str, "Europe/Paris"),
         "unsubscribe_url": Option(str, ""),
+        # the association that signs the network's bilans (empty: « À compléter » in the drafts)
+        "association": Option(str, ""),
+        "siret": Option(str, ""),
+        "address": Option(str, ""),
+        "signatory": Option(str, ""),
     },
     "tables": {
         "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),

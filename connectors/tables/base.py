@@ -46,6 +46,8 @@ class ColumnSpec:
     link_table: str | None = None
     multiple: bool = False
     optional: bool = False  # may be missing from a deployment's table: read as empty, nothing waits for it
+    note: str = ""  # what the column means, shown on its header where the backend can (a cell note)
+    hidden: bool = False  # a technical column staff need not see (hidden where the backend can)
 
     @property
     def is_list(self) -> bool:
@@ -85,6 +87,7 @@ class Row:
     id: str
     fields: Mapping[str, Value]
     position: int | None = None  # the row number staff see, where the backend has one
+    url: str | None = None  # where staff open it (an Airtable record, a Sheet row), where the backend knows
 
     def get(self, name: str, default: Value = None) -> Value:
         return self.fields.get(name, default)

@@ -8,6 +8,7 @@ import glob
 import logging
 import os
 import re
+import stat
 import tempfile
 import threading
 import time
@@ -15,10 +16,12 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
-from openpyxl.styles import Font, PatternFill
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -42,6 +45,8 @@ HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
 WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
 # A temporary copy older than this was left by a save that was killed (a save takes seconds).
 STALE_TEMP_SECONDS = 3600
+WRAPPED = Alignment(wrap_text=True, vertical="top")  # long texts (Raisons) readable in their cell
+LONG_TEXT_WIDTH = 60
 
 
 def header_key(name: object) -> str:
@@ -133,9 +138,24 @@ class WorkbookStore:
                 self._stamp = stamp
             return self._book
 
+    def lock_file(self) -> Path | None:
+        """The lock file Excel (`~$hub.xlsx`) or LibreOffice (`.~lock.hub.xlsx#`) keeps beside the
+        workbook while someone has it open, if there is one."""
+        name = self.path.name
+        for candidate in (f"~${name}", f"~${name[2:]}", f".~lock.{name}#"):
+            lock = self.path.with_name(candidate)
+            if lock.exists():
+                return lock
+        return None
+
     def save(self) -> None:
-        """Write the workbook to a temporary file beside it, then rename it over the original."""
+        """Write the workbook to a temporary file beside it, then rename it over the original,
+        keeping the original's permissions."""
         with self._lock:
+            lock = self.lock_file()
+            if lock is not None:
+                log.warning("workbook %s is open in a spreadsheet application (%s): saving it there would "
+                            "overwrite what the worker writes", self.path, lock.name)
             book = self.book()
             if not book.worksheets:
                 book.create_sheet("Feuil1")
@@ -146,6 +166,7 @@ class WorkbookStore:
                     book.save(handle)
                     handle.flush()
                     os.fsync(handle.fileno())
+                os.chmod(tmp, self._file_mode())  # mkstemp makes it private (0600)
                 os.replace(tmp, self.path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -181,6 +202,14 @@ class WorkbookStore:
         if removed:
             log.info("removed %d temporary file(s) left by an interrupted save of %s", len(removed), self.path.name)
         return removed
+    def _file_mode(self) -> int:
+        """The workbook's permissions: the existing file's, else what the umask gives a new file."""
+        try:
+            return stat.S_IMODE(self.path.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
 
     def _disk_stamp(self) -> tuple[int, int] | None:
         try:
@@ -266,6 +295,8 @@ class WorkbookTable(Table):
         fmt = NUMBER_FORMATS.get(column.type)
         if fmt and cell.value is not None:
             cell.number_format = fmt
+        if column.type == "long_text":
+            cell.alignment = WRAPPED
 
     def _positions_for(self, sheet: Worksheet, names: Iterable[str]) -> dict[str, int]:
         header = self._header(sheet)
@@ -319,6 +350,26 @@ class WorkbookTable(Table):
             self.store.changed()
             return len(numbers)
 
+    def sort_rows(self, key: Callable[[Mapping[str, Value]], Any]) -> bool:
+        """Put the data rows in the order of `key` (over each row's schema values), each row moving
+        whole: its other columns, staff's, and its cells' formats go with it. True if rows moved."""
+        with self.store._lock:
+            sheet = self._sheet()
+            rows = [r for r in self.read()]
+            order = sorted(rows, key=lambda r: key(r.fields))
+            if [r.id for r in order] == [r.id for r in rows]:
+                return False
+            width = sheet.max_column
+            saved = {
+                r.position: [(c.value, c._style, c.comment) for c in sheet[r.position][:width]] for r in rows
+            }
+            for target, row in zip(sorted(r.position for r in rows), order):
+                for index, (value, style, comment) in enumerate(saved[row.position], start=1):
+                    cell = sheet.cell(row=target, column=index)
+                    cell.value, cell._style, cell.comment = value, style, comment
+            self.store.changed()
+            return True
+
     @staticmethod
     def _last_used_row(sheet: Worksheet) -> int:
         for number in range(sheet.max_row, 1, -1):
@@ -339,14 +390,18 @@ class WorkbookTable(Table):
                 sheet.freeze_panes = "A2"
                 changes.created_table = True
             header = self._header(sheet)
+            noted = False
             last = max((c.column for c in sheet[1] if c.value not in (None, "")), default=0)
             for column in self.spec.columns:
                 if column.name in header:
+                    if column.note and sheet.cell(row=1, column=header[column.name]).comment is None:
+                        sheet.cell(row=1, column=header[column.name]).comment = header_note(column)
+                        noted = True  # a note added to an existing header: staff keep the rest
                     continue
                 last += 1
                 self._add_header(sheet, last, column)
                 changes.added_columns.append(column.name)
-            if changes.changed:
+            if changes.changed or noted:
                 self.store.changed()
             return changes
 
@@ -357,8 +412,12 @@ class WorkbookTable(Table):
         letter = get_column_letter(index)
         width = 14 if column.type in ("date", "checkbox", "integer", "number", "amount", "percent") else 24
         if column.type == "long_text":
-            width = 48
+            width = LONG_TEXT_WIDTH
         sheet.column_dimensions[letter].width = max(width, len(column.name) + 4)
+        if column.note:
+            cell.comment = header_note(column)
+        if column.hidden:
+            sheet.column_dimensions[letter].hidden = True
         if column.type == "choice" and column.choices:
             formula = '"' + ",".join(column.choices) + '"'
             if len(formula) <= 255 and not any("," in c or '"' in c for c in column.choices):
@@ -368,3 +427,10 @@ class WorkbookTable(Table):
                 )
                 validation.add(f"{letter}2:{letter}5000")
                 sheet.add_data_validation(validation)
+
+
+def header_note(column: ColumnSpec) -> Comment:
+    """The column's meaning, as a note on its header cell (shown when staff hover it)."""
+    note = Comment(column.note, "cantines-worker")
+    note.width, note.height = 320, 120
+    return note

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import requests
 from pyairtable import Api
 
-from connectors.errors import ConfigurationError, InvalidValueError, RowGoneError, SchemaError, UnknownLinkError
+from connectors.errors import CantinesError, ConfigurationError, InvalidValueError, RowGoneError, SchemaError, UnknownLinkError
 from connectors.tables.airtable.errors import (
     INIT_HINT, ITERATOR_EXPIRED, TOKEN_HELP, error_of, missing_fields, translate,
 )
@@ -49,6 +49,7 @@ from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableS
 from connectors.tables.values import normalise
 
 AIRTABLE_URL = "https://api.airtable.com"
+AIRTABLE_WEB_URL = "https://airtable.com"  # where staff open a record
 BASE_ID = re.compile(r"app[A-Za-z0-9]{14}")
 PAGE_SIZE = 100  # Airtable's maximum
 MAX_MERGE_FIELDS = 3  # performUpsert's maximum
@@ -172,6 +173,15 @@ class AirtableBase:
                 data = self.call(lambda: self.api.request("GET", self._meta_url))
                 self._schema = {t["name"]: TableInfo.from_api(t) for t in data.get("tables", [])}
             return self._schema
+
+    def table_url(self, spec: TableSpec) -> str | None:
+        """The table's page in Airtable (its records' pages are below it): the base's schema gives the
+        table's id (one Meta API request per base, which writes need anyway); None if it cannot be had."""
+        try:
+            info = self.schema().get(spec.name)
+        except CantinesError:
+            return None  # a token without the schema scope: rows without links, the run goes on
+        return f"{AIRTABLE_WEB_URL}/{self.base_id}/{info.id}" if info is not None else None
 
     def table_info(self, spec: TableSpec) -> TableInfo:
         info = self.schema().get(spec.name)
@@ -307,6 +317,7 @@ class AirtableTable(Table):
                 ids = {i for r in records for i in as_list(r["fields"].get(column.name)) if is_record_id(i)}
                 link_names[column.name] = self.base.names_for(self.base.link_target(column, self.spec), ids)
         tz = self.base.timezone
+        table_url = self.base.table_url(self.spec)
         rows = []
         for record in records:
             values: dict[str, Value] = {}
@@ -315,7 +326,7 @@ class AirtableTable(Table):
                 if column.name in link_names and isinstance(raw, list):
                     raw = [link_names[column.name].get(i, i) for i in raw]
                 values[column.name] = normalise(column, from_airtable(column, raw, tz), tz)
-            rows.append(Row(record["id"], values))
+            rows.append(Row(record["id"], values, url=f"{table_url}/{record['id']}" if table_url else None))
         return rows
 
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:

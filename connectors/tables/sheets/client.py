@@ -54,6 +54,7 @@ READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption":
                "majorDimension": "ROWS"}
 VALUE_INPUT_OPTION = "RAW"
 METADATA_PARAMS = {"includeGridData": "false", "fields": "properties.title,sheets.properties"}
+SHEETS_WEB_URL = "https://docs.google.com/spreadsheets/d"  # where staff open a spreadsheet
 SENDING_ERRORS = (APIError, requests.RequestException, auth_exceptions.GoogleAuthError)
 T = TypeVar("T")
 
@@ -238,6 +239,13 @@ class SheetsBook:
 
     # -- inside ----------------------------------------------------------------------------
 
+    def row_url(self, title: str, number: int) -> str | None:
+        """The row's place in the spreadsheet, when the tab's id is already known; no request for it."""
+        sheet = (self._sheets or {}).get(title)
+        if sheet is None or "sheetId" not in sheet:
+            return None
+        return f"{SHEETS_WEB_URL}/{self.key}/edit#gid={sheet['sheetId']}&range=A{number}"
+
     def _tab(self, spec: TableSpec) -> _Tab:
         if spec.name not in self._tabs:
             self._specs.setdefault(spec.name, spec)
@@ -400,7 +408,7 @@ class SheetsTable(Table):
                     index = positions.get(column.name)
                     raw = cells[index - 1] if index is not None and index <= len(cells) else None
                     fields[column.name] = normalise(column, raw, tz)
-                rows.append(Row(str(number), fields, number))
+                rows.append(Row(str(number), fields, number, url=self.book.row_url(tab.title, number)))
             return rows
 
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
