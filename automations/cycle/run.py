@@ -337,7 +337,11 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
         if outgoing.key in known:
             report.already_queued += 1
             continue
-        built = build_message(outgoing, date=now)
+        try:
+            built = build_message(outgoing, date=now)
+        except (ValueError, TypeError, LookupError) as exc:  # this message only: the others go on
+            report.problems.append(unbuildable(outgoing, exc))
+            continue
         if state.enqueue(
             key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
             message=built.as_bytes(policy=policy.SMTP), now=now,
@@ -345,6 +349,15 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
             report.queued += 1
         else:
             report.already_queued += 1
+
+
+def unbuildable(outgoing: OutgoingMessage, exc: Exception) -> DataProblem:
+    """A message the email library refused to build, for the Problèmes tab."""
+    return DataProblem(
+        "Emails", outgoing.subject or outgoing.key, "", "",
+        f"ce message n'a pas pu être préparé ({type(exc).__name__} : {exc}) : il n'est pas parti, "
+        "les autres messages sont envoyés",
+    )
 
 
 def deliver(
@@ -431,7 +444,12 @@ def plan(
     if out is not None:
         with OutboxBackend(out) as backend:
             for message in report.messages:
-                backend.deliver(build_message(message, date=clock()))
+                try:
+                    built = build_message(message, date=clock())
+                except (ValueError, TypeError, LookupError) as exc:
+                    report.problems.append(unbuildable(message, exc))
+                    continue
+                backend.deliver(built)
     report.finished_at = clock()
     return report
 
