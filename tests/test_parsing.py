@@ -247,8 +247,8 @@ def test_parse_amount(value: object, expected: Decimal) -> None:
             id="huge-float",
         ),
         pytest.param(
-            "1" * 100_000, f"« {'1' * 100_000} » est trop grand (attendu : un nombre de moins de 13 chiffres, "
-            "par exemple 12 500)", id="100k-digits",
+            "1" * 100_000, f"« {'1' * 119}… » est trop grand (attendu : un nombre de moins de 13 chiffres, "
+            "par exemple 12 500)", id="100k-digits-quoted-by-their-beginning",
         ),
         pytest.param(
             float("nan"), "« nan » n'est pas un nombre (attendu : par exemple 12 ou 1,5)", id="nan",

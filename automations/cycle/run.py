@@ -28,6 +28,7 @@ from automations.cycle.draft_delivery import prepare_drafts
 from automations.cycle.messages import Network, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
+from automations.domain.parsing import clip
 from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
 from automations.domain.reports import build_drafts
@@ -324,8 +325,11 @@ def propose(declinaisons: Table, proposals: list[OfferProposal], report: RunRepo
 
 
 def problem_rows(problems: list[DataProblem], today: dt.date) -> list[dict[str, object]]:
+    """Problèmes rows; a 100 000-character cell is quoted by its beginning (a cell holds 32 767 in
+    Excel, 50 000 in Google Sheets)."""
     return [
-        {"Table": p.table, "Ligne": p.row, "Colonne": p.column, "Valeur": p.value, "Problème": p.message, "Vu le": today}
+        {"Table": p.table, "Ligne": clip(p.row, 200), "Colonne": p.column, "Valeur": clip(p.value, 200),
+         "Problème": clip(p.message, 2000), "Vu le": today}
         for p in problems
     ]
 

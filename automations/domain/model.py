@@ -372,7 +372,7 @@ def row_label(spec: TableSpec, row: Row) -> str:
     if isinstance(first, dt.date):
         first = first.strftime("%d/%m/%Y")
     where = f"ligne {row.position}" if row.position is not None else f"l'enregistrement {row.id}"
-    return f"{where} ({first})" if first not in (None, "") else where
+    return f"{where} ({parsing.clip(str(first), 80)})" if first not in (None, "") else where
 
 
 def of_row(label: str) -> str:
@@ -488,6 +488,8 @@ def parse_table(
             except ValueProblem as exc:
                 problem(column.name, raw, str(exc))
         if not row_problems:
+            for column, message in drop_unsafe_links(cls, values):
+                problems.append(DataProblem(spec.name, label, column, show(row.get(column))[2:-2], message))
             try:
                 obj = build(cls, spec, values, reference)
             except ValueProblem as exc:
@@ -509,6 +511,22 @@ def parse_table(
         problems.extend(row_problems)
     links.add(spec.code, kept_names + names)
     return objects, problems
+
+
+LINK_ATTRIBUTES = {"link"}  # the attributes templates may put in an href
+
+
+def drop_unsafe_links(cls: type, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Empty every link that is not http(s) or mailto, keeping the row: (column, problem) for each."""
+    dropped = []
+    for column, attribute in cls.COLUMNS.items():  # type: ignore[attr-defined]
+        if attribute in LINK_ATTRIBUTES and values.get(column) is not None:
+            try:
+                values[column] = parsing.parse_link(values[column])
+            except ValueProblem as exc:
+                values[column] = None
+                dropped.append((column, str(exc)))
+    return dropped
 
 
 def parsing_key(value: Any) -> Any:

@@ -35,13 +35,21 @@ class ValueProblem(ValueError):
     """A value that cannot be used; the message is French and says what is expected."""
 
 
+SHOWN_LENGTH = 120  # a 100 000-character cell is quoted by its beginning
+
+
+def clip(text: str, length: int = SHOWN_LENGTH) -> str:
+    """`text`, cut to `length` characters with « … » when it is longer."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def show(value: object) -> str:
     """A value as staff typed it, for messages: « 31/02/2026 »."""
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dt.date):
         value = f"{value.day:02d}/{value.month:02d}/{value.year:04d}"  # strftime drops 0001's zeros
-    return f"« {value} »"
+    return f"« {clip(str(value))} »"
 
 
 def fold(text: str) -> str:
@@ -228,6 +236,20 @@ def parse_percent(value: object) -> Decimal:
     if not 0 <= number <= 1:
         raise ValueProblem(f"{show(value)} n'est pas un pourcentage entre 0 et 100 %")
     return number
+
+
+WEB_LINK = re.compile(r"(?:https?://[^\s/?#]+|mailto:[^\s@]+@)\S*", re.IGNORECASE)
+
+
+def parse_link(value: object) -> str:
+    """A link that may become an email's href: http(s) or mailto only (never « javascript:… »)."""
+    text = str(value).strip()
+    if not WEB_LINK.fullmatch(text):
+        raise ValueProblem(
+            f"{show(value)} n'est pas un lien web (attendu : une adresse commençant par https://) : "
+            "il n'est pas repris dans les emails"
+        )
+    return text
 
 
 def parse_bool(value: object) -> bool:
