@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 
 from automations.cycle.backends import ensure_tables, open_tables
-from automations.cycle.run import RunReport, run_cycle
+from automations.cycle.run import RunReport, queue, run_cycle
 from automations.demo import demo_rows, fill_tables, write_demo_workbook
 from automations.domain import french
 from automations.domain.model import parse_cell
@@ -38,6 +38,7 @@ from automations.domain.parsing import LAST_YEAR, FIRST_YEAR, NUMBER_LIMIT, Valu
 from automations.settings import Settings, load_settings
 from connectors.mail import KEY_MAX_LENGTH, OutgoingMessage, build_message, safe_key
 from connectors.mail.message import is_safe_key
+from connectors.state import StateStore
 from connectors.tables.airtable.http import Pacer
 from connectors.tables.base import ColumnSpec
 from connectors.tables.values import normalise
@@ -505,3 +506,25 @@ def test_todays_safe_keys_are_kept_and_only_unsafe_ones_hashed(key: str, kept: b
     assert (safe_key(key) == key) is kept
     if not kept:
         assert safe_key(key).startswith(unicodedata.normalize("NFKD", key)[:10].split("\n")[0].encode("ascii", "ignore").decode())
+
+
+def outgoing(key: str, subject: str = "Objet") -> OutgoingMessage:
+    return OutgoingMessage(key=key, kind="essai", sender=email.headerregistry.Address("R", "r", "example.org"),
+                           to=("a@example.org",), subject=subject, text="Bonjour")
+
+
+def test_an_unbuildable_message_costs_itself_only_and_every_key_fits_the_store(store: StateStore) -> None:
+    messages = [
+        outgoing("digest:cantine:Cantine saine:2026-S48"),
+        outgoing("digest:cantine:Cantine orpheline:2026-S48", subject="Cantine \ud800 : votre semaine"),
+        outgoing("digest:cantine:" + "Fondation Très Longue " * 40 + ":2026-S48"),  # 880 characters
+        outgoing("digest:cantine:Cantine\nà la ligne:2026-S48"),
+    ]
+    report = RunReport(today=TODAY, started_at=NOW)
+    queue(store, messages, NOW, report)
+    assert report.queued == 3
+    (problem,) = report.problems
+    assert problem.table == "Emails" and "n'a pas pu être préparé" in problem.message
+    assert store.known_keys([m.key for m in messages]) == {messages[0].key, messages[2].key, messages[3].key}
+    queue(store, messages, NOW, report)  # the next run: the same keys, nothing queued twice
+    assert report.queued == 3 and report.already_queued == 3

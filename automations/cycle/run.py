@@ -342,13 +342,13 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
             report.already_queued += 1
             continue
         try:
-            built = build_message(outgoing, date=now)
+            data = build_message(outgoing, date=now).as_bytes(policy=policy.SMTP)
         except (ValueError, TypeError, LookupError) as exc:  # this message only: the others go on
             report.problems.append(unbuildable(outgoing, exc))
             continue
         if state.enqueue(
             key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
-            message=built.as_bytes(policy=policy.SMTP), now=now,
+            message=data, now=now,
         ):
             report.queued += 1
         else:
@@ -450,6 +450,7 @@ def plan(
             for message in report.messages:
                 try:
                     built = build_message(message, date=clock())
+                    built.as_bytes(policy=policy.SMTP)  # what the outbox will write: it can be written
                 except (ValueError, TypeError, LookupError) as exc:
                     report.problems.append(unbuildable(message, exc))
                     continue
