@@ -421,8 +421,14 @@ def test_hostile_values_on_airtable_cost_their_row_only(make_settings: Callable[
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=600) | st.sampled_from(
     [LONG, "a\nb", "a\r\nb", "a\u2028b", "a\x85b", "\ud800", "  ", "", "x" * 501, "é" * 500]
 )
+SPECIAL_NUMBERS = st.sampled_from([
+    float("inf"), float("-inf"), float("nan"), -0.0, 5e-324, 1.7976931348623157e308, 2**63, -(2**63), 10**400,
+    Decimal("Infinity"), Decimal("-Infinity"), Decimal("NaN"), Decimal("sNaN"), Decimal("1E+999999"),
+    Decimal("1E-999999"), 2958465, 2958466, 0.5, 1, 0, -1, 60, 61,  # serials: 31/12/9999, beyond, Excel's 1900
+])
 ANY_VALUE = (
     ANY_TEXT
+    | SPECIAL_NUMBERS
     | st.integers(min_value=-10**30, max_value=10**30)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.decimals(allow_nan=True, allow_infinity=True)
@@ -479,8 +485,11 @@ def test_any_key_becomes_a_safe_key_and_a_buildable_message(key: str) -> None:
     raw = build_message(outgoing, date=NOW).as_bytes(policy=policy.SMTP)
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert b"\n" not in head.replace(b"\r\n", b"")
-    parsed = email.message_from_bytes(raw, policy=policy.default)
-    assert " ".join(str(parsed["X-Cantines-Key"]).split()) == safe
+    header = str(email.message_from_bytes(raw, policy=policy.default)["X-Cantines-Key"])
+    if safe.isascii():
+        assert " ".join(header.split()) == safe
+    else:  # Python's folder may drop a space between two RFC 2047 words: the state store has the key
+        assert "".join(header.split()) == "".join(safe.split())
 
 
 @hsettings(max_examples=200, deadline=None)

@@ -49,7 +49,11 @@ def show(value: object) -> str:
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dt.date):
         value = f"{value.day:02d}/{value.month:02d}/{value.year:04d}"  # strftime drops 0001's zeros
-    return f"« {clip(str(value))} »"
+    try:
+        text = str(value)
+    except ValueError:  # an int of more than 4 300 digits
+        text = "un nombre de plus de 4 300 chiffres"
+    return f"« {clip(text)} »"
 
 
 def fold(text: str) -> str:

@@ -96,7 +96,8 @@ def normalise(column: ColumnSpec, raw: Value, tz: ZoneInfo) -> Value:
     if kind in NUMBER_TYPES:
         if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
             number = to_decimal(raw)
-            if kind == "integer" and isinstance(number, Decimal) and number == number.to_integral_value():
+            if (kind == "integer" and isinstance(number, Decimal) and number.is_finite()
+                    and number.adjusted() < 18 and number == number.to_integral_value()):
                 return int(number)
             return number
         return raw
