@@ -16,11 +16,11 @@ import datetime as dt
 import email
 import re
 import shutil
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from email import policy
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,7 @@ def add_cases(settings: Settings) -> dict[str, int]:
         spec = settings.schema[case.table]
         sheet = book[spec.name]
         header = {c.value: c.column for c in sheet[1]}
-        source = TEMPLATE_ROWS[case.table]
+        source = TEMPLATE_ROW
         number = sheet.max_row + 1
         for column in range(1, sheet.max_column + 1):
             original = sheet.cell(row=source, column=column)
@@ -222,11 +222,7 @@ def add_cases(settings: Settings) -> dict[str, int]:
     return rows
 
 
-# The demo rows copied for each table's cases (rows without a deliberate problem).
-TEMPLATE_ROWS = {
-    "cantines": 2, "partenaires": 2, "opportunites": 2, "echeances": 2, "offres": 2, "indicateurs": 2,
-    "questions": 2, "conventions": 2,
-}
+TEMPLATE_ROW = 2  # the demo's first row of each tab the cases use parses cleanly: the cases copy it
 
 
 def unique(sheet: Any, header: dict[str, int], case: Case, number: int, index: int) -> None:
@@ -479,7 +475,7 @@ def test_any_key_becomes_a_safe_key_and_a_buildable_message(key: str) -> None:
         assert safe == key  # keys already in state stores keep their value: nothing is sent again
     else:
         assert safe.isascii() and re.fullmatch(r".*~[0-9a-f]{32}", safe)
-    outgoing = OutgoingMessage(key=key, kind="essai", sender=email.headerregistry.Address("R", "r", "example.org"),
+    outgoing = OutgoingMessage(key=key, kind="essai", sender=Address("R", "r", "example.org"),
                                to=("a@example.org",), subject="Objet", text="Bonjour")
     assert outgoing.key == safe
     raw = build_message(outgoing, date=NOW).as_bytes(policy=policy.SMTP)
@@ -514,11 +510,11 @@ def test_different_keys_stay_different(first: str, second: str) -> None:
 def test_todays_safe_keys_are_kept_and_only_unsafe_ones_hashed(key: str, kept: bool) -> None:
     assert (safe_key(key) == key) is kept
     if not kept:
-        assert safe_key(key).startswith(unicodedata.normalize("NFKD", key)[:10].split("\n")[0].encode("ascii", "ignore").decode())
+        assert safe_key(key).startswith("digest:cantine:Cantine X" if "X" in key else "digest:cantine:Fondation")
 
 
 def outgoing(key: str, subject: str = "Objet") -> OutgoingMessage:
-    return OutgoingMessage(key=key, kind="essai", sender=email.headerregistry.Address("R", "r", "example.org"),
+    return OutgoingMessage(key=key, kind="essai", sender=Address("R", "r", "example.org"),
                            to=("a@example.org",), subject=subject, text="Bonjour")
 
 
