@@ -104,7 +104,10 @@ NUMBER_HOSTILE: dict[str, Any] = {
     "100k-digits": "9" * 100_000,
     "word": "beaucoup",
 }
-NUMBER_FORMATS_OK = {"french": "1 234,5", "german": "1.234,5", "english": "1,234.5", "nbsp": "1\u202f234"}
+NUMBER_FORMATS_OK = {"french": "1 234,5", "german": "1.234,5", "english": "1,234.5", "nbsp": "1\u202f234",
+                     "largest": "999 999 999 999,99", "largest-number": 999_999_999_999}
+# the edges of what is accepted: every later step (reminders, business days, French dates) handles them
+DATE_EDGES_OK = {"last-day": "31/12/2099", "first-day": dt.datetime(1900, 1, 1), "two-digit-50": "01/02/50"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def build_cases() -> list[Case]:
     for table, column in [("echeances", "Date d'échéance"), ("cantines", "Date d'ouverture"),
                           ("opportunites", "Date limite"), ("offres", "Fin"), ("indicateurs", "Mois")]:
         add(table, column, DATE_HOSTILE, problem)
+        add(table, column, DATE_EDGES_OK, ok)
         add(table, column, {k: v for k, v in TEXT_HOSTILE.items() if k in ("formula", "error-ref", "line-break", "emoji", "jinja")}, problem)
     for table, column in [("cantines", "Budget annuel"), ("opportunites", "Montant max"),
                           ("echeances", "Montant"), ("indicateurs", "Heures de bénévolat")]:
@@ -249,7 +253,8 @@ def unique(sheet: Any, header: dict[str, int], case: Case, number: int, index: i
         sheet.cell(row=number, column=header["Reçoit les emails"]).value = False  # no digest for each copy
     if case.table == "opportunites" and case.column != "Date limite":
         # matched (into digests and Correspondances) only when the case is about what they show
-        deadline = dt.datetime(2027, 1, 15) if case.column in ("Titre", "Lien") else dt.datetime(2026, 10, 1)
+        shown = ("Titre", "Lien", "Montant max")
+        deadline = dt.datetime(2027, 1, 15) if case.column in shown else dt.datetime(2026, 10, 1)
         sheet.cell(row=number, column=header["Date limite"]).value = deadline
 
 
@@ -370,6 +375,10 @@ def test_messages_carry_safe_headers_and_escaped_data(hostile: HostileRun) -> No
             scripts += 1
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.get_content()  # type: ignore[union-attr]
     assert hashed >= 3 and jinja >= 1 and scripts >= 1  # names with line breaks, tab, 100k: hashed keys
+    # the largest amount accepted, in French, in the digests that show the opportunity
+    texts = [email.message_from_bytes(p.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+             for p in emls]
+    assert any(re.search(r"999\W999\W999\W999", t) for t in texts)
 
 
 # -- the Airtable fake: a few cases through the real client ----------------------------------
