@@ -40,6 +40,7 @@ from connectors.mail import KEY_MAX_LENGTH, OutgoingMessage, build_message, safe
 from connectors.mail.message import is_safe_key
 from connectors.state import StateStore
 from connectors.tables.airtable.http import Pacer
+from connectors.tables.airtable.schema import from_airtable
 from connectors.tables.base import ColumnSpec
 from connectors.tables.values import normalise
 
@@ -438,7 +439,7 @@ ANY_VALUE = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.decimals(allow_nan=True, allow_infinity=True)
     | st.dates()
-    | st.datetimes()
+    | st.datetimes(timezones=st.none() | st.just(dt.timezone.utc) | st.just(dt.timezone(dt.timedelta(hours=-12))))
     | st.booleans()
     | st.lists(ANY_TEXT, max_size=3)
 )
@@ -542,3 +543,12 @@ def test_an_unbuildable_message_costs_itself_only_and_every_key_fits_the_store(s
     assert store.known_keys([m.key for m in messages]) == {messages[0].key, messages[2].key, messages[3].key}
     queue(store, messages, NOW, report)  # the next run: the same keys, nothing queued twice
     assert report.queued == 3 and report.already_queued == 3
+
+
+@pytest.mark.parametrize("column_type", ["date", "datetime"])
+def test_a_moment_beyond_year_9999_in_paris_is_a_problem_not_a_crash(column_type: str) -> None:
+    column = ColumnSpec(name="Date", type=column_type)
+    for raw in (from_airtable(column, "9999-12-31T23:59:00.000Z", PARIS),
+                dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone.utc)):
+        with pytest.raises(ValueProblem, match="hors des dates possibles"):
+            parse_cell(column, normalise(column, raw, PARIS), PARIS)

@@ -28,7 +28,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2099
 LAST_SHORT_YEAR = 50
 # Numbers beyond this are typing slips too (a budget of 1e300 €); every later sum stays exact.
 NUMBER_LIMIT = Decimal(10) ** 12
-ISO_TIME = r"(\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+ISO_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 
 
 class ValueProblem(ValueError):

@@ -79,7 +79,10 @@ def normalise(column: ColumnSpec, raw: Value, tz: ZoneInfo) -> Value:
         return str(raw).strip()
     if kind == "date":
         if isinstance(raw, dt.datetime):
-            return raw.astimezone(tz).date() if raw.tzinfo else raw.date()
+            try:
+                return raw.astimezone(tz).date() if raw.tzinfo else raw.date()
+            except OverflowError:  # an aware moment at the very end of year 9999
+                return raw.date()
         if isinstance(raw, dt.date):
             return raw
         if is_serial_date(raw):
