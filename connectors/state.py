@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.errors import BackendError, LockBusyError, StopRequested
+from connectors.mail.message import KEY_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("idempotency_key", sa.String(500), nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.String(KEY_MAX_LENGTH), nullable=False, unique=True),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("recipients", sa.Text, nullable=False),  # JSON list
     sa.Column("subject", sa.Text, nullable=False),

@@ -126,6 +126,32 @@ def test_offers_respect_places_territory_and_never_repeat() -> None:
     assert propose_offers(full, TODAY) == []
 
 
+def test_an_offer_whose_declinaisons_exceed_its_places_is_proposed_to_no_one() -> None:
+    cantines = [cantine(n, "69") for n in "ABCDEFGH"]
+    taken = [OfferRollout(offer="Dons de pain", cantine=n, status="Acceptée") for n in "ABC"]
+    dataset = Dataset(cantines=cantines, offres=[offer(places=1)], declinaisons=taken)
+    assert propose_offers(dataset, TODAY) == []  # free places 1 - 3 is none, not "all but the last two"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    places=st.none() | st.integers(min_value=0, max_value=12),
+    statuses=st.lists(st.sampled_from(["Proposée", "Acceptée", "Déclinée", "Réalisée", None]), max_size=12),
+    open_count=st.integers(min_value=0, max_value=12),
+)
+def test_an_offer_is_never_proposed_beyond_its_free_places(
+    places: int | None, statuses: list[str | None], open_count: int
+) -> None:
+    cantines = [cantine(f"C{i}", "69") for i in range(open_count)]
+    rollouts = [OfferRollout(offer="Dons de pain", cantine=f"R{i}", status=s) for i, s in enumerate(statuses)]
+    dataset = Dataset(cantines=cantines, offres=[offer(places=places)], declinaisons=rollouts)
+    proposals = propose_offers(dataset, TODAY)
+    taken = sum(1 for s in statuses if s != "Déclinée")
+    limit = open_count if places is None else max(0, min(open_count, places - taken))
+    assert len(proposals) == limit
+    assert len({p.cantine.name for p in proposals}) == len(proposals)
+
+
 def test_offers_go_first_to_cantines_that_benefited_least_recently() -> None:
     cantines = [cantine(n, "69") for n in ("A", "B", "C", "D")]
     history = [

@@ -74,6 +74,36 @@ def test_parse_date(value: object, expected: dt.date) -> None:
         ),
         pytest.param("demain", "« demain » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="word"),
         pytest.param("02/03", "« 02/03 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="no-year"),
+        pytest.param(
+            "01/02/99",
+            "« 01/02/99 » : l'année sur deux chiffres est ambiguë (attendu : JJ/MM/AAAA, l'année en entier)",
+            id="two-digit-year-1999-or-2099",
+        ),
+        pytest.param(
+            "2027-03-02T99:99", "« 2027-03-02T99:99 » n'est pas une date valide (attendu : JJ/MM/AAAA)",
+            id="iso-with-impossible-time",
+        ),
+        pytest.param(
+            "2027-03-02Tn'importe quoi", "« 2027-03-02Tn'importe quoi » n'est pas une date valide (attendu : JJ/MM/AAAA)",
+            id="iso-with-text-after",
+        ),
+        pytest.param(
+            "01/01/0001",
+            "« 01/01/0001 » est hors des dates possibles (attendu : une date entre 1900 et 2099, JJ/MM/AAAA)",
+            id="year-1-is-not-missing",
+        ),
+        pytest.param(
+            dt.date(1, 1, 1),
+            "« 01/01/0001 » est hors des dates possibles (attendu : une date entre 1900 et 2099, JJ/MM/AAAA)",
+            id="real-date-year-1",
+        ),
+        pytest.param(
+            "9999-12-31",
+            "« 9999-12-31 » est hors des dates possibles (attendu : une date entre 1900 et 2099, JJ/MM/AAAA)",
+            id="year-9999",
+        ),
+        pytest.param(-1, "« -1 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="negative-serial-left-as-number"),
+        pytest.param(3000000, "« 3000000 » n'est pas une date valide (attendu : JJ/MM/AAAA)", id="huge-serial"),
     ],
 )
 def test_parse_date_problem(value: object, message: str) -> None:
@@ -137,9 +167,18 @@ def test_parse_datetime(value: object, expected: dt.datetime) -> None:
     assert result.utcoffset() == expected.utcoffset()
 
 
-def test_parse_datetime_problem() -> None:
-    with pytest.raises(ValueProblem, match="n'est pas une date et heure valide"):
-        parse_datetime("32/01/2026 10:00", PARIS)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("32/01/2026 10:00", "n'est pas une date et heure valide", id="day-32"),
+        pytest.param("2027-03-02T99:99", "n'est pas une date et heure valide", id="hour-99"),
+        pytest.param("9999-12-31T10:00", "est hors des dates possibles", id="year-9999"),
+        pytest.param(dt.datetime(1, 1, 1, 10), "est hors des dates possibles", id="real-datetime-year-1"),
+    ],
+)
+def test_parse_datetime_problem(value: object, message: str) -> None:
+    with pytest.raises(ValueProblem, match=message):
+        parse_datetime(value, PARIS)
 
 
 # -- numbers ---------------------------------------------------------------------------------
@@ -197,6 +236,25 @@ def test_parse_amount(value: object, expected: Decimal) -> None:
             True,
             "« True » n'est pas un montant valide (attendu : un nombre d'euros, par exemple 12 500 €)",
             id="checkbox",
+        ),
+        pytest.param(
+            "12€50",
+            "« 12€50 » n'est pas un montant valide (attendu : un nombre d'euros, par exemple 12 500 €)",
+            id="euro-sign-between-digits-is-not-1250",
+        ),
+        pytest.param(
+            1e300, "« 1e+300 » est trop grand (attendu : un nombre de moins de 13 chiffres, par exemple 12 500)",
+            id="huge-float",
+        ),
+        pytest.param(
+            "1" * 100_000, f"« {'1' * 119}… » est trop grand (attendu : un nombre de moins de 13 chiffres, "
+            "par exemple 12 500)", id="100k-digits-quoted-by-their-beginning",
+        ),
+        pytest.param(
+            float("nan"), "« nan » n'est pas un nombre (attendu : par exemple 12 ou 1,5)", id="nan",
+        ),
+        pytest.param(
+            float("inf"), "« inf » n'est pas un nombre (attendu : par exemple 12 ou 1,5)", id="infinity",
         ),
     ],
 )

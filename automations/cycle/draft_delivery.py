@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.mail import Attachment, OutgoingMessage
+from connectors.mail import Attachment, OutgoingMessage, safe_key
 
 from automations.cycle.drafts import DraftFiles, mois, render_draft
 from automations.cycle.messages import Network, template_problem
@@ -30,9 +30,17 @@ def draft_attachments(files: DraftFiles) -> tuple[Attachment, ...]:
     )
 
 
+DRAFT_ITEM_KEY_LENGTH = 300  # with "draft:" and the fingerprint, well within a message key's limit
+
+
+def draft_prefix(draft: Draft) -> str:
+    """What every key of one échéance's drafts starts with (the échéance's key, made safe)."""
+    return f"draft:{safe_key(draft.item.key, DRAFT_ITEM_KEY_LENGTH)}:"
+
+
 def draft_key(draft: Draft) -> str:
     """The idempotency key: the échéance and the figures the draft shows."""
-    return f"draft:{draft.item.key}:{draft.figures_fingerprint}"
+    return f"{draft_prefix(draft)}{draft.figures_fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ def prepare_drafts(
             problems.append(DataProblem("Modèles de bilans", "templates/reports/bilan.docx", "", draft.title,
                                         f"le brouillon n'a pas pu être préparé : {type(exc).__name__}: {exc}"))
             continue
-        updated = sent_before(f"draft:{draft.item.key}:")
+        updated = sent_before(draft_prefix(draft))
         recipient = draft.item.owner_email
         if not recipient:
             problems.append(DataProblem(

@@ -42,6 +42,7 @@ from automations.domain import needs
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.needs import missing_for, reminder_needs
 from automations.domain.offers import OfferProposal, propose_offers
+from automations.domain.parsing import clip
 from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
 from automations.domain.reports import build_drafts
@@ -416,8 +417,11 @@ def propose(declinaisons: Table, proposals: list[OfferProposal], report: RunRepo
 
 
 def problem_rows(problems: list[DataProblem], today: dt.date) -> list[dict[str, object]]:
+    """Problèmes rows; a 100 000-character cell is quoted by its beginning (a cell holds 32 767 in
+    Excel, 50 000 in Google Sheets)."""
     return [
-        {"Table": p.table, "Ligne": p.row, "Colonne": p.column, "Valeur": p.value, "Problème": p.message, "Vu le": today}
+        {"Table": p.table, "Ligne": clip(p.row, 200), "Colonne": p.column, "Valeur": clip(p.value, 200),
+         "Problème": clip(p.message, 2000), "Vu le": today}
         for p in problems
     ]
 
@@ -429,14 +433,27 @@ def queue(state: StateStore, messages: list[OutgoingMessage], now: dt.datetime, 
         if outgoing.key in known:
             report.already_queued += 1
             continue
-        built = build_message(outgoing, date=now)
+        try:
+            data = build_message(outgoing, date=now).as_bytes(policy=WIRE)
+        except (ValueError, TypeError, LookupError) as exc:  # this message only: the others go on
+            report.problems.append(unbuildable(outgoing, exc))
+            continue
         if state.enqueue(
             key=outgoing.key, kind=outgoing.kind, recipients=outgoing.recipients, subject=outgoing.subject,
-            message=built.as_bytes(policy=WIRE), now=now,
+            message=data, now=now,
         ):
             report.queued += 1
         else:
             report.already_queued += 1
+
+
+def unbuildable(outgoing: OutgoingMessage, exc: Exception) -> DataProblem:
+    """A message the email library refused to build, for the Problèmes tab."""
+    return DataProblem(
+        "Emails", outgoing.subject or outgoing.key, "", "",
+        f"ce message n'a pas pu être préparé ({type(exc).__name__} : {exc}) : il n'est pas parti, "
+        "les autres messages sont envoyés",
+    )
 
 
 def deliver(
@@ -567,7 +584,13 @@ def plan(
     if out is not None:
         with OutboxBackend(out) as backend:
             for message in report.messages:
-                backend.deliver(build_message(message, date=on_day(clock(), today)))
+                try:
+                    built = build_message(message, date=on_day(clock(), today))
+                    built.as_bytes(policy=WIRE)  # what the outbox will write: it can be written
+                except (ValueError, TypeError, LookupError) as exc:
+                    report.problems.append(unbuildable(message, exc))
+                    continue
+                backend.deliver(built)
     report.finished_at = clock()
     mask_report(settings, report)
     return report

@@ -9,6 +9,7 @@ the partner's history with the cantine); each criterion keeps its contribution a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -114,9 +115,17 @@ class CollectiveSuggestion:
         return sum((m.cantine.annual_budget or Decimal(0) for m in self.matches), Decimal(0))
 
 
+MATCH_KEY_LENGTH = 500  # a spreadsheet cell keeps 32 767 characters (Excel) or 50 000 (Sheets)
+
+
 def match_key(opportunity: str, cantine: str) -> str:
-    """The Correspondances key of an (opportunity, cantine) pair."""
-    return f"{opportunity} → {cantine}"
+    """The Correspondances key of an (opportunity, cantine) pair; beyond MATCH_KEY_LENGTH, its
+    beginning and a hash of the whole, so that two long titles never share a key once stored."""
+    key = f"{opportunity} → {cantine}"
+    if len(key) <= MATCH_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{key[:MATCH_KEY_LENGTH - 34]}…~{digest}"
 
 
 @dataclass

@@ -431,7 +431,7 @@ def row_label(spec: TableSpec, row: Row) -> str:
     if isinstance(first, dt.date):
         first = first.strftime("%d/%m/%Y")
     where = f"ligne {row.position}" if row.position is not None else f"l'enregistrement {row.id}"
-    return f"{where} ({first})" if first not in (None, "") else where
+    return f"{where} ({parsing.clip(str(first), 80)})" if first not in (None, "") else where
 
 
 def of_row(label: str) -> str:
@@ -567,6 +567,8 @@ def parse_table(
             except ValueProblem as exc:
                 problem(column.name, raw, str(exc))
         if not row_problems:
+            for column, message in drop_unsafe_links(cls, values):
+                problems.append(DataProblem(spec.name, label, column, show(row.get(column))[2:-2], message))
             try:
                 obj = build(cls, spec, values, reference)
             except ValueProblem as exc:
@@ -600,6 +602,22 @@ def absent_column(spec: TableSpec, name: str) -> DataProblem:
         "(redonnez-lui son nom, ou rétablissez-la avec ses valeurs depuis l'historique des versions : "
         "recréée vide, toutes ses cases compteraient comme vides)",
     )
+
+
+LINK_ATTRIBUTES = {"link"}  # the attributes templates may put in an href
+
+
+def drop_unsafe_links(cls: type, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Empty every link that is not http(s) or mailto, keeping the row: (column, problem) for each."""
+    dropped = []
+    for column, attribute in cls.COLUMNS.items():  # type: ignore[attr-defined]
+        if attribute in LINK_ATTRIBUTES and values.get(column) is not None:
+            try:
+                values[column] = parsing.parse_link(values[column])
+            except ValueProblem as exc:
+                values[column] = None
+                dropped.append((column, str(exc)))
+    return dropped
 
 
 def parsing_key(value: Any) -> Any:

@@ -51,7 +51,8 @@ def propose_offers(dataset: Dataset, today: dt.date) -> list[OfferProposal]:
     for offer in sorted(dataset.offres, key=lambda o: (o.starts_on or dt.date.min, o.name)):
         if not is_current(offer, today):
             continue
-        free = None if offer.places is None else offer.places - taken[offer.name]
+        # Déclinaisons beyond the Places (added by hand) leave no free place, never a negative count
+        free = None if offer.places is None else max(0, offer.places - taken[offer.name])
         candidates = [
             c for c in open_cantines
             if (offer.name, c.name) not in proposed

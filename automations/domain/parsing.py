@@ -21,10 +21,27 @@ FRENCH_MONTHS = {
 TRUE_WORDS = {"oui", "o", "vrai", "x", "true", "yes", "y", "1", "✓", "✔", "☑", "coché", "coche"}
 FALSE_WORDS = {"non", "n", "faux", "false", "no", "0", "☐", "-"}
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+CURRENCY = r"€|euros?|eur"
+# Dates outside these years are typing slips (9999, 0001, 2206): every later step (reminders,
+# business days, French formatting) handles the dates in between.
+FIRST_YEAR, LAST_YEAR = 1900, 2099
+# A two-digit year is read as 20AA up to this one; beyond it (« 01/02/99 ») 1999 or 2099 is a guess.
+LAST_SHORT_YEAR = 50
+# Numbers beyond this are typing slips too (a budget of 1e300 €); every later sum stays exact.
+NUMBER_LIMIT = Decimal(10) ** 12
+ISO_TIME = r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 
 
 class ValueProblem(ValueError):
     """A value that cannot be used; the message is French and says what is expected."""
+
+
+SHOWN_LENGTH = 120  # a 100 000-character cell is quoted by its beginning
+
+
+def clip(text: str, length: int = SHOWN_LENGTH) -> str:
+    """`text`, cut to `length` characters with « … » when it is longer."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def show(value: object) -> str:
@@ -32,8 +49,12 @@ def show(value: object) -> str:
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     elif isinstance(value, dt.date):
-        value = value.strftime("%d/%m/%Y")
-    return f"« {value} »"
+        value = f"{value.day:02d}/{value.month:02d}/{value.year:04d}"  # strftime drops 0001's zeros
+    try:
+        text = str(value)
+    except ValueError:  # an int of more than 4 300 digits
+        text = "un nombre de plus de 4 300 chiffres"
+    return f"« {clip(text)} »"
 
 
 def fold(text: str) -> str:
@@ -42,24 +63,46 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).casefold().split())
 
 
+def in_range(day: dt.date, value: object) -> dt.date:
+    """`day` if its year is one staff can mean; a ValueProblem naming the years accepted otherwise."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueProblem(
+            f"{show(value)} est hors des dates possibles (attendu : une date entre {FIRST_YEAR} et "
+            f"{LAST_YEAR}, JJ/MM/AAAA)"
+        )
+    return day
+
+
 def parse_date(value: object) -> dt.date:
-    """A date from a real date, ISO text (2026-03-02) or JJ/MM/AAAA (also with - or .)."""
+    """A date from a real date, ISO text (2026-03-02) or JJ/MM/AAAA (also with - or ., or JJ/MM/AA)."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return in_range(value.date(), value)
     if isinstance(value, dt.date):
-        return value
+        return in_range(value, value)
     text = str(value).strip()
+    day: dt.date | None = None
     try:
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?", text):
-            return dt.date(int(m[1]), int(m[2]), int(m[3]))
-        if m := re.fullmatch(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})", text):
+        if m := re.fullmatch(rf"(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:[T ]{ISO_TIME})?", text):
+            day = dt.date(int(m[1]), int(m[2]), int(m[3]))
+            if m[4] is not None:  # the time must be one too: « 2027-03-02T99:99 » is no date
+                dt.time(int(m[4]), int(m[5]), int(m[6] or 0))
+        elif m := re.fullmatch(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})", text):
+            if len(m[3]) == 2 and int(m[3]) > LAST_SHORT_YEAR:
+                raise ValueProblem(
+                    f"{show(value)} : l'année sur deux chiffres est ambiguë (attendu : JJ/MM/AAAA, "
+                    "l'année en entier)"
+                )
             year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
-            return dt.date(year, int(m[2]), int(m[1]))
-    except ValueError:
-        pass
-    if (written := _written_date(text)) is not None:
-        return written
-    raise ValueProblem(f"{show(value)} n'est pas une date valide (attendu : JJ/MM/AAAA)")
+            day = dt.date(year, int(m[2]), int(m[1]))
+    except ValueError as exc:
+        if isinstance(exc, ValueProblem):
+            raise
+        day = None
+    if day is None:
+        day = _written_date(text)
+    if day is None:
+        raise ValueProblem(f"{show(value)} n'est pas une date valide (attendu : JJ/MM/AAAA)")
+    return in_range(day, value)
 
 
 FRENCH_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -105,33 +148,39 @@ def parse_month(value: object) -> dt.date:
                 ) from None
         if not 1 <= month <= 12:
             raise ValueProblem(f"{show(value)} n'est pas un mois valide (attendu : MM/AAAA)")
-        return dt.date(year, month, 1)
+        return in_range(dt.date(year, month, 1), value)
     return parse_date(value).replace(day=1)
 
 
 def parse_datetime(value: object, tz: dt.tzinfo) -> dt.datetime:
     """A timezone-aware date-time from a real one, ISO text, or JJ/MM/AAAA HH:MM."""
     if isinstance(value, dt.datetime):
+        in_range(value.date(), value)
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), tzinfo=tz)
+        return dt.datetime.combine(in_range(value, value), dt.time(), tzinfo=tz)
     text = str(value).strip()
+    parsed: dt.datetime | None = None
     try:
         parsed = dt.datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
     except ValueError:
-        pass
-    if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2})[:h](\d{2})", text):
-        try:
-            return dt.datetime(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]), tzinfo=tz)
-        except ValueError:
-            pass
-    raise ValueProblem(f"{show(value)} n'est pas une date et heure valide (attendu : JJ/MM/AAAA HH:MM)")
+        if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T]+(\d{1,2})[:h](\d{2})", text):
+            try:
+                parsed = dt.datetime(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5]))
+            except ValueError:
+                pass
+    if parsed is None:
+        raise ValueProblem(f"{show(value)} n'est pas une date et heure valide (attendu : JJ/MM/AAAA HH:MM)")
+    in_range(parsed.date(), value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 def _decimal_text(text: str, *, amount: bool) -> Decimal:
     # the currency in any case ("€", "EUR", "euros": never "12 500 euros" → "12500os"), and Swiss '
-    text = re.sub(r"€|euros?|eur|'", "", SPACES.sub("", text), flags=re.IGNORECASE)
+    text = SPACES.sub("", text)
+    if re.search(rf"\d({CURRENCY})\d", text, flags=re.IGNORECASE):
+        raise InvalidOperation  # « 12€50 »: 12,50 € or 1 250 €? never a guess
+    text = re.sub(rf"{CURRENCY}|'", "", text, flags=re.IGNORECASE)
     if text.startswith("+"):
         text = text[1:]
     if "," in text and "." in text:
@@ -152,18 +201,30 @@ def _decimal_text(text: str, *, amount: bool) -> Decimal:
     return Decimal(text)
 
 
+def bounded(number: Decimal, value: object) -> Decimal:
+    """`number` if it is finite and within NUMBER_LIMIT; a ValueProblem otherwise."""
+    if not number.is_finite():
+        raise ValueProblem(f"{show(value)} n'est pas un nombre (attendu : par exemple 12 ou 1,5)")
+    if abs(number) >= NUMBER_LIMIT:
+        raise ValueProblem(
+            f"{show(value)} est trop grand (attendu : un nombre de moins de 13 chiffres, par exemple 12 500)"
+        )
+    return number
+
+
 def parse_number(value: object) -> Decimal:
     """A number from a number or French text ("1,5", "1 500")."""
     if isinstance(value, bool):
         raise ValueProblem(f"{show(value)} n'est pas un nombre")
     if isinstance(value, (int, Decimal)):
-        return Decimal(value)
+        return bounded(Decimal(value), value)
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return bounded(Decimal(repr(value)), value)
     try:
-        return _decimal_text(str(value), amount=False)
+        number = _decimal_text(str(value), amount=False)
     except InvalidOperation:
         raise ValueProblem(f"{show(value)} n'est pas un nombre (attendu : par exemple 12 ou 1,5)") from None
+    return bounded(number, value)
 
 
 def parse_integer(value: object) -> int:
@@ -208,6 +269,7 @@ def parse_amount(value: object) -> Decimal:
             raise ValueProblem(
                 f"{show(value)} n'est pas un montant valide (attendu : un nombre d'euros, par exemple 12 500 €)"
             ) from None
+        amount = bounded(amount, value)
     if amount < 0:
         raise ValueProblem(f"{show(value)} est un montant négatif (attendu : un montant positif)")
     return amount
@@ -226,6 +288,20 @@ def parse_percent(value: object) -> Decimal:
     if not 0 <= number <= 1:
         raise ValueProblem(f"{show(value)} n'est pas un pourcentage entre 0 et 100 %")
     return number
+
+
+WEB_LINK = re.compile(r"(?:https?://[^\s/?#]+|mailto:[^\s@]+@)\S*", re.IGNORECASE)
+
+
+def parse_link(value: object) -> str:
+    """A link that may become an email's href: http(s) or mailto only (never « javascript:… »)."""
+    text = str(value).strip()
+    if not WEB_LINK.fullmatch(text):
+        raise ValueProblem(
+            f"{show(value)} n'est pas un lien web (attendu : une adresse commençant par https://) : "
+            "il n'est pas repris dans les emails"
+        )
+    return text
 
 
 def parse_bool(value: object) -> bool:
@@ -247,8 +323,9 @@ def parse_email(value: object) -> str:
     "Jeanne Martin <jeanne@…>", '"Martin, Jeanne" <jeanne@…>' (as Outlook copies it)."""
     text = str(value).strip()
     pairs = [pair for pair in getaddresses([text]) if any(pair)]
+    unquoted = re.sub(r'"[^"]*"', "", text)  # a group ("Bcc: y@…") or a header pasted in is no address
     try:
-        if len(pairs) != 1 or not pairs[0][1]:
+        if len(pairs) != 1 or not pairs[0][1] or ":" in unquoted.split("<")[0] or any(c in text for c in "\r\n\t"):
             raise EmailNotValidError(text)
         return validate_email(pairs[0][1], check_deliverability=False).normalized
     except EmailNotValidError:

@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.header import Header
@@ -76,6 +77,32 @@ def on_the_wire(message: EmailMessage) -> EmailMessage:
     return wire
 
 
+KEY_MAX_LENGTH = 500  # the outbox's key column (connectors/state.py) holds this many characters
+HASHED_PREFIX_LENGTH = 60
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def is_safe_key(key: str, limit: int = KEY_MAX_LENGTH) -> bool:
+    """A key that can go as it is into a header and the state store: printable, single spaces, short."""
+    return (
+        0 < len(key) <= limit
+        and key == " ".join(key.split())
+        and not any(unicodedata.category(char) in UNSAFE_CATEGORIES for char in key)
+    )
+
+
+def safe_key(key: str, limit: int = KEY_MAX_LENGTH) -> str:
+    """`key` itself when it is safe (so keys already in a state store keep their value), otherwise a
+    readable ASCII prefix and a hash of the whole key: never a line break, a control character or
+    more than `limit` characters, whatever a cell held."""
+    if is_safe_key(key, limit):
+        return key
+    folded = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
+    readable = " ".join("".join(c if c.isprintable() else " " for c in folded).split())
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{readable[:min(HASHED_PREFIX_LENGTH, limit - 33)]}~{digest}"
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -100,6 +127,9 @@ class OutgoingMessage:
     attachments: tuple[Attachment, ...] = ()
     headers: Sequence[tuple[str, str]] = field(default=())
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", safe_key(self.key))  # safe by construction, whatever it came from
+
     @property
     def recipients(self) -> list[str]:
         """The envelope: each address once, without display names."""
@@ -108,7 +138,7 @@ class OutgoingMessage:
 
 def message_id(key: str, domain: str = MESSAGE_ID_DOMAIN) -> str:
     """A deterministic Message-ID: the same key always gives the same id (receivers drop duplicates)."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"<{digest}@{domain}>"
 
 

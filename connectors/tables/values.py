@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 from connectors.tables.base import NUMBER_TYPES, ColumnSpec, Value
 
 SERIAL_EPOCH = dt.date(1899, 12, 30)  # day 0 of spreadsheet serial dates (Excel, Google Sheets)
+# Serials that are dates: 1 (31/12/1899) to 31/12/9999, as in Excel. Any other number in a date
+# column (-1, 3000000) is passed on as it is, for the domain to report.
+SERIAL_MAX = (dt.date(9999, 12, 31) - SERIAL_EPOCH).days
 LIST_SEPARATORS = re.compile(r"\s*[,;\n]\s*")
 LIST_JOINER = ", "
 
@@ -23,6 +26,11 @@ LIST_JOINER = ", "
 def from_serial(serial: float) -> dt.datetime:
     """A spreadsheet serial number (days since 1899-12-30, fraction = time of day) as a naive datetime."""
     return dt.datetime.combine(SERIAL_EPOCH, dt.time()) + dt.timedelta(days=float(serial))
+
+
+def is_serial_date(number: object) -> bool:
+    """Whether a number read from a date column is a spreadsheet date (not NaN, 0, negative or huge)."""
+    return isinstance(number, (int, float)) and not isinstance(number, bool) and 1 <= number < SERIAL_MAX + 1
 
 
 def to_serial(value: dt.date | dt.datetime) -> float:
@@ -71,24 +79,28 @@ def normalise(column: ColumnSpec, raw: Value, tz: ZoneInfo) -> Value:
         return str(raw).strip()
     if kind == "date":
         if isinstance(raw, dt.datetime):
-            return raw.astimezone(tz).date() if raw.tzinfo else raw.date()
+            try:
+                return raw.astimezone(tz).date() if raw.tzinfo else raw.date()
+            except OverflowError:  # an aware moment at the very end of year 9999
+                return raw.date()
         if isinstance(raw, dt.date):
             return raw
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return from_serial(raw).date()
+        if is_serial_date(raw):
+            return from_serial(raw).date()  # type: ignore[arg-type]
         return raw
     if kind == "datetime":
         if isinstance(raw, dt.datetime):
             return raw if raw.tzinfo else raw.replace(tzinfo=tz)
         if isinstance(raw, dt.date):
             return dt.datetime.combine(raw, dt.time(), tzinfo=tz)
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return from_serial(raw).replace(tzinfo=tz)
+        if is_serial_date(raw):
+            return from_serial(raw).replace(tzinfo=tz)  # type: ignore[arg-type]
         return raw
     if kind in NUMBER_TYPES:
         if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
             number = to_decimal(raw)
-            if kind == "integer" and isinstance(number, Decimal) and number == number.to_integral_value():
+            if (kind == "integer" and isinstance(number, Decimal) and number.is_finite()
+                    and number.adjusted() < 18 and number == number.to_integral_value()):
                 return int(number)
             return number
         return raw

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -40,6 +41,8 @@ NUMBER_FORMATS = {
     "amount": '#,##0.##" €"',
     "percent": "0%",
 }
+# Text starting with these would be a formula when staff edit the cell (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
 WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
@@ -291,7 +294,18 @@ class WorkbookTable(Table):
 
     def _write_cell(self, sheet: Worksheet, row: int, index: int, column: ColumnSpec, value: Value) -> None:
         cell = sheet.cell(row=row, column=index)
-        cell.value = self._cell_value(column, value)
+        written = self._cell_value(column, value)
+        if isinstance(written, str):
+            # characters an .xlsx cannot hold (NUL, other controls) become U+FFFD instead of failing the save
+            written = ILLEGAL_CHARACTERS_RE.sub("\ufffd", written)
+        cell.value = written
+        if isinstance(written, str):
+            # text stays text: "=SOMME(…)" is no live formula, "#REF!" no error cell; the quote prefix
+            # keeps Excel and LibreOffice from turning it into one when staff edit the cell
+            cell.data_type = "s"
+            cell.quotePrefix = written.startswith(FORMULA_STARTS) or written.strip().upper() in ERROR_CODES
+        elif cell.quotePrefix:
+            cell.quotePrefix = False
         fmt = NUMBER_FORMATS.get(column.type)
         if fmt and cell.value is not None:
             cell.number_format = fmt
@@ -361,12 +375,14 @@ class WorkbookTable(Table):
                 return False
             width = sheet.max_column
             saved = {
-                r.position: [(c.value, c._style, c.comment) for c in sheet[r.position][:width]] for r in rows
+                r.position: [(c.value, c.data_type, c._style, c.comment) for c in sheet[r.position][:width]]
+                for r in rows
             }
             for target, row in zip(sorted(r.position for r in rows), order):
-                for index, (value, style, comment) in enumerate(saved[row.position], start=1):
+                for index, (value, data_type, style, comment) in enumerate(saved[row.position], start=1):
                     cell = sheet.cell(row=target, column=index)
                     cell.value, cell._style, cell.comment = value, style, comment
+                    cell.data_type = data_type  # text stays text: « =… » or « #REF! » never becomes live
             self.store.changed()
             return True
 

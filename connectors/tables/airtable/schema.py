@@ -286,7 +286,10 @@ def from_airtable(column: ColumnSpec, raw: Any, tz: ZoneInfo) -> Value:
     if isinstance(raw, str) and column.type in ("date", "datetime"):
         moment = parse_iso(raw)
         if isinstance(moment, dt.datetime):
-            moment = moment.astimezone(tz) if moment.tzinfo else moment.replace(tzinfo=tz)
+            try:
+                moment = moment.astimezone(tz) if moment.tzinfo else moment.replace(tzinfo=tz)
+            except OverflowError:  # 31/12/9999 23:59 UTC is in year 10000 in Paris: the text, to report
+                return raw
         if moment is not None:
             return moment
     return raw
