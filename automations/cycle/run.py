@@ -32,7 +32,7 @@ from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
 from automations.domain.reports import build_drafts
 from automations.settings import Settings
-from automations.cycle.sync import SyncResult, run_sync
+from automations.cycle.sync import SyncResult, read_once, run_sync
 from automations.settings.syncs import SyncDeclaration
 from automations.cycle.writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
 
@@ -133,17 +133,20 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     return dataset
 
 
-def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
+def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport,
+              after_save: list[Callable[[], None]] | None = None) -> None:
     """Every declared sync, each with its snapshot; one failing (a sheet not shared, a missing file)
     is reported and the others go on. Every side is opened first, so that each spreadsheet is read
-    in one request for all its tabs; the hub's writes are sent together at the end."""
+    in one request for all its tabs; the hub's writes are sent together at the end (or, given
+    `after_save`, by the cycle's own batch: the snapshots are then recorded by it, once saved)."""
     books: dict[str, Any] = {}
+    opened: dict[tuple[int, Any], Any] = {}  # each tab read once for every sync of the run
     sides: list[tuple[SyncDeclaration, Table, Table] | tuple[SyncDeclaration, CantinesError]] = []
     for declaration in settings.syncs:
         try:
             source = open_sync_side(settings, declaration.source, declaration.source_spec, tables, books)
             target = open_sync_side(settings, declaration.target, declaration.target_spec, tables, books)
-            sides.append((declaration, source, target))
+            sides.append((declaration, read_once(source, opened), read_once(target, opened)))
         except CantinesError as exc:
             sides.append((declaration, exc))
     snapshots: list[tuple[str, dict[str, dict[str, Any]]]] = []
@@ -168,11 +171,12 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
             report.problems.extend(result.problems)
             report.rows_written += result.written
     for name, snapshot in snapshots:  # only once the writes they describe were sent
-        state.save_snapshot(name, snapshot)
+        record = lambda name=name, snapshot=snapshot: state.save_snapshot(name, snapshot)  # noqa: E731
+        record() if after_save is None else after_save.append(record)
 
 
 def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
-                     report: RunReport) -> None:
+                     report: RunReport, after_save: list[Callable[[], None]] | None = None) -> None:
     """The Aides-territoires import, when a token is set; a failing API is reported, the cycle goes on."""
     token = settings.secrets.get("AIDES_TERRITOIRES_TOKEN")
     if not token:
@@ -187,7 +191,9 @@ def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateS
         log.info("aides-territoires import failed: %s", exc)
         return
     if result.sync is not None:
-        state.save_snapshot(AIDES_SYNC, result.sync.snapshot)
+        snapshot = result.sync.snapshot
+        record = lambda: state.save_snapshot(AIDES_SYNC, snapshot)  # noqa: E731
+        record() if after_save is None else after_save.append(record)
         report.rows_written += result.sync.written
     report.aides = result
     report.problems.extend(result.problems)
@@ -468,22 +474,32 @@ def run_cycle(
                     report.skipped = f"{job} already completed at {done.isoformat()}"
                     return report
             run_id = state.start_run(job=job, today=today, now=report.started_at)
+            after_save: list[Callable[[], None]] = []  # sync snapshots: recorded once the hub is saved
             try:
-                _cycle(settings, tables, state, today, clock, report, parts, should_stop)
-            except Stopped:
-                report.stopped = True
-                report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
-            except CantinesError as exc:
+                with hub_batch(tables):  # the hub saved once, at the end (its Journal line included)
+                    try:
+                        _cycle(settings, tables, state, today, clock, report, parts, should_stop, after_save)
+                    except Stopped:
+                        report.stopped = True
+                        report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
+                    except CantinesError as exc:
+                        report.fatal = True
+                        report.errors.append(str(exc))
+                        log.error("cycle failed: %s", exc)
+                    except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
+                        report.fatal = True
+                        report.errors.append(f"{type(exc).__name__}: {exc}")
+                        raise
+                    finally:
+                        report.finished_at = clock()
+                        _write_journal(tables, report)
+                for record in after_save:
+                    record()
+            except CantinesError as exc:  # the hub could not be saved: nothing of this cycle is in it
                 report.fatal = True
                 report.errors.append(str(exc))
                 log.error("cycle failed: %s", exc)
-            except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
-                report.fatal = True
-                report.errors.append(f"{type(exc).__name__}: {exc}")
-                raise
             finally:
-                report.finished_at = clock()
-                _write_journal(tables, report)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,
@@ -496,6 +512,7 @@ def run_cycle(
 def _cycle(
     settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
     clock: Callable[[], dt.datetime], report: RunReport, parts: frozenset[str], should_stop: Callable[[], bool],
+    after_save: list[Callable[[], None]] | None = None,
 ) -> None:
     def step() -> None:
         if should_stop():
@@ -504,10 +521,10 @@ def _cycle(
     ensure_tables({code: tables[code] for code in WORKER_TABLES})
     step()
     if SYNC in parts:
-        run_syncs(settings, tables, state, report)
+        run_syncs(settings, tables, state, report, after_save)
         step()
     if AIDES in parts:
-        run_aides_import(settings, tables, state, today, report)
+        run_aides_import(settings, tables, state, today, report, after_save)
         step()
     dataset = load(settings, tables, report)
     step()

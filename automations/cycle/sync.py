@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.errors import InvalidValueError
-from connectors.tables.base import Row, Table, Value, comparable, key_of
+from connectors.tables.base import Row, SchemaChanges, Table, Value, comparable, key_of
 
 from automations.domain.model import DataProblem, of_row, row_label
 from automations.cycle.writeback import write_tolerantly
@@ -144,6 +144,60 @@ def run_sync(
 
 
 _MISSING = object()
+
+
+class ReadOnce(Table):
+    """A sync side read once per run: every sync into the same table (one per cantine sheet) reads
+    what the first one read, plus the writes made through it since, instead of reading and
+    normalising the whole table again. A deletion forgets what was read (row ids may shift)."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.spec = table.spec
+        self.write_batch = table.write_batch
+        self._rows: list[Row] | None = None
+        self._index: dict[str, int] = {}
+
+    def read(self, columns: Sequence[str] | None = None) -> list[Row]:
+        if self._rows is None:
+            self._rows = self.table.read()
+            self._index = {row.id: i for i, row in enumerate(self._rows)}
+        if columns is None:
+            return list(self._rows)
+        return [Row(row.id, {c: row.fields.get(c) for c in columns}, row.position) for row in self._rows]
+
+    def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
+        created = self.table.create(rows)
+        if self._rows is not None:
+            for row in created:
+                self._index[row.id] = len(self._rows)
+                self._rows.append(row)
+        return created
+
+    def update(self, changes: Iterable[tuple[str, Mapping[str, Value]]]) -> int:
+        changes = list(changes)
+        done = self.table.update(changes)
+        if self._rows is not None:
+            for row_id, values in changes:
+                index = self._index.get(row_id)
+                if index is not None:
+                    row = self._rows[index]
+                    self._rows[index] = Row(row.id, {**row.fields, **values}, row.position)
+        return done
+
+    def delete(self, ids: Iterable[str]) -> int:
+        self._rows = None
+        return self.table.delete(ids)
+
+    def ensure_schema(self) -> SchemaChanges:
+        self._rows = None
+        return self.table.ensure_schema()
+
+
+def read_once(table: Table, opened: dict[tuple[int, Any], ReadOnce]) -> ReadOnce:
+    """The run's one ReadOnce for `table`'s tab (`opened` keeps them for the run)."""
+    holder = getattr(table, "store", None) or getattr(table, "book", None) or table
+    return opened.setdefault((id(holder), table.spec), ReadOnce(table))
 
 
 def _source_rows(

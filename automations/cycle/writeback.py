@@ -129,17 +129,17 @@ def upsert_results(
     return counts
 
 
-CHUNK = 10  # an Airtable write request is all or nothing, 10 rows at most
-
-
 def write_tolerantly(
     write: Callable[[list[Any]], Any], items: Sequence[Any], refused: Callable[[Any, InvalidValueError], None]
 ) -> int:
-    """Write `items` in chunks; a chunk the backend refuses is written row by row, so that one bad
-    value costs only its own row (given to `refused`), never the others nor a duplicate."""
+    """Write `items` in as few calls as the backend takes all or nothing (`Table.write_batch` rows:
+    10 on Airtable, all of them on a workbook or a spreadsheet); a call the backend refuses is
+    written row by row, so that one bad value costs only its own row (given to `refused`), never
+    the others nor a duplicate."""
+    size = getattr(getattr(write, "__self__", None), "write_batch", None) or max(len(items), 1)
     done = 0
-    for start in range(0, len(items), CHUNK):
-        chunk = list(items[start:start + CHUNK])
+    for start in range(0, len(items), size):
+        chunk = list(items[start:start + size])
         try:
             write(chunk)
             done += len(chunk)

@@ -422,6 +422,7 @@ class LinkIndex:
 
     def __init__(self) -> None:
         self.names: dict[str, dict[str, str]] = {}  # table code → folded name → name
+        self.exact: dict[str, frozenset[str]] = {}  # table code → the names as indexed
 
     def add(self, code: str, names: Iterable[str]) -> None:
         """Index `names` in order of preference: the first spelling of a name wins over later ones."""
@@ -429,10 +430,11 @@ class LinkIndex:
         for name in names:
             known.setdefault(fold(name), name)
         self.names[code] = known
+        self.exact[code] = frozenset(known.values())
 
     def resolve(self, code: str, table_name: str, name: str) -> str:
         known = self.names.get(code, {})
-        if name in known.values():
+        if name in self.exact.get(code, ()):
             return name
         if fold(name) in known:
             return known[fold(name)]

@@ -1,6 +1,7 @@
 """A generated network of N cantines for the scale benchmarks, built from the demo's shapes
-(`automations.demo.demo_rows`): N cantines spread over the départements, 5N opportunités (a network
-of 1,000 cantines sees a few thousand calls, not 50N), 2N candidatures, N/4 conventions with their
+(`automations.demo.demo_rows`): N cantines spread over the départements, 5,000 opportunités whatever
+N (a network sees a few thousand calls, not 50N: years of them, a quarter still open, most of them
+local to a département or a région, a few national), 2N candidatures, N/4 conventions with their
 échéances, 60 months of Indicateurs per open cantine, partners, offers and their déclinaisons,
 questions and visits. A few cantines keep their figures in a workbook of their own, synced into the
 hub. Deterministic for a given N and day; every link names a row that exists."""
@@ -44,7 +45,8 @@ def month_starts(today: dt.date, count: int) -> list[dt.date]:
     return months
 
 
-def network_rows(cantines: int, today: dt.date, *, months: int = 60, books: int | None = None) -> Network:
+def network_rows(cantines: int, today: dt.date, *, opportunities: int = 5000, months: int = 60,
+                 books: int | None = None) -> Network:
     """Every table's rows for a network of `cantines` cantines on `today` (deterministic)."""
     n = cantines
     rng = random.Random(n)
@@ -81,19 +83,23 @@ def network_rows(cantines: int, today: dt.date, *, months: int = 60, books: int 
     partners = [p["Nom"] for p in rows["partenaires"]]
 
     opportunity_template = demo["opportunites"][0]
-    for i in range(5 * n):
+    for i in range(opportunities):
         title, nature = OPPORTUNITY_KINDS[i % len(OPPORTUNITY_KINDS)]
         # most calls are local (a département or a région); a few are national
-        territory = "France" if i % 50 == 0 else (rng.choice(REGIONS) if i % 5 == 0 else rng.choice(DEPARTEMENTS))
+        territory = "France" if i % 250 == 0 else (rng.choice(REGIONS) if i % 10 == 1 else rng.choice(DEPARTEMENTS))
+        current = i % 4 == 0  # the others: past calls, kept for the record
         low = Decimal(rng.choice([1000, 3000, 5000, 10000]))
+        deadline = day(rng.randrange(10, 240) if current else -rng.randrange(1, 1500))
         rows["opportunites"].append({
             **opportunity_template, "Titre": f"{title} n° {i:05d}", "Partenaire": partners[i % len(partners)],
             "Nature": nature, "Territoires éligibles": [territory], "Réservé aux quartiers prioritaires": i % 7 == 3,
             "Stades éligibles": [], "Thématiques": rng.sample(THEMES, 2), "Montant min": low,
-            "Montant max": low * 4, "Date d'ouverture": day(-rng.randrange(5, 90)),
-            "Date limite": day(rng.randrange(-30, 240)), "Récurrence": "Ponctuelle",
+            "Montant max": low * 4, "Date d'ouverture": min(day(-5), deadline - dt.timedelta(days=60)),
+            "Date limite": deadline,
+            "Récurrence": "Ponctuelle",
             "Candidature collective possible": i % 4 == 0, "Lien": f"https://appels.example/{i}",
-            "Statut veille": "Pertinente" if i % 5 else "À qualifier", "Description": f"{title} n° {i}.",
+            "Statut veille": ("Pertinente" if i % 5 else "À qualifier") if current else "Archivée",
+            "Description": f"{title} n° {i}.",
         })
     titles = [o["Titre"] for o in rows["opportunites"]]
 
@@ -128,7 +134,7 @@ def network_rows(cantines: int, today: dt.date, *, months: int = 60, books: int 
         })
         for k in range(4):
             kind = echeance_kinds[(i + k) % len(echeance_kinds)]
-            due = day(rng.randrange(-20, 120))
+            due = day(rng.randrange(-20, 345))  # a year of échéances
             rows["echeances"].append({
                 "Intitulé": f"{kind} – {reference}", "Convention": reference,
                 "Cantine": application["Cantines bénéficiaires"][0], "Type": kind, "Date d'échéance": due,

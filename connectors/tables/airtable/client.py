@@ -48,6 +48,7 @@ from connectors.tables.values import normalise
 AIRTABLE_URL = "https://api.airtable.com"
 BASE_ID = re.compile(r"app[A-Za-z0-9]{14}")
 PAGE_SIZE = 100  # Airtable's maximum
+MAX_RECORDS_PER_REQUEST = 10  # a write request is all or nothing, 10 records at most
 MAX_MERGE_FIELDS = 3  # performUpsert's maximum
 T = TypeVar("T")
 
@@ -243,6 +244,8 @@ class _Outgoing:
 
 class AirtableTable(Table):
     """One table of an Airtable base. Row ids are record ids; rows have no position."""
+
+    write_batch = MAX_RECORDS_PER_REQUEST
 
     def __init__(self, base: AirtableBase, spec: TableSpec):
         self.base = base
