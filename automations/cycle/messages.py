@@ -179,6 +179,16 @@ def unsubscribe_header(network: Network, what: str) -> tuple[str, str]:
     return ("List-Unsubscribe", f"<mailto:{network.coordinator_email}?subject={subject}>")
 
 
+def digest_key(cantine: str, day: dt.date) -> str:
+    """The idempotency key of a cantine's digest of `day`'s week."""
+    return f"digest:cantine:{cantine}:{week_label(day)}"
+
+
+def coordinator_digest_key(day: dt.date) -> str:
+    """The idempotency key of the coordinator's digest of `day`'s week."""
+    return f"digest:coordination:{week_label(day)}"
+
+
 def digest_messages(
     digests: Iterable[CantineDigest],
     coordinator: CoordinatorDigest | None,
@@ -187,7 +197,6 @@ def digest_messages(
     day: dt.date,
 ) -> tuple[list[OutgoingMessage], list[DataProblem]]:
     """The week's digests: one per cantine (its own data only), one for the coordinator."""
-    week = week_label(day)
     messages: list[OutgoingMessage] = []
     problems: list[DataProblem] = []
     for digest in digests:
@@ -204,7 +213,7 @@ def digest_messages(
             problems.append(template_problem("digest_cantine", exc))
             continue
         messages.append(OutgoingMessage(
-            key=f"digest:cantine:{cantine.name}:{week}", kind="recapitulatif-cantine",
+            key=digest_key(cantine.name, day), kind="recapitulatif-cantine",
             sender=network.sender_address, to=(cantine.manager_email,), cc=cantine.cc_emails,
             reply_to=network.reply_to, subject=rendered.subject, text=rendered.text, html=rendered.html,
             headers=(unsubscribe_header(network, f"récapitulatif {cantine.name}"),),
@@ -216,7 +225,7 @@ def digest_messages(
             problems.append(template_problem("digest_coordination", exc))
             return messages, problems
         messages.append(OutgoingMessage(
-            key=f"digest:coordination:{week}", kind="recapitulatif-coordination",
+            key=coordinator_digest_key(day), kind="recapitulatif-coordination",
             sender=network.sender_address, to=(network.coordinator_email,), reply_to=network.reply_to,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
             headers=(unsubscribe_header(network, "récapitulatif de la coordination"),),

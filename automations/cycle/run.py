@@ -25,7 +25,7 @@ from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
-from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
 from automations.domain.reminders import due_reminders
@@ -211,9 +211,10 @@ def reminder_window_start(settings: Settings, state: StateStore | None, today: d
 
 def compute_messages(
     settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None,
-    parts: frozenset[str] = ALL_PARTS,
+    parts: frozenset[str] = ALL_PARTS, queued: Callable[[list[str]], set[str]] | None = None,
 ) -> list[OutgoingMessage]:
-    """Every message due in (since, today] (pure: nothing is read or written)."""
+    """Every message due in (since, today] (nothing is written). A digest whose key `queued` says is
+    already in the outbox (a rerun) is counted, not rendered again."""
     renderer = Renderer(settings.paths.templates)
     network = Network.from_settings(settings)
     since = since if since is not None else today - dt.timedelta(days=1)
@@ -227,8 +228,13 @@ def compute_messages(
     if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        keys = [digest_key(d.cantine.name, day) for d in digests if d.cantine.manager_email]
+        known = queued(keys + [coordinator_digest_key(day)] * (coordinator is not None)) if queued else set()
+        digests = [d for d in digests if digest_key(d.cantine.name, day) not in known]
+        coordinator = None if coordinator_digest_key(day) in known else coordinator
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day)
-        report.digests = len(digest_mail)
+        report.digests = len(digest_mail) + len(known)
+        report.already_queued += len(known)
         report.problems.extend(problems)
         messages.extend(digest_mail)
     return messages
@@ -530,7 +536,7 @@ def _cycle(
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
-    messages = compute_messages(settings, dataset, today, report, since, parts)
+    messages = compute_messages(settings, dataset, today, report, since, parts, queued=state.known_keys)
     report.messages = messages
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or

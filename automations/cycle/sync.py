@@ -156,15 +156,51 @@ class ReadOnce(Table):
         self.spec = table.spec
         self.write_batch = table.write_batch
         self._rows: list[Row] | None = None
-        self._index: dict[str, int] = {}
+        self._index: dict[str, int] = {}  # row id → position in _rows
+        # rows by the values of some columns (a sync's constants: « Cantine »), positions in _rows
+        self._scopes: dict[tuple[str, ...], dict[tuple, list[int]]] = {}
 
-    def read(self, columns: Sequence[str] | None = None) -> list[Row]:
+    def _all(self) -> list[Row]:
         if self._rows is None:
             self._rows = self.table.read()
             self._index = {row.id: i for i, row in enumerate(self._rows)}
+            self._scopes = {}
+        return self._rows
+
+    def read(self, columns: Sequence[str] | None = None) -> list[Row]:
+        rows = self._all()
         if columns is None:
-            return list(self._rows)
-        return [Row(row.id, {c: row.fields.get(c) for c in columns}, row.position) for row in self._rows]
+            return list(rows)
+        return [Row(row.id, {c: row.fields.get(c) for c in columns}, row.position) for row in rows]
+
+    def read_where(self, values: Mapping[str, Value]) -> list[Row]:
+        """The rows whose columns hold `values` (compared after normalisation), all columns, in order."""
+        rows = self._all()
+        if not values:
+            return list(rows)
+        columns = tuple(sorted(values))
+        if columns not in self._scopes:
+            scope: dict[tuple, list[int]] = {}
+            for position, row in enumerate(rows):
+                scope.setdefault(self._scope_key(columns, row.fields), []).append(position)
+            self._scopes[columns] = scope
+        return [rows[i] for i in self._scopes[columns].get(self._scope_key(columns, values), [])]
+
+    @staticmethod
+    def _scope_key(columns: tuple[str, ...], fields: Mapping[str, Value]) -> tuple:
+        return tuple(repr(_jsonable(fields.get(c))) for c in columns)
+
+    def _file(self, position: int, row: Row, before: Row | None = None) -> None:
+        for columns, scope in self._scopes.items():
+            if before is not None:
+                old = self._scope_key(columns, before.fields)
+                if old == self._scope_key(columns, row.fields):
+                    continue
+                scope[old].remove(position)
+            positions = scope.setdefault(self._scope_key(columns, row.fields), [])
+            positions.append(position)
+            if before is not None:
+                positions.sort()  # rows keep their order
 
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
         created = self.table.create(rows)
@@ -172,6 +208,7 @@ class ReadOnce(Table):
             for row in created:
                 self._index[row.id] = len(self._rows)
                 self._rows.append(row)
+                self._file(len(self._rows) - 1, row)
         return created
 
     def update(self, changes: Iterable[tuple[str, Mapping[str, Value]]]) -> int:
@@ -183,6 +220,7 @@ class ReadOnce(Table):
                 if index is not None:
                     row = self._rows[index]
                     self._rows[index] = Row(row.id, {**row.fields, **values}, row.position)
+                    self._file(index, self._rows[index], before=row)
         return done
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -206,7 +244,8 @@ def _source_rows(
     """Source rows in scope, mapped to target columns, by key; duplicates reported and skipped."""
     rows: dict[tuple, tuple[Row, dict[str, Value]]] = {}
     first_seen: dict[tuple, str] = {}
-    for row in source.read(list(dict.fromkeys([*spec.columns.values(), *spec.where]))):
+    names = list(dict.fromkeys([*spec.columns.values(), *spec.where]))
+    for row in source.read_where(spec.where) if isinstance(source, ReadOnce) else source.read(names):
         if any(not same(row.fields.get(column), value) for column, value in spec.where.items()):
             continue
         wanted = {target: row.fields.get(column) for target, column in spec.columns.items()}
@@ -230,7 +269,8 @@ def _target_rows(spec: SyncSpec, target: Table) -> dict[tuple, Row]:
     """Target rows in this sync's scope (its constant columns match), by key."""
     names = list(dict.fromkeys([*spec.columns, *spec.constants]))
     rows: dict[tuple, Row] = {}
-    for row in target.read(names):
+    candidates = target.read_where(spec.constants) if isinstance(target, ReadOnce) else target.read(names)
+    for row in candidates:
         if any(not same(row.fields.get(column), value) for column, value in spec.constants.items()):
             continue
         rows.setdefault(key_of(row.fields, spec.key), row)
