@@ -149,7 +149,7 @@ def network_rows(cantines: int, today: dt.date, *, opportunities: int = 5000, mo
     for i in range(n // 2):
         offer = rows["offres"][i % len(rows["offres"])]
         rows["declinaisons"].append({
-            "Offre": offer["Nom"], "Cantine": open_names[(i * 3) % len(open_names)],
+            "Offre": offer["Nom"], "Cantine": open_names[i % len(open_names)],
             "Statut": ["Réalisée", "Planifiée", "Acceptée"][i % 3], "Date prévue": day(-40 + i % 80),
             "Valeur valorisée": offer["Valeur unitaire"] if i % 3 == 0 else None, "Reçu fiscal émis": i % 6 == 0,
         })
