@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from automations.cycle.backends import open_state_if_present
+from automations.cycle.quotas import usage_lines
 from automations.settings import Settings
 from automations.worker import job_specs, latest_due, next_due
 
@@ -55,6 +56,8 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
                 f"  mis de côté : « {held['subject']} » — {held['last_error'] or ''} "
                 f"(clé : {held['idempotency_key']} ; `cantines release` pour le renvoyer)"
             )
+        lines.append(f"Appels aux API en {now.astimezone(settings.timezone).strftime('%m/%Y')} :")
+        lines.extend(usage_lines(settings, state, now.astimezone(settings.timezone).date()))
         holder = state.lock_holder("cycle")
         lines.append(f"Verrou : {'tenu par ' + holder if holder else 'libre'}")
     finally:

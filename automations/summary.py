@@ -66,6 +66,8 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         if outbox and report.sent:
             lines.append(f"  Boîte d'envoi locale : {outbox}")
         lines.append(f"  Écrit dans les tables : {pluriel(report.rows_written, 'ligne')}")
+    if report.quota_note:
+        lines.append(f"  Quotas : {report.quota_note}")
     if report.errors:
         lines.append(f"  Erreurs ({len(report.errors)}) :")
         lines.extend(f"    - {error}" for error in report.errors)

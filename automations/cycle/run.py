@@ -21,10 +21,11 @@ from connectors.aides_territoires import AidesTerritoiresClient
 
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
-from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
+from automations.cycle.quotas import budget_note, last_calls, record_calls
 from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -43,6 +44,7 @@ WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes")
 # reminders and the digests as separate jobs; `cantines run` does everything.
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
 ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS})
+OPTIONAL = frozenset({SYNC, AIDES})  # jobs of these parts only wait when the API budget is short
 
 
 class Stopped(Exception):
@@ -86,6 +88,8 @@ class RunReport:
     fatal: bool = False
     incomplete: bool = False  # a table the run needs could not be read
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
+    quota_note: str | None = None  # why optional work waited for the API budget
+    calls: dict[str, int] = field(default_factory=dict)  # API calls made, by provider
     stopped: bool = False
 
     @property
@@ -106,7 +110,7 @@ class RunReport:
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
             "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
-        }
+        } | {f"appels_{provider}": n for provider, n in self.calls.items()}
 
 
 def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[Row]]:
@@ -413,7 +417,7 @@ def deliver(
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
-    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors
+    detail = [f"{len(report.problems)} problème(s) de données"] + report.errors + ([report.quota_note] if report.quota_note else [])
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
@@ -470,6 +474,7 @@ def run_cycle(
         return plan(settings, today=today, clock=clock, tables=tables)
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
     tables = tables if tables is not None else open_tables(settings)
+    calls_before = calls_made(tables)
     state = open_state(settings)
     try:
         state.migrate(report.started_at)
@@ -484,7 +489,10 @@ def run_cycle(
             try:
                 with hub_batch(tables):  # the hub saved once, at the end (its Journal line included)
                     try:
-                        _cycle(settings, tables, state, today, clock, report, parts, should_stop, after_save)
+                        if parts <= OPTIONAL:  # an hourly sync, an import: only if the API budget allows
+                            report.quota_note = budget_note(settings, state, today, last_calls(state, job))
+                        if report.quota_note is None:
+                            _cycle(settings, tables, state, today, clock, report, parts, should_stop, after_save)
                     except Stopped:
                         report.stopped = True
                         report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
@@ -506,6 +514,7 @@ def run_cycle(
                 report.errors.append(str(exc))
                 log.error("cycle failed: %s", exc)
             finally:
+                report.calls = record_calls(settings, state, today, calls_before, calls_made(tables), report.sent)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors), now=report.finished_at,

@@ -116,6 +116,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "cycle_at": Option(str, "07:30"),
         "lock_wait_seconds": Option(int, 60),
     },
+    "quotas": {  # each plan's budget; 0: none. Airtable Free 1,000 calls a month per workspace, Team 100,000
+        "airtable_calls_per_month": Option(int, 0),
+        "sheets_calls_per_month": Option(int, 0),
+        "sendgrid_emails_per_day": Option(int, 0),  # SendGrid's free plan: 100
+    },
     "matching": {
         "min_days_to_prepare": Option(int, 10),
         "threshold": Option(int, 50),
@@ -231,6 +236,12 @@ def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str])
     if worker["lock_wait_seconds"] < 0:
         problems.append("[worker] lock_wait_seconds: expected a number of seconds ≥ 0")
     return problems
+
+
+@cross_check
+def _quotas(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    return [f"[quotas] {key}: expected a whole number ≥ 0, got {value}"
+            for key, value in values["quotas"].items() if value < 0]
 
 
 @cross_check

@@ -106,6 +106,7 @@ class AirtableBase:
         # pyairtable's own retries are off: the adapter paces and retries (see airtable_http)
         self.api = Api(token, endpoint_url=endpoint_url, timeout=timeout, retry_strategy=None)  # type: ignore[arg-type]
         adapter = PacedAdapter(self.pacer, sleep=sleep, backoff=retry_backoff, max_rate_limit_wait=max_rate_limit_wait)
+        self.adapter = adapter  # counts the requests sent (`adapter.requests`)
         self.api.session.mount("https://", adapter)
         self.api.session.mount("http://", adapter)
         self.specs: dict[str, TableSpec] = {spec.code: spec for spec in specs}
