@@ -46,6 +46,8 @@ def test_an_hourly_sync_waits_when_the_budget_spread_over_the_month_is_used(make
     assert report.quota_note is not None and not report.syncs and report.result == "OK"
     full = run_cycle(settings, today=DAY, clock=clock)  # the daily cycle is not optional: it runs
     assert full.quota_note is None and full.matches
+    (coordinator,) = [m for m in full.messages if m.kind == "recapitulatif-coordination"]
+    assert "QUOTAS DES API CETTE SEMAINE" in coordinator.text and report.quota_note in coordinator.text
     lines = usage_lines(settings, state, DAY)
     assert lines == ["  Airtable : 340 appel(s) sur un budget de 1\u202f000 par mois"]
     state.close()

@@ -13,6 +13,7 @@ from connectors.state import StateStore
 from automations.domain.french import date_longue, nombre
 from automations.settings import Settings
 
+NOTE_START = "travail facultatif reporté"
 # provider → its [quotas] option and how staff name it
 BUDGETS = {"airtable": ("airtable_calls_per_month", "Airtable"), "sheets": ("sheets_calls_per_month", "Google Sheets")}
 
@@ -52,10 +53,18 @@ def budget_note(settings: Settings, state: StateStore, today: dt.date, estimate:
             continue
         share = budget * today.day // days
         if used.get(provider, 0) + estimate.get(provider, 0) > share:
-            return (f"travail facultatif reporté (quota {label}) : {nombre(used.get(provider, 0))} appels ce mois-ci, "
+            return (f"{NOTE_START} (quota {label}) : {nombre(used.get(provider, 0))} appels ce mois-ci, "
                     f"environ {nombre(estimate.get(provider, 0))} de plus pour cette tâche, pour un budget de "
                     f"{nombre(budget)} par mois réparti sur le mois ({nombre(share)} jusqu'au {date_longue(today)})")
     return None
+
+
+def recent_notes(state: StateStore, today: dt.date, days: int = 7) -> tuple[str, ...]:
+    """The budget notes of the runs of the last `days` days (for the coordinator's digest), each once."""
+    since = today - dt.timedelta(days=days)
+    notes = [line for run in state.last_runs(500) if run["today"] > since
+             for line in (run["detail"] or "").splitlines() if line.startswith(NOTE_START)]
+    return tuple(dict.fromkeys(reversed(notes)))
 
 
 def usage_lines(settings: Settings, state: StateStore, today: dt.date) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -25,7 +25,7 @@ from automations.cycle.backends import calls_made, ensure_tables, hub_batch, ope
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.cycle.draft_delivery import prepare_drafts
-from automations.cycle.quotas import budget_note, last_calls, record_calls
+from automations.cycle.quotas import budget_note, last_calls, recent_notes, record_calls
 from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.offers import OfferProposal, propose_offers
@@ -216,6 +216,7 @@ def reminder_window_start(settings: Settings, state: StateStore | None, today: d
 def compute_messages(
     settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None,
     parts: frozenset[str] = ALL_PARTS, queued: Callable[[list[str]], set[str]] | None = None,
+    quota_notes: tuple[str, ...] = (),
 ) -> list[OutgoingMessage]:
     """Every message due in (since, today] (nothing is written). A digest whose key `queued` says is
     already in the outbox (a rerun) is counted, not rendered again."""
@@ -232,6 +233,7 @@ def compute_messages(
     if DIGESTS in parts and settings.digests.enabled and day is not None:
         digests = cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today)
+        coordinator = replace(coordinator, quota_notes=quota_notes)
         keys = [digest_key(d.cantine.name, day) for d in digests if d.cantine.manager_email]
         known = queued(keys + [coordinator_digest_key(day)] * (coordinator is not None)) if queued else set()
         digests = [d for d in digests if digest_key(d.cantine.name, day) not in known]
@@ -517,7 +519,7 @@ def run_cycle(
                 report.calls = record_calls(settings, state, today, calls_before, calls_made(tables), report.sent)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
-                    detail="\n".join(report.errors), now=report.finished_at,
+                    detail="\n".join(report.errors + [report.quota_note] * bool(report.quota_note)), now=report.finished_at,
                 )
     finally:
         state.close()
@@ -545,7 +547,8 @@ def _cycle(
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
-    messages = compute_messages(settings, dataset, today, report, since, parts, queued=state.known_keys)
+    messages = compute_messages(settings, dataset, today, report, since, parts, queued=state.known_keys,
+                                quota_notes=recent_notes(state, today) if DIGESTS in parts else ())
     report.messages = messages
     def write_problems() -> None:
         # Only a run that computes every kind of problem may remove the ones gone: a sync-only or

@@ -72,6 +72,7 @@ class CoordinatorDigest:
     new_opportunities: tuple[Opportunity, ...]
     new_matches: int
     totals: dict[str, Decimal] = field(default_factory=dict)
+    quota_notes: tuple[str, ...] = ()  # optional work that waited for the API budget this week
 
 
 def first_proposed(dataset: Dataset) -> dict[str, dt.date]:
