@@ -167,7 +167,7 @@ def network_rows(cantines: int, today: dt.date, *, opportunities: int = 5000, mo
 
     questions_template = demo["questions"][0]
     for i in range(n // 2):
-        rows["questions"].append({**questions_template, "Cantine": names[(i * 5) % n], "Posée le": day(-(i % 25)),
+        rows["questions"].append({**questions_template, "Cantine": names[(i * 2) % n], "Posée le": day(-(i % 25)),
                                   "Statut": "Résolue" if i % 3 == 0 else "Ouverte", "Responsable": STAFF[i % 3],
                                   "Répondue le": day(-(i % 25) + 2) if i % 3 == 0 else None})
     for i, cantine in enumerate(open_names):
