@@ -176,7 +176,10 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
             report.rows_written += result.written
     for name, snapshot in snapshots:  # only once the writes they describe were sent
         record = lambda name=name, snapshot=snapshot: state.save_snapshot(name, snapshot)  # noqa: E731
-        record() if after_save is None else after_save.append(record)
+        if after_save is None:
+            record()
+        else:
+            after_save.append(record)
 
 
 def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
@@ -197,7 +200,10 @@ def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateS
     if result.sync is not None:
         snapshot = result.sync.snapshot
         record = lambda: state.save_snapshot(AIDES_SYNC, snapshot)  # noqa: E731
-        record() if after_save is None else after_save.append(record)
+        if after_save is None:
+            record()
+        else:
+            after_save.append(record)
         report.rows_written += result.sync.written
     report.aides = result
     report.problems.extend(result.problems)
