@@ -7,6 +7,7 @@ import datetime as dt
 from automations.cycle.backends import open_state_if_present
 from automations.domain.envois import counts_by_state, describe_counts, envois, retention_start
 from automations.domain.french import pluriel
+from automations.cycle.quotas import usage_lines
 from automations.settings import Settings
 from connectors.state import StateStore
 from automations.worker import job_specs, latest_due, next_due
@@ -71,6 +72,8 @@ def format_status(settings: Settings, now: dt.datetime) -> str:
                 + (f" — {run['detail'].splitlines()[0]}" if run["detail"] else "")
             )
         lines.extend(message_lines(state, settings, now))
+        lines.append(f"Appels aux API en {now.astimezone(settings.timezone).strftime('%m/%Y')} :")
+        lines.extend(usage_lines(settings, state, now.astimezone(settings.timezone).date()))
         holder = state.lock_holder("cycle")
         lines.append(f"Verrou : {'tenu par ' + holder if holder else 'libre'}")
     finally:

@@ -92,10 +92,20 @@ sync_snapshots = sa.Table(
     sa.Column("row_values", sa.Text, nullable=False),  # JSON: column → value
 )
 
+# API calls made, by provider and month (Airtable counts its quota per month and workspace).
+api_calls = sa.Table(
+    "api_calls",
+    metadata,
+    sa.Column("provider", sa.String(50), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # YYYY-MM
+    sa.Column("calls", sa.Integer, nullable=False),
+)
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "outbox, runs", lambda conn: metadata.create_all(conn, tables=[outbox, runs])),
     (2, "locks", lambda conn: metadata.create_all(conn, tables=[locks])),
     (3, "sync snapshots", lambda conn: metadata.create_all(conn, tables=[sync_snapshots])),
+    (4, "api calls", lambda conn: metadata.create_all(conn, tables=[api_calls])),
 ]
 
 PENDING, SENDING, SENT, HELD = "pending", "sending", "sent", "held"
@@ -547,6 +557,25 @@ class StateStore:
                 if found is not None and (value is None or _aware(found) > _aware(value)):  # type: ignore[operator]
                     value = found
         return _aware(value)
+
+    def add_calls(self, month: str, calls: dict[str, int]) -> None:
+        """Add calls made to each provider's count for `month` (YYYY-MM), in one transaction."""
+        with self.engine.begin() as conn:
+            for provider, count in sorted(calls.items()):
+                if count <= 0:
+                    continue
+                insert = (postgresql.insert if self.is_postgresql else sqlite.insert)(api_calls).values(
+                    provider=provider, month=month, calls=count)
+                conn.execute(insert.on_conflict_do_update(
+                    index_elements=["provider", "month"], set_={"calls": api_calls.c.calls + insert.excluded.calls}))
+
+    def calls(self, month: str) -> dict[str, int]:
+        """The calls made to each provider during `month` (YYYY-MM)."""
+        if not sa.inspect(self.engine).has_table("api_calls"):
+            return {}  # a store not migrated since: `cantines status` reads it as it is
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(api_calls.c.provider, api_calls.c.calls).where(api_calls.c.month == month))
+            return {provider: calls for provider, calls in rows}
 
     def last_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

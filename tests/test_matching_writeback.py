@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import openpyxl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,9 @@ from automations.domain.model import Dataset, OfferRollout, PartnerOffer
 from automations.domain.offers import propose_offers
 from automations.cycle.run import RunReport, compute_matching, run_cycle, write_matching
 from automations.settings import Settings, load_settings
+from automations.cycle.writeback import write_tolerantly
+from connectors.errors import InvalidValueError
+from connectors.tables.base import ColumnSpec, TableSpec
 from connectors.tables.memory import MemoryTable
 from connectors.tables.workbook import WorkbookStore
 
@@ -213,3 +217,36 @@ def test_an_offer_is_never_proposed_twice_even_when_its_row_has_a_data_problem(s
              for r in WorkbookStore(settings.workbook.path, timezone=PARIS).table(settings.schema["declinaisons"]).read()]
     assert pairs.count((proposal.offer.name, proposal.cantine.name)) == 1
     assert len(pairs) == len(set(pairs))
+
+
+class Batched(MemoryTable):
+    """A memory table whose backend takes `write_batch` rows per request, all or nothing, and
+    refuses any row whose Nom is « refusé »."""
+
+    def __init__(self, spec, write_batch):  # type: ignore[no-untyped-def]
+        super().__init__(spec)
+        self.write_batch = write_batch
+        self.sizes: list[int] = []
+
+    def create(self, rows):  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        self.sizes.append(len(rows))
+        bad = next((r for r in rows if r.get("Nom") == "refusé"), None)
+        if bad is not None:
+            raise InvalidValueError("refusé", table=self.spec.name, column="Nom", value="refusé")
+        return super().create(rows)
+
+
+@pytest.mark.parametrize(("batch", "sizes"), [
+    pytest.param(None, [25] + [1] * 25, id="workbook-or-sheets-one-call"),  # refused: then row by row
+    pytest.param(10, [10, 10, 5, 1, 1, 1, 1, 1], id="airtable-10-per-request"),
+])
+def test_rows_are_written_in_as_few_calls_as_the_backend_takes(batch: int | None, sizes: list[int]) -> None:
+    spec = TableSpec("t", "T", (ColumnSpec("Nom", "text"),), ("Nom",))
+    table = Batched(spec, batch)
+    rows = [{"Nom": f"ligne {i}"} for i in range(25)]
+    rows[-3] = {"Nom": "refusé"}
+    refused: list[object] = []
+    done = write_tolerantly(table.create, rows, lambda row, _exc: refused.append(row))
+    assert done == 24 and refused == [{"Nom": "refusé"}] and len(table.rows) == 24  # nothing twice
+    assert table.sizes == sizes

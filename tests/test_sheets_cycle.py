@@ -53,7 +53,7 @@ def test_the_hub_on_a_spreadsheet(fake: FakeSheets, make_settings: Callable[...,
     assert not report.errors and len(report.problems) == 7  # the demo's deliberate problems, as on the workbook
     assert report.sent == 29 and report.matches
     assert fake.count("batchGet") == 1  # every tab the run needs, in one request
-    assert fake.count("batchUpdate") == 2  # the write-back in one, the Envois rows and the journal line in the other
+    assert fake.count("batchUpdate") == 1  # the write-back, the Envois rows and the journal line: the hub is written once
     assert fake.count("append") == 6  # one per tab that gets new rows (Envois included)
     journal = fake.values(HUB, "Journal")
     assert len(journal) == 2 and journal[1][2] == "Avertissements"

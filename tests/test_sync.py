@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from automations.cycle.sync import run_sync
+from automations.cycle.sync import read_once, run_sync
 from automations.domain.syncs import MIRROR, TARGET, SyncSpec
 from connectors.tables.base import ColumnSpec, TableSpec
 from connectors.errors import InvalidValueError
@@ -49,6 +49,37 @@ def test_upsert_creates_renames_adds_constants_and_then_writes_nothing() -> None
     calls = hub.write_calls
     second = run_sync(SPEC, sheet, hub, first.snapshot, source_label="Lyon Vaise")
     assert second.written == 0 and second.unchanged == 2 and hub.write_calls == calls
+
+
+class CountingReads(MemoryTable):
+    """A memory table that counts its reads."""
+
+    reads = 0
+
+    def read(self, columns=None):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().read(columns)
+
+
+def test_syncs_into_one_table_read_it_once_and_see_each_others_writes() -> None:
+    hub = CountingReads(HUB)
+    hub.create([{"Cantine": "Cantine du Port", "Mois": M(2026, 1, 1), "Repas servis": 800, "Bénévoles actifs": 30},
+                {"Cantine": "Lyon Vaise", "Mois": M(2026, 1, 1), "Repas servis": 1, "Bénévoles actifs": 1}])
+    once, opened = read_once(hub, {}), {}
+    assert read_once(hub, opened) is read_once(hub, opened)  # one per tab for the run
+    results = []
+    for name in ("Lyon Vaise", "Cantine du Port", "Lyon Vaise"):  # the third sees what the first wrote
+        sheet = MemoryTable(SHEET)
+        sheet.create([{"Mois": M(2026, 1, 1), "Repas": 420, "Bénévoles": 12}, {"Mois": M(2026, 2, 1), "Repas": 390, "Bénévoles": 11}])
+        spec = SyncSpec(**{**SPEC.__dict__, "name": name, "constants": {"Cantine": name}})
+        results.append(run_sync(spec, read_once(sheet, {}), once, None, source_label=name))
+    assert hub.reads == 1
+    assert [(r.created, r.updated, r.unchanged) for r in results] == [(1, 1, 0), (1, 1, 0), (0, 0, 2)]
+    assert hub_values(hub) == [("Cantine du Port", M(2026, 1, 1), 420, 12), ("Cantine du Port", M(2026, 2, 1), 390, 11),
+                               ("Lyon Vaise", M(2026, 1, 1), 420, 12), ("Lyon Vaise", M(2026, 2, 1), 390, 11)]
+    once.update([(next(r.id for r in hub.read() if r.fields["Repas servis"] == 800 or r.fields["Cantine"] == "Cantine du Port"),
+                  {"Cantine": "Lyon Vaise", "Mois": M(2026, 3, 1)})])  # a row moving to another scope
+    assert len(once.read_where({"Cantine": "Lyon Vaise"})) == 3 and len(once.read_where({"Cantine": "Cantine du Port"})) == 1
 
 
 def test_only_differing_cells_are_written_and_other_cantines_untouched() -> None:

@@ -236,6 +236,7 @@ def test_status_shows_runs_due_times_messages_and_the_lock(demo: Settings) -> No
     assert "digests : dernier succès 23/11/2026 09:00" in result.output
     assert "Derniers cycles :" in result.output and "Avertissements" in result.output
     assert "0 en attente" in result.output and "Verrou : libre" in result.output
+    assert "Appels aux API en " in result.output and "aucun appel compté" in result.output  # the workbook is local
     state = store(demo)
     with state.run_lock("cycle"):
         held = CliRunner().invoke(cli, ["status", "--config", str(demo.path)])

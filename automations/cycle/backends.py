@@ -81,6 +81,22 @@ def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
         yield
 
 
+def calls_made(tables: Mapping[str, Table]) -> dict[str, int]:
+    """The requests sent so far by the API clients behind these tables, by provider (each client
+    counts its own, retries included: they count against the quotas too)."""
+    clients: dict[int, tuple[str, Any]] = {}
+    for table in tables.values():
+        if isinstance(table, AirtableTable):
+            clients.setdefault(id(table.base), ("airtable", table.base))
+        elif isinstance(table, SheetsTable):
+            clients.setdefault(id(table.book.http), ("sheets", table.book.http))
+    calls: dict[str, int] = {}
+    for provider, client in clients.values():
+        sent = client.adapter.requests if provider == "airtable" else sum(getattr(client, "sent", {}).values())
+        calls[provider] = calls.get(provider, 0) + sent
+    return calls
+
+
 def ensure_tables(tables: Mapping[str, Table]) -> None:
     """Create what these tables lack; the Airtable ones in one go (one Meta API read)."""
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]

@@ -4,6 +4,7 @@ per set of figures (again, "mis à jour", when they change)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,11 @@ def prepare_drafts(
             problems.append(DataProblem("Modèles de bilans", "templates/reports/bilan.docx", "", draft.title,
                                         f"le brouillon n'a pas pu être préparé : {type(exc).__name__}: {exc}"))
             continue
+        finally:
+            # A draft's chart and document are reference cycles (matplotlib artists, docx parts); with a
+            # large workbook loaded, full collections are rare and a catch-up of a hundred drafts would
+            # hold them all. The young generations are enough, and cost milliseconds.
+            gc.collect(1)
         updated = sent_before(draft_prefix(draft))
         recipient = draft.item.owner_email
         if not recipient:

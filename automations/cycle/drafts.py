@@ -20,12 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage
 from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from connectors.errors import ConfigurationError
 
@@ -38,7 +34,7 @@ from automations.settings import Settings
 
 DOCX_TEMPLATE = "reports/bilan.docx"
 MARKDOWN_TEMPLATE = "reports/bilan.md"
-CHART_WIDTH = Mm(160)
+CHART_WIDTH_MM = 160  # matplotlib and docxtpl (70 MB between them) are imported when a draft is rendered
 NOT_GIVEN = "non renseigné"
 STATUS_WORDS = {MISSING: "manquant", UPCOMING: "à venir"}
 BAR, MISSING_COLOUR, MUTED = "#2f6f4e", "#c0392b", "#8a8a8a"
@@ -184,6 +180,9 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_chart(report: CantineReport, path: Path) -> None:
     """A bar chart of repas servis per month; a month without figures is marked « manquant »."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 3.4), dpi=150)
     FigureCanvasAgg(figure)  # the Agg canvas: no display, no global pyplot state
     axes = figure.add_subplot()
@@ -230,8 +229,11 @@ def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_na
     template_path = templates_dir / DOCX_TEMPLATE
     if not template_path.is_file():
         raise MissingTemplateError(f"fichier de modèle introuvable : {template_path}", template=DOCX_TEMPLATE)
+    from docx.shared import Mm
+    from docxtpl import DocxTemplate, InlineImage
+
     document = DocxTemplate(str(template_path))
-    images = {name: InlineImage(document, str(path), width=CHART_WIDTH) for name, path in charts.items()}
+    images = {name: InlineImage(document, str(path), width=Mm(CHART_WIDTH_MM)) for name, path in charts.items()}
     render_safely(lambda: document.render(draft_context(draft, network_name, images), jinja_env=docx_environment(),
                                           autoescape=True), DOCX_TEMPLATE, templates_dir, "le modèle de bilan Word")
     properties = document.docx.core_properties  # set after rendering: docxtpl renders them unescaped

@@ -207,6 +207,16 @@ def unsubscribe_headers(network: Network, what: str, recipient: str) -> tuple[tu
     return (("List-Unsubscribe", targets[0]),)
 
 
+def digest_key(cantine: str, day: dt.date) -> str:
+    """The idempotency key of a cantine's digest of `day`'s week."""
+    return f"digest:cantine:{cantine}:{week_label(day)}"
+
+
+def coordinator_digest_key(day: dt.date) -> str:
+    """The idempotency key of the coordinator's digest of `day`'s week."""
+    return f"digest:coordination:{week_label(day)}"
+
+
 def digest_messages(
     digests: Iterable[CantineDigest],
     coordinator: CoordinatorDigest | None,
@@ -234,7 +244,7 @@ def digest_messages(
             problems.append(template_problem("digest_cantine", exc))
             continue
         messages.append(OutgoingMessage(
-            key=f"digest:cantine:{cantine.name}:{week}", kind="recapitulatif-cantine",
+            key=digest_key(cantine.name, day), kind="recapitulatif-cantine",
             sender=network.sender_address, to=(cantine.manager_email,), cc=cantine.cc_emails,
             reply_to=network.reply_to, subject=rendered.subject, text=rendered.text, html=rendered.html,
             headers=unsubscribe_headers(network, f"récapitulatif {cantine.name}", cantine.manager_email),
@@ -247,7 +257,7 @@ def digest_messages(
             problems.append(template_problem("digest_coordination", exc))
             return messages, problems
         messages.append(OutgoingMessage(
-            key=f"digest:coordination:{week}", kind="recapitulatif-coordination",
+            key=coordinator_digest_key(day), kind="recapitulatif-coordination",
             sender=network.sender_address, to=(network.coordinator_email,), reply_to=network.reply_to,
             subject=rendered.subject, text=rendered.text, html=rendered.html,
             headers=unsubscribe_headers(network, "récapitulatif de la coordination", network.coordinator_email),

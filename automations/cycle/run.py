@@ -25,7 +25,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
-from automations.cycle.backends import ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
+from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from automations.cycle.backends import open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
@@ -37,8 +37,9 @@ from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotli
 from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
 from automations.domain.envois import Envoi
 from automations.cycle.drafts import network_identity
-from automations.cycle.messages import Network, digest_messages, reminder_messages
+from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain import needs
+from automations.cycle.quotas import budget_note, last_calls, recent_notes, record_calls
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.needs import missing_for, reminder_needs
 from automations.domain.offers import OfferProposal, propose_offers
@@ -47,7 +48,7 @@ from automations.domain.reminders import due_reminders
 from automations.cycle.render import Renderer
 from automations.domain.reports import build_drafts
 from automations.settings import Settings
-from automations.cycle.sync import SyncResult, run_sync
+from automations.cycle.sync import SyncResult, read_once, run_sync
 from automations.settings.syncs import SyncDeclaration
 from automations.cycle.writeback import WriteCounts, replace_rows, upsert_results, write_tolerantly
 
@@ -62,6 +63,7 @@ WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes", "envo
 SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS = "sync", "aides", "matching", "reminders", "digests", "drafts"
 HOTLINE = "hotline"
 ALL_PARTS = frozenset({SYNC, AIDES, MATCHING, REMINDERS, DIGESTS, DRAFTS, HOTLINE})
+OPTIONAL = frozenset({SYNC, AIDES, HOTLINE})  # jobs of these parts only wait when the API budget is short
 
 
 class Stopped(StopRequested):
@@ -114,6 +116,8 @@ class RunReport:
     incomplete: bool = False  # a table the run needs could not be read, or lacks a column
     postponed: list[str] = field(default_factory=list)  # what waits for a complete run, and why (French)
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
+    quota_note: str | None = None  # why optional work waited for the API budget
+    calls: dict[str, int] = field(default_factory=dict)  # API calls made, by provider
     stopped: bool = False
 
     @property
@@ -135,7 +139,7 @@ class RunReport:
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
             "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
-        }
+        } | {f"appels_{provider}": n for provider, n in self.calls.items()}
 
 
 def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[Row]]:
@@ -202,17 +206,20 @@ def waits(dataset: Dataset, needs: Iterable[str], what: str, report: RunReport) 
     return bool(missing)
 
 
-def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport) -> None:
+def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, report: RunReport,
+              after_save: list[Callable[[], None]] | None = None) -> None:
     """Every declared sync, each with its snapshot; one failing (a sheet not shared, a missing file)
     is reported and the others go on. Every side is opened first, so that each spreadsheet is read
-    in one request for all its tabs; the hub's writes are sent together at the end."""
+    in one request for all its tabs; the hub's writes are sent together at the end (or, given
+    `after_save`, by the cycle's own batch: the snapshots are then recorded by it, once saved)."""
     books: dict[str, Any] = {}
+    opened: dict[tuple[int, Any], Any] = {}  # each tab read once for every sync of the run
     sides: list[tuple[SyncDeclaration, Table, Table] | tuple[SyncDeclaration, CantinesError]] = []
     for declaration in settings.syncs:
         try:
             source = open_sync_side(settings, declaration.source, declaration.source_spec, tables, books)
             target = open_sync_side(settings, declaration.target, declaration.target_spec, tables, books)
-            sides.append((declaration, source, target))
+            sides.append((declaration, read_once(source, opened), read_once(target, opened)))
         except CantinesError as exc:
             sides.append((declaration, exc))
     snapshots: list[tuple[str, dict[str, dict[str, Any]]]] = []
@@ -237,11 +244,15 @@ def run_syncs(settings: Settings, tables: dict[str, Table], state: StateStore, r
             report.problems.extend(result.problems)
             report.rows_written += result.written
     for name, snapshot in snapshots:  # only once the writes they describe were sent
-        state.save_snapshot(name, snapshot)
+        record = lambda name=name, snapshot=snapshot: state.save_snapshot(name, snapshot)  # noqa: E731
+        if after_save is None:
+            record()
+        else:
+            after_save.append(record)
 
 
 def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
-                     report: RunReport) -> None:
+                     report: RunReport, after_save: list[Callable[[], None]] | None = None) -> None:
     """The Aides-territoires import, when a token is set; a failing API is reported, the cycle goes on."""
     token = settings.secrets.get("AIDES_TERRITOIRES_TOKEN")
     if not token:
@@ -256,7 +267,12 @@ def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateS
         log.info("aides-territoires import failed: %s", exc)
         return
     if result.sync is not None:
-        state.save_snapshot(AIDES_SYNC, result.sync.snapshot)
+        snapshot = result.sync.snapshot
+        record = lambda: state.save_snapshot(AIDES_SYNC, snapshot)  # noqa: E731
+        if after_save is None:
+            record()
+        else:
+            after_save.append(record)
         report.rows_written += result.sync.written
     report.aides = result
     report.problems.extend(result.problems)
@@ -274,9 +290,11 @@ def reminder_window_start(settings: Settings, state: StateStore | None, today: d
 
 def compute_messages(
     settings: Settings, dataset: Dataset, today: dt.date, report: RunReport, since: dt.date | None = None,
-    parts: frozenset[str] = ALL_PARTS,
+    parts: frozenset[str] = ALL_PARTS, queued: Callable[[list[str]], set[str]] | None = None,
+    quota_notes: tuple[str, ...] = (),
 ) -> list[OutgoingMessage]:
-    """Every message due in (since, today] (pure: nothing is read or written)."""
+    """Every message due in (since, today] (nothing is written). A digest whose key `queued` says is
+    already in the outbox (a rerun) is counted, not rendered again."""
     renderer = Renderer(settings.paths.templates)
     network = Network.from_settings(settings)
     since = since if since is not None else today - dt.timedelta(days=1)
@@ -293,9 +311,15 @@ def compute_messages(
             else cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = None if waits(dataset, needs.COORDINATOR_DIGEST, "récapitulatif de la coordination", report) \
             else replace(coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today),
-                         community=community_summary(dataset, today))
+                         community=community_summary(dataset, today), quota_notes=quota_notes)
+        # a digest already queued this week is not rendered again (a rerun, the worker's catch-up)
+        keys = [digest_key(d.cantine.name, day) for d in digests if d.cantine.manager_email]
+        known = queued(keys + [coordinator_digest_key(day)] * (coordinator is not None)) if queued else set()
+        digests = [d for d in digests if digest_key(d.cantine.name, day) not in known]
+        coordinator = None if coordinator_digest_key(day) in known else coordinator
         digest_mail, problems = digest_messages(digests, coordinator, network, renderer, day, report.to_handle)
-        report.digests = len(digest_mail)
+        report.digests = len(digest_mail) + len(known)
+        report.already_queued += len(known)
         report.problems.extend(problems)
         messages.extend(digest_mail)
     return messages
@@ -545,7 +569,8 @@ def deliver(
 
 
 def journal_row(report: RunReport) -> dict[str, object]:
-    detail = [pluriel(len(report.problems), "problème de données")] + report.errors + report.postponed
+    detail = ([pluriel(len(report.problems), "problème de données")] + report.errors + report.postponed
+              + ([report.quota_note] if report.quota_note else []))
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
@@ -634,6 +659,7 @@ def run_cycle(
         should_stop = lambda: asked() or stop.is_set()  # noqa: E731
     report = RunReport(today=today, started_at=clock(), dry_run=dry_run)
     tables = tables if tables is not None else open_tables(settings)
+    calls_before = calls_made(tables)
     state = open_state(settings)
     try:
         state.migrate(report.started_at)
@@ -652,33 +678,48 @@ def run_cycle(
                     report.skipped = f"{job} already completed at {done.isoformat()}"
                     return report
             run_id = state.start_run(job=job, today=today, now=report.started_at)
+            after_save: list[Callable[[], None]] = []  # sync snapshots: recorded once the hub is saved
             try:
-                _cycle(settings, tables, state, today, clock, report, parts, should_stop, stop)
-            except StopRequested:
-                report.stopped = True
-                report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
-            except CantinesError as exc:
-                report.fatal = True
-                report.errors.append(str(exc))
-                log.info("cycle failed: %s", exc)  # in the summary; the worker logs each job's errors
-            except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
-                report.fatal = True
-                report.errors.append(f"{type(exc).__name__}: {exc}")
-                raise
-            finally:
-                report.finished_at = clock()
-                mask_report(settings, report)
-                try:
-                    with hub_batch(tables):  # the Envois rows and the journal line sent together
-                        _write_envois(settings, tables, state, report.envois, today, report)
+                with hub_batch(tables):  # the hub saved once, at the end (its Envois rows and Journal line included)
+                    try:
+                        if parts <= OPTIONAL:  # an hourly sync, an import, the hotline: only if the API budget allows
+                            report.quota_note = budget_note(settings, state, today, last_calls(state, job))
+                        if report.quota_note is None:
+                            _cycle(settings, tables, state, today, clock, report, parts, should_stop, stop, after_save)
+                    except StopRequested:
+                        report.stopped = True
+                        report.errors.append("arrêt demandé : cycle interrompu entre deux étapes")
+                    except CantinesError as exc:
+                        report.fatal = True
+                        report.errors.append(str(exc))
+                        log.info("cycle failed: %s", exc)  # in the summary; the worker logs each job's errors
+                    except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
+                        report.fatal = True
+                        report.errors.append(f"{type(exc).__name__}: {exc}")
+                        raise
+                    finally:
+                        report.finished_at = clock()
+                        mask_report(settings, report)
+                        try:
+                            _write_envois(settings, tables, state, report.envois, today, report)
+                        except CantinesError as exc:
+                            if str(exc) not in report.errors:
+                                report.errors.append(f"Envois : écriture impossible : {exc}")
+                            log.info("cannot write the Envois table: %s", exc)  # in the summary
                         _write_journal(tables, report)
-                except CantinesError as exc:  # the state store keeps the journal too
-                    if str(exc) not in report.errors:  # not the failure already reported (no workbook at all)
-                        report.errors.append(f"Journal, Envois : écriture impossible : {exc}")
-                    log.info("cannot write the Journal and Envois tables: %s", exc)  # in the summary
+                for record in after_save:
+                    record()
+            except CantinesError as exc:  # the hub could not be saved: nothing of this cycle is in it
+                report.fatal = True
+                if str(exc) not in report.errors:
+                    report.errors.append(str(exc))
+                log.info("cycle failed: %s", exc)  # in the summary
+            finally:
+                report.finished_at = report.finished_at or clock()
+                report.calls = record_calls(settings, state, today, calls_before, calls_made(tables), report.sent)
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
-                    detail="\n".join(report.errors), now=report.finished_at,
+                    detail="\n".join(report.errors + [report.quota_note] * bool(report.quota_note)), now=report.finished_at,
                 )
     finally:
         state.close()
@@ -689,6 +730,7 @@ def _cycle(
     settings: Settings, tables: dict[str, Table], state: StateStore, today: dt.date,
     clock: Callable[[], dt.datetime], report: RunReport, parts: frozenset[str], should_stop: Callable[[], bool],
     stop: threading.Event | None = None,
+    after_save: list[Callable[[], None]] | None = None,
 ) -> None:
     def step() -> None:
         if should_stop():
@@ -697,10 +739,10 @@ def _cycle(
     ensure_tables({code: tables[code] for code in WORKER_TABLES})
     step()
     if SYNC in parts:
-        run_syncs(settings, tables, state, report)
+        run_syncs(settings, tables, state, report, after_save)
         step()
     if AIDES in parts:
-        run_aides_import(settings, tables, state, today, report)
+        run_aides_import(settings, tables, state, today, report, after_save)
         step()
     # before the load: the questions (and answers) it writes are in this run's reminders and digests
     acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
@@ -710,7 +752,8 @@ def _cycle(
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
     report.envois = _relaunch(settings, tables, state, dataset, clock, report)
-    messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts)]
+    messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts, queued=state.known_keys,
+                                                     quota_notes=recent_notes(state, today) if DIGESTS in parts else ())]
     if REMINDERS in parts:
         messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
     report.messages = messages

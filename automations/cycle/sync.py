@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.errors import InvalidValueError, SchemaError
-from connectors.tables.base import Row, Table, Value, comparable, key_of
+from connectors.tables.base import Row, SchemaChanges, Table, Value, comparable, key_of
 
 from automations.domain.model import DataProblem, of_row, row_label
 from automations.cycle.writeback import write_tolerantly
@@ -146,14 +146,110 @@ def run_sync(
 _MISSING = object()
 
 
+class ReadOnce(Table):
+    """A sync side read once per run: every sync into the same table (one per cantine sheet) reads
+    what the first one read, plus the writes made through it since, instead of reading and
+    normalising the whole table again. A deletion forgets what was read (row ids may shift)."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.spec = table.spec
+        self.write_batch = table.write_batch
+        self._rows: list[Row] | None = None
+        self._index: dict[str, int] = {}  # row id → position in _rows
+        # rows by the values of some columns (a sync's constants: « Cantine »), positions in _rows
+        self._scopes: dict[tuple[str, ...], dict[tuple, list[int]]] = {}
+
+    def absent_columns(self) -> tuple[str, ...]:
+        return self.table.absent_columns()
+
+    def _all(self) -> list[Row]:
+        if self._rows is None:
+            self._rows = self.table.read()
+            self._index = {row.id: i for i, row in enumerate(self._rows)}
+            self._scopes = {}
+        return self._rows
+
+    def read(self, columns: Sequence[str] | None = None) -> list[Row]:
+        rows = self._all()
+        if columns is None:
+            return list(rows)
+        return [Row(row.id, {c: row.fields.get(c) for c in columns}, row.position) for row in rows]
+
+    def read_where(self, values: Mapping[str, Value]) -> list[Row]:
+        """The rows whose columns hold `values` (compared after normalisation), all columns, in order."""
+        rows = self._all()
+        if not values:
+            return list(rows)
+        columns = tuple(sorted(values))
+        if columns not in self._scopes:
+            scope: dict[tuple, list[int]] = {}
+            for position, row in enumerate(rows):
+                scope.setdefault(self._scope_key(columns, row.fields), []).append(position)
+            self._scopes[columns] = scope
+        return [rows[i] for i in self._scopes[columns].get(self._scope_key(columns, values), [])]
+
+    @staticmethod
+    def _scope_key(columns: tuple[str, ...], fields: Mapping[str, Value]) -> tuple:
+        return tuple(repr(_jsonable(fields.get(c))) for c in columns)
+
+    def _file(self, position: int, row: Row, before: Row | None = None) -> None:
+        for columns, scope in self._scopes.items():
+            if before is not None:
+                old = self._scope_key(columns, before.fields)
+                if old == self._scope_key(columns, row.fields):
+                    continue
+                scope[old].remove(position)
+            positions = scope.setdefault(self._scope_key(columns, row.fields), [])
+            positions.append(position)
+            if before is not None:
+                positions.sort()  # rows keep their order
+
+    def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
+        created = self.table.create(rows)
+        if self._rows is not None:
+            for row in created:
+                self._index[row.id] = len(self._rows)
+                self._rows.append(row)
+                self._file(len(self._rows) - 1, row)
+        return created
+
+    def update(self, changes: Iterable[tuple[str, Mapping[str, Value]]]) -> int:
+        changes = list(changes)
+        done = self.table.update(changes)
+        if self._rows is not None:
+            for row_id, values in changes:
+                index = self._index.get(row_id)
+                if index is not None:
+                    row = self._rows[index]
+                    self._rows[index] = Row(row.id, {**row.fields, **values}, row.position)
+                    self._file(index, self._rows[index], before=row)
+        return done
+
+    def delete(self, ids: Iterable[str]) -> int:
+        self._rows = None
+        return self.table.delete(ids)
+
+    def ensure_schema(self) -> SchemaChanges:
+        self._rows = None
+        return self.table.ensure_schema()
+
+
+def read_once(table: Table, opened: dict[tuple[int, Any], ReadOnce]) -> ReadOnce:
+    """The run's one ReadOnce for `table`'s tab (`opened` keeps them for the run)."""
+    holder = getattr(table, "store", None) or getattr(table, "book", None) or table
+    return opened.setdefault((id(holder), table.spec), ReadOnce(table))
+
+
 def _source_rows(
     spec: SyncSpec, source: Table, label: str, result: SyncResult
 ) -> dict[tuple, tuple[Row, dict[str, Value]]]:
     """Source rows in scope, mapped to target columns, by key; duplicates reported and skipped."""
     rows: dict[tuple, tuple[Row, dict[str, Value]]] = {}
     first_seen: dict[tuple, str] = {}
-    source_rows = source.read(list(dict.fromkeys([*spec.columns.values(), *spec.where])))
-    require_columns(source, [*spec.columns.values(), *spec.where], label)
+    names = list(dict.fromkeys([*spec.columns.values(), *spec.where]))
+    source_rows = source.read_where(spec.where) if isinstance(source, ReadOnce) else source.read(names)
+    require_columns(source, names, label)
     for row in source_rows:
         if any(not same(row.fields.get(column), value) for column, value in spec.where.items()):
             continue
@@ -178,7 +274,7 @@ def _target_rows(spec: SyncSpec, target: Table) -> dict[tuple, Row]:
     """Target rows in this sync's scope (its constant columns match), by key."""
     names = list(dict.fromkeys([*spec.columns, *spec.constants]))
     rows: dict[tuple, Row] = {}
-    target_rows = target.read(names)
+    target_rows = target.read_where(spec.constants) if isinstance(target, ReadOnce) else target.read(names)
     require_columns(target, names, target.spec.name)
     for row in target_rows:
         if any(not same(row.fields.get(column), value) for column, value in spec.constants.items()):

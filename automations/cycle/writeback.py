@@ -133,9 +133,6 @@ def upsert_results(
     return counts
 
 
-CHUNK = 10  # an Airtable write request is all or nothing, 10 rows at most
-
-
 def recreate(full: Mapping[str, Mapping[str, Value]], creates: list[Mapping[str, Value]]) -> Callable[[list[str]], None]:
     """A `write_tolerantly` callback for updates: a row deleted meanwhile that is still wanted is created
     again (added to `creates`, written after the updates)."""
@@ -148,9 +145,12 @@ def write_tolerantly(
     write: Callable[[list[Any]], Any], items: Sequence[Any], refused: Callable[[Any, InvalidValueError], None],
     gone: Callable[[list[str]], None] | None = None,
 ) -> int:
-    """Write `items` in chunks; a chunk the backend refuses is written row by row, so that one bad
-    value costs only its own row (given to `refused`), never the others nor a duplicate. Rows deleted
-    meanwhile (an update of a row staff just deleted) are not refusals: their ids go to `gone`."""
+    """Write `items` in as few calls as the backend takes all or nothing (`Table.write_batch` rows:
+    10 on Airtable, all of them on a workbook or a spreadsheet); a call the backend refuses is
+    written row by row, so that one bad value costs only its own row (given to `refused`), never
+    the others nor a duplicate. Rows deleted meanwhile (an update of a row staff just deleted) are
+    not refusals: their ids go to `gone`."""
+    size = getattr(getattr(write, "__self__", None), "write_batch", None) or max(len(items), 1)
     done = 0
 
     def attempt(chunk: list[Any]) -> None:
@@ -163,8 +163,8 @@ def write_tolerantly(
             if gone is not None:
                 gone(exc.ids)
 
-    for start in range(0, len(items), CHUNK):
-        chunk = list(items[start:start + CHUNK])
+    for start in range(0, len(items), size):
+        chunk = list(items[start:start + size])
         try:
             attempt(chunk)
             continue

@@ -120,6 +120,7 @@ class CoordinatorDigest:
     questions: tuple[QuestionLine, ...] = ()  # open, oldest first
     upcoming: tuple[DueLine, ...] = ()  # due in the next 30 days
     opportunity_links: dict[str, str] = field(default_factory=dict)  # title → page or row
+    quota_notes: tuple[str, ...] = ()  # optional work that waited for the API budget this week
 
 
 def first_proposed(dataset: Dataset) -> dict[str, dt.date]:

@@ -482,24 +482,28 @@ class LinkIndex:
     def __init__(self) -> None:
         self.names: dict[str, dict[str, str]] = {}  # table code → folded name → name
         self.unknown: set[str] = set()  # tables whose names could not be read
+        self.exact: dict[str, frozenset[str]] = {}  # table code → the names as indexed
 
     def add(self, code: str, names: Iterable[str] | None) -> None:
         """Index `names` in order of preference: the first spelling of a name wins over later ones.
         None: the table's names are not known (not read): links into it are taken as written."""
         if names is None:
             self.names.pop(code, None)
+            self.exact.pop(code, None)
             self.unknown.add(code)
             return
+        self.unknown.discard(code)
         known: dict[str, str] = {}
         for name in names:
             known.setdefault(fold(name), name)
         self.names[code] = known
+        self.exact[code] = frozenset(known.values())
 
     def resolve(self, code: str, table_name: str, name: str) -> str:
         if code in self.unknown:
             return name  # nothing to check against: not a problem of this row
         known = self.names.get(code, {})
-        if name in known.values():
+        if name in self.exact.get(code, ()):
             return name
         if fold(name) in known:
             return known[fold(name)]

@@ -138,6 +138,11 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "cycle_at": Option(str, "07:30"),
         "lock_wait_seconds": Option(int, 60),
     },
+    "quotas": {  # each plan's budget; 0: none. Airtable Free 1,000 calls a month per workspace, Team 100,000
+        "airtable_calls_per_month": Option(int, 0),
+        "sheets_calls_per_month": Option(int, 0),
+        "sendgrid_emails_per_day": Option(int, 0),  # SendGrid's free plan: 100
+    },
     "matching": {
         "min_days_to_prepare": Option(int, 10),
         "threshold": Option(int, 50),
@@ -288,6 +293,12 @@ def _worker_times(values: dict[str, dict[str, Any]], environ: Mapping[str, str])
 def _envois_retention(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
     days = values["envois"]["retention_days"]
     return [] if days >= 1 else [f"[envois] retention_days: expected a number of days ≥ 1, got {days}"]
+
+
+@cross_check
+def _quotas(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    return [f"[quotas] {key}: expected a whole number ≥ 0, got {value}"
+            for key, value in values["quotas"].items() if value < 0]
 
 
 @cross_check

@@ -4,12 +4,12 @@ any mail client), an .html preview, and a line in `index.html` that lists every 
 from __future__ import annotations
 
 import datetime as dt
-import email
 import html
 import os
 import re
 import tempfile
 from email import policy
+from email.parser import BytesHeaderParser
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -122,8 +122,8 @@ class OutboxBackend(MailBackend):
         """List every .eml in the folder, newest first, each linked to its preview."""
         entries = []
         for path in self.folder.glob("*.eml"):
-            with path.open("rb") as handle:
-                parsed = email.message_from_binary_file(handle, policy=policy.default)
+            with path.open("rb") as handle:  # the headers are all the index shows
+                parsed = BytesHeaderParser(policy=policy.default).parse(handle)
             entries.append((_date(parsed), path.stem, parsed))
         entries.sort(key=lambda e: (e[0].isoformat() if e[0] else "", e[1]), reverse=True)
         rows = "".join(

@@ -122,6 +122,8 @@ class Table(abc.ABC):
     """A table of rows with named columns, in some backend."""
 
     spec: TableSpec
+    # The most rows one write request may carry and still be all or nothing (None: any number).
+    write_batch: int | None = None
 
     @abc.abstractmethod
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:

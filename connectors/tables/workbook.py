@@ -92,6 +92,10 @@ class WorkbookStore:
         self._batch_depth = 0
         self._dirty = False
         self.saves = 0
+        # Each tab's header cells and last used row, kept until the book is reloaded: openpyxl finds
+        # them by walking every cell, which a run writing a tab in many calls cannot afford each time.
+        self._headers: dict[str, list[tuple[int, object]]] = {}
+        self._extents: dict[str, int] = {}
 
     def table(self, spec: TableSpec) -> WorkbookTable:
         return WorkbookTable(self, spec)
@@ -139,6 +143,8 @@ class WorkbookStore:
                             f"Impossible d'ouvrir le classeur {self.path} : {_why_unreadable(exc)}"
                         ) from exc
                 self._stamp = stamp
+                self._headers.clear()
+                self._extents.clear()
             return self._book
 
     def lock_file(self) -> Path | None:
@@ -251,10 +257,14 @@ class WorkbookTable(Table):
         """Column index (1-based) of each schema column present in the header row."""
         positions: dict[str, int] = {}
         wanted = {header_key(c.name): c.name for c in self.spec.columns}
-        for cell in next(sheet.iter_rows(min_row=1, max_row=1), ()):
-            name = wanted.get(header_key(cell.value))
+        cells = self.store._headers.get(sheet.title)
+        if cells is None:
+            cells = [(c.column, c.value) for c in next(sheet.iter_rows(min_row=1, max_row=1), ())]
+            self.store._headers[sheet.title] = cells
+        for column, value in cells:
+            name = wanted.get(header_key(value))
             if name is not None and name not in positions:
-                positions[name] = cell.column
+                positions[name] = column
         return positions
 
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
@@ -331,6 +341,7 @@ class WorkbookTable(Table):
             sheet = self._sheet()
             header = self._positions_for(sheet, {n for r in rows for n in r})
             next_row = self._last_used_row(sheet) + 1
+            self.store._extents[sheet.title] = next_row - 1 + len(rows)
             created = []
             for values in rows:
                 for name, value in values.items():
@@ -361,6 +372,7 @@ class WorkbookTable(Table):
             sheet = self._sheet()
             for number in numbers:
                 sheet.delete_rows(number)
+            self.store._extents.pop(sheet.title, None)
             self.store.changed()
             return len(numbers)
 
@@ -386,12 +398,17 @@ class WorkbookTable(Table):
             self.store.changed()
             return True
 
-    @staticmethod
-    def _last_used_row(sheet: Worksheet) -> int:
+    def _last_used_row(self, sheet: Worksheet) -> int:
+        known = self.store._extents.get(sheet.title)
+        if known is not None:
+            return known
+        last = 1
         for number in range(sheet.max_row, 1, -1):
             if any(c.value not in (None, "") for c in sheet[number]):
-                return number
-        return 1
+                last = number
+                break
+        self.store._extents[sheet.title] = last
+        return last
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -417,6 +434,7 @@ class WorkbookTable(Table):
                 last += 1
                 self._add_header(sheet, last, column)
                 changes.added_columns.append(column.name)
+            self.store._headers.pop(sheet.title, None)
             if changes.changed or noted:
                 self.store.changed()
             return changes

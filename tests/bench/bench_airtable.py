@@ -1,5 +1,7 @@
 """Benchmark: one cycle with the hub on Airtable (the local fake), requests against the lower bound
-the API allows, and wall time with 150 ms of latency and 5 requests per second enforced.
+the API allows, and wall time with 150 ms of latency and 5 requests per second enforced. Beside it, a
+per-record peer (one request per record written, as Zapier and Airtable Automations work): the ratio
+of its write requests to ours.
 
 Run with `make bench` or `python -m tests.bench.bench_airtable [--large]`. Prints figures; not a test.
 Lower bound: reads = Σ ceil(rows / 100) over the tables read, writes = Σ ceil(changed rows / 10).
@@ -14,7 +16,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 from automations.cycle.backends import open_tables
@@ -25,40 +26,15 @@ from connectors.tables.airtable.http import Pacer
 
 from ..conftest import PARIS, write_config
 from ..fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .network import network_rows
 
 TODAY = dt.date(2026, 11, 24)
 
 
 def large_rows(today: dt.date) -> dict[str, list[dict]]:
-    """100 cantines × 2,000 opportunités × 5 years of indicateurs, built from the demo's shapes."""
-    rows = demo_rows(today)
-    base_cantine = rows["cantines"][0]
-    departements = ["69", "13", "33", "59", "75", "2A", "974", "35", "31", "67"]
-    rows["cantines"] = [
-        {**base_cantine, "Nom": f"Cantine {i:03d}", "Ville": "Ville", "Département": departements[i % 10],
-         "Email responsable": f"cantine{i:03d}@example.org", "Emails en copie": []}
-        for i in range(100)
-    ]
-    template = rows["opportunites"][0]
-    places = [f"{n:02d}" for n in range(1, 96) if n != 20]  # one département each: most fit no cantine
-    rows["opportunites"] = [
-        {**template, "Titre": f"Opportunité {i:04d}", "Territoires éligibles": [places[i % len(places)]],
-         "Date limite": today + dt.timedelta(days=20 + i % 200), "Statut veille": "Pertinente"}
-        for i in range(2000)
-    ]
-    months = [dt.date(today.year - 5 + (m // 12), m % 12 + 1, 1) for m in range(60)]
-    rows["indicateurs"] = [
-        {"Cantine": f"Cantine {i:03d}", "Mois": month, "Repas servis": 500 + i, "Convives": 300,
-         "Bénévoles actifs": 12, "Heures de bénévolat": Decimal(120), "Animations": 2,
-         "Produits locaux (%)": Decimal("0.4")}
-        for i in range(100) for month in months
-    ]
-    names = {c["Nom"] for c in rows["cantines"]}
-    for code in ("candidatures", "conventions", "echeances", "declinaisons", "questions", "visites"):
-        rows[code] = []  # they name the demo's cantines: left out of the large case
-    rows["offres"] = []
-    assert names
-    return rows
+    """The scale benchmark's network (tests/bench/network.py) at 100 cantines: 5,000 opportunités,
+    60 months of indicateurs, candidatures, conventions and their échéances."""
+    return network_rows(100, today).rows
 
 
 def lower_bound(log: list, rows_by_table: dict[str, int]) -> tuple[int, int]:
@@ -98,20 +74,22 @@ def measure(large: bool) -> None:
             total = len(log)
             floor = (reads + writes + meta) / 5
             rate_limited = sum(1 for r in log if r.status == 429)
+            peer = sum(r.records for r in log if r.kind in ("create", "update", "upsert", "delete"))
             print(f"  {label}: {total} requests ({actual_reads} reads, lower bound {reads}; "
                   f"{actual_writes} writes, lower bound {writes}; {meta} schema), {rate_limited} answered 429; "
                   f"wall time {elapsed:.1f} s vs {floor:.1f} s at 5 requests/s "
-                  f"({(elapsed / floor - 1) * 100:+.0f} %); {report.sent} messages")
+                  f"({(elapsed / floor - 1) * 100:+.0f} %); {report.sent} messages; a per-record peer would send "
+                  f"{peer} write requests ({peer / max(actual_writes, 1):.1f}× ours)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--large", action="store_true", help="also 100 cantines × 2,000 opportunités × 5 years")
+    parser.add_argument("--large", action="store_true", help="also the scale network at 100 cantines (5,000 opportunités, 60 months)")
     args = parser.parse_args()
     print("Airtable cycle, demo size:")
     measure(False)
     if args.large:
-        print("Airtable cycle, 100 cantines × 2,000 opportunités × 60 months of indicateurs:")
+        print("Airtable cycle, 100 cantines × 5,000 opportunités × 60 months of indicateurs (tests/bench/network.py):")
         measure(True)
 
 

@@ -73,6 +73,9 @@ def main() -> None:
                   f"{sum(r.updated for r in report.syncs)} updated, errors: {len(report.errors)}")
             print(f"    requests: {dict(sorted(counts.items()))}")
             print(f"    reads {reads} (lower bound {read_floor}: one batchGet per spreadsheet), writes {writes}")
+            peer = sum(r.written for r in report.syncs)  # one request per record written, as Zapier works
+            if peer:
+                print(f"    a per-record peer would send {peer} write requests ({peer / max(writes, 1):.0f}× ours)")
             quota_floor = (math.ceil(reads / 60) - 1) * 60.0  # 60 reads a minute: the 61st waits for the next
             print(f"    time: {simulated:.1f} s simulated (quota floor ≈ {quota_floor:.0f} s for {reads} reads), "
                   f"{real:.1f} s real")

@@ -52,6 +52,7 @@ AIRTABLE_URL = "https://api.airtable.com"
 AIRTABLE_WEB_URL = "https://airtable.com"  # where staff open a record
 BASE_ID = re.compile(r"app[A-Za-z0-9]{14}")
 PAGE_SIZE = 100  # Airtable's maximum
+MAX_RECORDS_PER_REQUEST = 10  # a write request is all or nothing, 10 records at most
 MAX_MERGE_FIELDS = 3  # performUpsert's maximum
 MAX_LIST_RESTARTS = 3  # listings started again after their offset expired (a long 429 wait, a server restart)
 T = TypeVar("T")
@@ -111,6 +112,7 @@ class AirtableBase:
         # pyairtable's own retries are off: the adapter paces and retries (see airtable_http)
         self.api = Api(token, endpoint_url=endpoint_url, timeout=timeout, retry_strategy=None)  # type: ignore[arg-type]
         adapter = PacedAdapter(self.pacer, sleep=sleep, backoff=retry_backoff, max_rate_limit_wait=max_rate_limit_wait)
+        self.adapter = adapter  # counts the requests sent (`adapter.requests`)
         self.api.session.mount("https://", adapter)
         self.api.session.mount("http://", adapter)
         self.specs: dict[str, TableSpec] = {spec.code: spec for spec in specs}
@@ -276,6 +278,8 @@ class _Outgoing:
 
 class AirtableTable(Table):
     """One table of an Airtable base. Row ids are record ids; rows have no position."""
+
+    write_batch = MAX_RECORDS_PER_REQUEST
 
     def __init__(self, base: AirtableBase, spec: TableSpec):
         self.base = base

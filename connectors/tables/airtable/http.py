@@ -89,6 +89,8 @@ class PacedAdapter(HTTPAdapter):
         self.backoff = tuple(backoff)
         self.rate_limit_pause = rate_limit_pause
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.requests = 0  # requests sent, retries included: what Airtable's monthly quota counts
+        self._count_lock = threading.Lock()
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         retriable = is_idempotent(request)
@@ -96,6 +98,8 @@ class PacedAdapter(HTTPAdapter):
         waited = 0.0
         while True:
             self.pacer.wait()
+            with self._count_lock:
+                self.requests += 1
             try:
                 response = super().send(request, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout):
