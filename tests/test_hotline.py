@@ -338,3 +338,27 @@ def questions_source(settings: Settings) -> list[dict]:
 def text_of(data: bytes) -> str:
     message = email.message_from_bytes(data, policy=policy.default)
     return str(message["Subject"]) + "\n" + message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_rows_are_on_disk_before_messages_are_flagged_even_inside_the_cycles_batch(tmp_path: Path, imap: ImapServer):
+    """The cycle keeps one batch open (the hub saved once, at the end); the hotline's rows are saved
+    anyway before it flags the messages: a save failing at the end cannot lose flagged questions."""
+    from automations.cycle.backends import hub_flush
+
+    settings = hotline_settings(tmp_path, imap)
+    write_demo_workbook(settings, TODAY)
+    imap.deliver(raw("<flush@cantine.example>", "x@ailleurs.example", "Avant la fin du cycle", "Bonjour"))
+    tables = open_tables(settings)
+    seen_on_disk: list[int] = []
+
+    def inside_the_cycle(write):  # type: ignore[no-untyped-def]
+        with hub_batch(tables):  # nested in the cycle's batch, as in run_cycle
+            write()
+            hub_flush(tables)
+        seen_on_disk.append(sum(1 for r in questions(settings) if r.get("Message-ID") == "<flush@cantine.example>"))
+
+    with hub_batch(tables):  # the cycle's own batch, still open while the hotline flags
+        read_hotline(settings, tables["questions"], [], TODAY, renderer=Renderer(settings.paths.templates),
+                     write_batch=inside_the_cycle)
+        assert seen_on_disk == [1]
+        assert "\\Flagged" in dict(imap.state())["<flush@cantine.example>"]

@@ -97,6 +97,23 @@ def calls_made(tables: Mapping[str, Table]) -> dict[str, int]:
     return calls
 
 
+def hub_flush(tables: Mapping[str, Table]) -> None:
+    """Send what the hub's open batch holds now (save the workbook, send the spreadsheet's writes),
+    for a step that must know its rows are written before it goes on (the hotline flags messages)."""
+    seen: set[int] = set()
+    for table in tables.values():
+        holder = getattr(table, "store", None) if isinstance(table, WorkbookTable) else (
+            table.book if isinstance(table, SheetsTable) else None)
+        if holder is None or id(holder) in seen:
+            continue
+        seen.add(id(holder))
+        if isinstance(table, WorkbookTable):
+            if holder._dirty:
+                holder.save()
+        else:
+            holder.flush()
+
+
 def ensure_tables(tables: Mapping[str, Table]) -> None:
     """Create what these tables lack; the Airtable ones in one go (one Meta API read)."""
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]

@@ -26,7 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.cycle.backends import open_workbook_problems
+from automations.cycle.backends import hub_flush, open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
 from automations.domain.french import pluriel
@@ -169,11 +169,6 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
         except BackendError as exc:
             report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
             report.incomplete = True
-            if isinstance(exc, SchemaError):  # a tab deleted or renamed: staff fix it, in Problèmes too
-                report.problems.append(DataProblem(
-                    table.spec.name, "onglet entier", "", "",
-                    f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
-                ))
             log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
     return rows
 
@@ -679,6 +674,7 @@ def run_cycle(
                     return report
             run_id = state.start_run(job=job, today=today, now=report.started_at)
             after_save: list[Callable[[], None]] = []  # sync snapshots: recorded once the hub is saved
+            bug: Exception | None = None  # raised for the caller once the run is journaled and saved
             try:
                 with hub_batch(tables):  # the hub saved once, at the end (its Envois rows and Journal line included)
                     try:
@@ -696,16 +692,11 @@ def run_cycle(
                     except Exception as exc:  # a bug: recorded as a failed run, then raised for the caller
                         report.fatal = True
                         report.errors.append(f"{type(exc).__name__}: {exc}")
-                        raise
+                        bug = exc  # not raised inside the batch: the Journal line and Envois rows are still sent
                     finally:
                         report.finished_at = clock()
                         mask_report(settings, report)
-                        try:
-                            _write_envois(settings, tables, state, report.envois, today, report)
-                        except CantinesError as exc:
-                            if str(exc) not in report.errors:
-                                report.errors.append(f"Envois : écriture impossible : {exc}")
-                            log.info("cannot write the Envois table: %s", exc)  # in the summary
+                        _write_envois(settings, tables, state, report.envois, today, report)
                         _write_journal(tables, report)
                 for record in after_save:
                     record()
@@ -717,10 +708,13 @@ def run_cycle(
             finally:
                 report.finished_at = report.finished_at or clock()
                 report.calls = record_calls(settings, state, today, calls_before, calls_made(tables), report.sent)
+                mask_report(settings, report)  # errors added since (the journal, the save) masked too
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
                     detail="\n".join(report.errors + [report.quota_note] * bool(report.quota_note)), now=report.finished_at,
                 )
+            if bug is not None:
+                raise bug
     finally:
         state.close()
     return report
@@ -815,8 +809,9 @@ def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, re
     questions = tables["questions"]
 
     def in_batch(write: Callable[[], None]) -> None:
-        with hub_batch(tables):  # saved (workbook) or sent before the messages are flagged
+        with hub_batch(tables):
             write()
+            hub_flush(tables)  # saved (workbook) or sent before the messages are flagged, even inside the cycle's batch
 
     try:
         # the cantines' addresses, to recognise senders (their problems are reported by the load)
@@ -894,6 +889,6 @@ def _write_envois(settings: Settings, tables: dict[str, Table], state: StateStor
                                timezone=settings.timezone)
     except CantinesError as exc:
         report.errors.append(f"{step.table.spec.name} : écriture impossible : {exc}")
-        log.error("cannot write the Envois table: %s", exc)
+        log.info("cannot write the Envois table: %s", exc)  # in the summary
         return
     report.rows_written += written.written + written.deleted
