@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.aides_territoires import AidesTerritoiresClient
-from connectors.errors import ConfigurationError
 from connectors.tables.base import Table
 from connectors.tables.memory import MemoryTable
 

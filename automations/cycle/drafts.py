@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from jinja2 import StrictUndefined, TemplateNotFound, TemplateSyntaxError
+from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from connectors.errors import ConfigurationError
 
-from automations.cycle.render import MissingTemplateError, TemplateFailure, make_environment, render_safely, why_it_failed
+from automations.cycle.render import MissingTemplateError, load_template, make_environment, render_safely
 from automations.domain.french import FILTERS, LOCALE, NBSP, expect, nombre, pourcent
 from automations.domain.reports import (
     MISSING, REPORTED, TO_COMPLETE, UPCOMING, CantineReport, Draft, Identity, IndicatorTotal, MonthLine,
@@ -244,17 +243,7 @@ def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_na
     docx_path = out_dir / f"{stem}.docx"
     write_atomically(docx_path, lambda target: document.save(str(target)))
 
-    try:
-        template = text_environment(templates_dir).get_template(MARKDOWN_TEMPLATE)
-    except TemplateNotFound as exc:
-        if exc.name != MARKDOWN_TEMPLATE:
-            raise TemplateFailure(f"le modèle de bilan Markdown ne peut pas être rendu ({MARKDOWN_TEMPLATE}) : "
-                                  f"{why_it_failed(exc)}", template=MARKDOWN_TEMPLATE) from exc
-        raise MissingTemplateError(f"fichier de modèle introuvable : {templates_dir / exc.name}",
-                                   template=MARKDOWN_TEMPLATE) from None
-    except TemplateSyntaxError as exc:
-        raise TemplateFailure(f"le modèle de bilan Markdown ne peut pas être rendu ({MARKDOWN_TEMPLATE}, ligne "
-                              f"{exc.lineno}) : {why_it_failed(exc)}", template=MARKDOWN_TEMPLATE) from exc
+    template = load_template(text_environment(templates_dir), MARKDOWN_TEMPLATE, templates_dir, "le modèle de bilan Markdown")
     relative = {name: path.name for name, path in charts.items()}  # the PNGs sit beside the Markdown
     text = render_safely(lambda: template.render(draft_context(draft, network_name, relative)), MARKDOWN_TEMPLATE,
                          templates_dir, "le modèle de bilan Markdown")

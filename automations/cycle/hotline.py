@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectors.errors import BackendError, CantinesError, InvalidValueError
+from connectors.errors import InvalidValueError
 from connectors.mail import OutgoingMessage
 from connectors.mail.imap import Mailbox, MailboxMessage, parse_imap_url
 from connectors.tables.base import Table
@@ -153,7 +153,3 @@ def acknowledgement(question: NewQuestion, network: Network, renderer: Renderer,
         html=rendered.html,
         headers=(("In-Reply-To", message.message_id), ("References", references), ("Auto-Submitted", "auto-replied")),
     )
-
-
-def describe_failure(exc: CantinesError) -> str:
-    return f"hotline : boîte aux lettres illisible : {exc}" if isinstance(exc, BackendError) else f"hotline : {exc}"

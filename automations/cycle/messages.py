@@ -227,7 +227,6 @@ def digest_messages(
 ) -> tuple[list[OutgoingMessage], list[DataProblem]]:
     """The week's digests: one per cantine (its own data only), one for the coordinator (with the
     messages held or refused, `envois`, and what to do about them)."""
-    week = week_label(day)
     messages: list[OutgoingMessage] = []
     problems: list[DataProblem] = []
     for digest in digests:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2 import Environment, FileSystemLoader, Template, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from connectors.errors import CantinesError, ConfigurationError
@@ -115,6 +115,21 @@ def make_environment(folder: Path, *, autoescape: bool) -> ImmutableSandboxedEnv
     return env
 
 
+def load_template(env: Environment, path: str, templates: Path, what: str) -> Template:
+    """A template by its path under the templates folder: a missing file is a MissingTemplateError; a
+    syntax error, or an {% include %} of a missing file, a TemplateFailure naming the file (and line)."""
+    try:
+        return env.get_template(path)
+    except TemplateNotFound as exc:
+        if exc.name != path:  # an {% include %} of the template: its slip
+            raise TemplateFailure(f"{what} ne peut pas être rendu ({path}) : {why_it_failed(exc)}",
+                                  template=path) from exc
+        raise MissingTemplateError(f"fichier de modèle introuvable : {templates / path}", template=path) from None
+    except TemplateSyntaxError as exc:
+        raise TemplateFailure(f"{what} ne peut pas être rendu ({path}, ligne {exc.lineno}) : {why_it_failed(exc)}",
+                              template=path) from exc
+
+
 class Renderer:
     """Renders `emails/<name>/subject.txt`, `body.txt` and `body.html` from the templates folder."""
 
@@ -127,17 +142,7 @@ class Renderer:
         parts: dict[str, str] = {}
         for part, env in (("subject.txt", self.text_env), ("body.txt", self.text_env), ("body.html", self.html_env)):
             path = f"emails/{name}/{part}"
-            try:
-                template = env.get_template(path)
-            except TemplateNotFound as exc:
-                if exc.name != path:  # an {% include %} of the template: its slip
-                    raise TemplateFailure(f"le modèle « {name} » ne peut pas être rendu ({path}) : "
-                                          f"{why_it_failed(exc)}", template=path) from exc
-                raise MissingTemplateError(f"fichier de modèle introuvable : {self.templates / path}",
-                                           template=path) from None
-            except TemplateSyntaxError as exc:
-                raise TemplateFailure(f"le modèle « {name} » ne peut pas être rendu ({path}, ligne {exc.lineno}) : "
-                                      f"{why_it_failed(exc)}", template=path) from exc
+            template = load_template(env, path, self.templates, f"le modèle « {name} »")
             parts[part] = render_safely(lambda: template.render(context), path, self.templates, f"le modèle « {name} »")
         text = re.sub(r"\n[ \t]*(\n[ \t]*)+\n", "\n\n", parts["body.txt"])  # blocks left empty by conditions
         subject = parts["subject.txt"]

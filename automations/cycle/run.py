@@ -28,7 +28,8 @@ from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
 from automations.cycle.backends import hub_flush, open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
-from automations.domain.digests import WEEKDAYS, cantine_digests, coordinator_digest, digest_day
+from automations.domain.digests import cantine_digests, coordinator_digest, digest_day
+from automations.domain.weekdays import WEEKDAYS
 from automations.domain.french import pluriel
 from automations.cycle.draft_delivery import prepare_drafts
 from automations.cycle.events import event_mail

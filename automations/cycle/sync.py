@@ -21,7 +21,7 @@ from connectors.tables.base import Row, SchemaChanges, Table, Value, comparable,
 
 from automations.domain.model import DataProblem, of_row, row_label
 from automations.cycle.writeback import write_tolerantly
-from automations.domain.syncs import MIRROR, SOURCE, TARGET, UPSERT, SyncSpec
+from automations.domain.syncs import MIRROR, SOURCE, SyncSpec
 
 @dataclass
 class SyncResult:

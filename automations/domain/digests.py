@@ -20,7 +20,6 @@ from automations.domain.business_days import is_business_day
 from automations.domain.matching import CollectiveSuggestion, Match
 from automations.domain.model import Application, Cantine, Dataset, DueItem, Opportunity, Question
 from automations.domain.offers import OfferProposal
-from automations.domain.weekdays import WEEKDAYS
 
 NEW_DAYS = 7
 HORIZON_DAYS = 30

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from automations.domain.business_days import business_day_on_or_after, business_day_on_or_before
-from automations.domain.model import Cantine, Dataset, Event, Registration
+from automations.domain.model import Cantine, Dataset, Event
 
 REMINDER_DAYS = (7, 1)
 UPCOMING_DAYS = 30
@@ -189,7 +189,3 @@ def community_summary(dataset: Dataset, today: dt.date) -> CommunitySummary:
                                       or last_seen[c.name] < today - dt.timedelta(days=UNSEEN_DAYS))
     )
     return CommunitySummary(upcoming, tuple(sorted(attended.items(), key=lambda kv: (-kv[1], kv[0]))), unseen)
-
-
-def registrations_of(dataset: Dataset, event: Event) -> list[Registration]:
-    return [r for r in dataset.inscriptions if r.event == event.title]
