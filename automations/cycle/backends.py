@@ -107,11 +107,7 @@ def hub_flush(tables: Mapping[str, Table]) -> None:
         if holder is None or id(holder) in seen:
             continue
         seen.add(id(holder))
-        if isinstance(table, WorkbookTable):
-            if holder._dirty:
-                holder.save()
-        else:
-            holder.flush()
+        holder.flush()
 
 
 def ensure_tables(tables: Mapping[str, Table]) -> None:

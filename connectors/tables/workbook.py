@@ -112,6 +112,12 @@ class WorkbookStore:
                 if self._batch_depth == 0 and self._dirty:
                     self.save()
 
+    def flush(self) -> None:
+        """Save now what the open batch holds (a step that must know its rows are on disk)."""
+        with self._lock:
+            if self._dirty:
+                self.save()
+
     def changed(self) -> None:
         """Called after each write: save now, or at the end of the current batch."""
         self._dirty = True
