@@ -307,7 +307,7 @@ def compute_messages(
 ) -> list[OutgoingMessage]:
     """Every message due in (since, today] (nothing is written). A digest whose key `queued` says is
     already in the outbox (a rerun) is counted, not rendered again."""
-    renderer = Renderer(settings.paths.templates)
+    renderer = Renderer(settings.paths.templates, settings.base)
     network = Network.from_settings(settings)
     since = since if since is not None else today - dt.timedelta(days=1)
     messages: list[OutgoingMessage] = []
@@ -782,7 +782,7 @@ def _cycle(
             build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings)),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
             out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
-            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),
+            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates, settings.base),
         )
         report.drafts = len(prepared)
         report.draft_files = [p.files.docx for p in prepared]
@@ -822,7 +822,7 @@ def community_messages(
     if "events" in switch_off(settings, report):
         return []
     due = event_messages(dataset, today, since, invited_before=was_queued)
-    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates),
+    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates, settings.base),
                                     settings.timezone, now)
     report.problems.extend(problems)
     return messages
@@ -846,7 +846,7 @@ def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, re
                                  settings.timezone).cantines
         questions.ensure_schema()  # Expéditeur, Pièces jointes, Message-ID: added if missing, nothing removed
         result = read_hotline(settings, questions, list(cantines), today,
-                              renderer=Renderer(settings.paths.templates), write_batch=in_batch)
+                              renderer=Renderer(settings.paths.templates, settings.base), write_batch=in_batch)
     except CantinesError as exc:
         report.errors.append(f"hotline : boîte aux lettres ou table Questions inutilisable : {exc}")
         log.info("hotline failed: %s", exc)

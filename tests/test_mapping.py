@@ -1,0 +1,291 @@
+"""A team's own base (`[tables] mapping = "mapping.toml"`): the file checked at start, tables read and
+written under the team's names on every backend, staff reading their names, features the base
+cannot have switched off, and a cycle on a renamed base giving what the shipped schema gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+from collections import Counter
+from collections.abc import Callable
+from email import policy
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from automations.cli import cli
+from automations.cycle.backends import ensure_tables, hub_batch, open_tables
+from automations.cycle.run import RunReport, run_cycle
+from automations.demo import demo_rows, fill_tables
+from automations.settings import Settings, load_settings
+from connectors.errors import ConfigurationError
+from connectors.tables.airtable.http import Pacer
+from connectors.tables.mapped import MappedTable
+
+from .conftest import PARIS, write_config
+from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .fakes.sheets import FakeSheets, service_account_info
+
+TODAY = dt.date(2026, 11, 24)
+ACCOUNT = "robot@cantines.iam.gserviceaccount.com"
+
+# A team's base: other table names, other column names, other wordings, a column it does not have.
+TEAM_MAPPING = """\
+# Names of this base. Left: the worker's names. Right: this base's names.
+[tables.cantines]
+name = "Réseau"
+
+[tables.cantines.columns]
+"Nom" = "Nom de la cantine"
+"Email responsable" = "Mail du/de la responsable"
+"Thématiques" = "Thèmes"
+"Date d'ouverture" = false
+
+[tables.cantines.choices."Statut"]
+"Ouverte" = "Active"
+"En montage" = ["En création", "Projet"]
+
+[tables.cantines.choices."Thématiques"]
+"Lien social" = "Convivialité"
+
+[tables.opportunites]
+name = "Veille"
+
+[tables.opportunites.columns]
+"Titre" = "Intitulé de l'appel"
+"Date limite" = "Date de clôture"
+"Statut veille" = "Statut"
+
+[tables.opportunites.choices."Statut veille"]
+"À qualifier" = "À étudier"
+"Pertinente" = "Retenue"
+"Écartée" = "Non retenue"
+
+[tables.echeances]
+name = "Suivi des échéances"
+
+[tables.echeances.columns]
+"Date d'échéance" = "Pour le"
+"Responsable" = "Suivi par"
+
+[tables.echeances.choices."Statut"]
+"À venir" = "À faire"
+"Envoyée" = "Rendue"
+
+[tables.candidatures.choices."Statut"]
+"Déposée" = "Dossier déposé"
+
+[tables.correspondances]
+name = "Pistes"
+
+[tables.correspondances.columns]
+"Opportunité" = "Appel"
+"Statut" = "Suite donnée"
+
+[tables.correspondances.choices."Statut"]
+"Proposée" = "Nouvelle"
+
+[tables.problemes]
+name = "À corriger"
+"""
+
+
+def write_mapping(folder: Path, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mapping.toml").write_text(text, encoding="utf-8")
+
+
+def clock() -> dt.datetime:
+    return dt.datetime(2026, 11, 24, 7, 30, tzinfo=PARIS)
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+
+def test_a_mapping_renames_tables_columns_and_choices(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    write_mapping(tmp_path / "deploy", TEAM_MAPPING)
+    settings = make_settings(tables='mapping = "mapping.toml"')
+    base = settings.base
+    # the worker's code reads the shipped columns, in tables named as staff know them
+    assert settings.schema["cantines"].name == "Réseau"
+    assert settings.schema["cantines"].column_names[0] == "Nom"
+    assert settings.schema["cantines"].column("Statut").choices == ("Ouverte", "En montage", "En pause", "Fermée")
+    # the base's schema: what `cantines init` creates, without the column the base does not have
+    cantines = base.base_schema()["cantines"]
+    assert cantines.name == "Réseau" and cantines.primary == "Nom de la cantine" and cantines.key == ("Nom de la cantine",)
+    assert "Date d'ouverture" not in cantines.column_names and "Mail du/de la responsable" in cantines.column_names
+    assert cantines.column("Statut").choices == ("Active", "En création", "Projet", "En pause", "Fermée")
+    assert base.base_schema()["partenaires"] == settings.schema["partenaires"]  # left out: shipped names
+    assert base.unmapped() == {"cantines": frozenset({"Date d'ouverture"})}
+    assert not base.identity and make_settings(folder="plain").base.identity
+
+
+def test_every_problem_of_a_mapping_file_at_once(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    write_mapping(tmp_path / "deploy", """\
+version = 2
+[tables.cantine]
+name = "Réseau"
+[tables.cantines]
+nom = "Réseau"
+name = "Partenaires"
+[tables.cantines.columns]
+"Nom" = false
+"Ville" = false
+"Email" = "Mail"
+"Responsable" = "Association"
+"Budget annuel" = 12
+[tables.cantines.choices."Statut"]
+"Ouvert" = "Active"
+"En pause" = "Fermée"
+[tables.cantines.choices."Ville"]
+"Lyon" = "Lyon"
+[tables.journal]
+absent = true
+""")
+    with pytest.raises(ConfigurationError) as caught:
+        make_settings(tables='mapping = "mapping.toml"')
+    problems = caught.value.problems
+    expected = [
+        "unknown key 'version'",
+        "[tables.cantine]: unknown table",
+        "[tables.cantines]: unknown key 'nom'",
+        "'Nom': cannot be false: it is its first column",
+        "'Ville': cannot be false: it is a required column",
+        "unknown column 'Email' of cantines",
+        "'Association' names both 'Association' and 'Responsable'",
+        "'Budget annuel': expected the column's name in this base, or false, got 12",
+        "unknown choice 'Ouvert'",
+        "'Fermée' stands for both 'En pause' and 'Fermée'",
+        "\"Ville\": 'Ville' has no choices to map",
+        "[tables.journal] absent: the worker writes this table",
+        "table name 'Partenaires' is given to both [tables.cantines] and [tables.partenaires]",
+    ]
+    for text in expected:
+        assert any(text in p for p in problems), (text, problems)
+    assert all(p.startswith("[tables] mapping: mapping.toml") for p in problems)
+
+
+def test_a_missing_mapping_file_is_one_clear_error(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_settings(tables='mapping = "absent.toml"')
+    assert any("mapping: file not found" in p and "absent.toml" in p for p in caught.value.problems)
+
+
+# -- the wrapper, on each backend ----------------------------------------------------------------
+
+SPLIT_MAPPING = TEAM_MAPPING.replace('name = "Réseau"', 'name = ["Cantines Nord", "Cantines Sud"]')
+
+CANTINES = [
+    {"Nom": "La Cantine du Nord", "Statut": "Ouverte", "Ville": "Lille", "Département": "59",
+     "Thématiques": ["Lien social", "Insertion"], "Email responsable": "nord@example.org", "Reçoit les emails": True},
+    {"Nom": "La Cantine en projet", "Statut": "En montage", "Ville": "Lyon", "Département": "69"},
+]
+
+
+def check_round_trip(table: MappedTable, raw_rows: Callable[[str], list[dict]]) -> None:
+    """Rows written under the shipped names land under the base's; read back under the shipped names."""
+    created = table.create(CANTINES)
+    assert [r.fields["Nom"] for r in created] == ["La Cantine du Nord", "La Cantine en projet"]
+    stored = raw_rows(table.parts[0].spec.name)
+    assert stored[0]["Nom de la cantine"] == "La Cantine du Nord" and stored[0]["Statut"] == "Active"
+    assert stored[0]["Mail du/de la responsable"] == "nord@example.org"
+    assert stored[1]["Statut"] == "En création"  # several wordings: the first is the one written
+    assert "Date d'ouverture" not in stored[0] and "Nom" not in stored[0]
+    rows = {r.fields["Nom"]: r for r in table.read()}
+    assert rows["La Cantine du Nord"].fields["Statut"] == "Ouverte"
+    assert rows["La Cantine du Nord"].fields["Thématiques"] == ["Lien social", "Insertion"]
+    assert rows["La Cantine du Nord"].fields["Email responsable"] == "nord@example.org"
+    assert rows["La Cantine en projet"].fields["Statut"] == "En montage"
+    assert rows["La Cantine du Nord"].fields["Date d'ouverture"] is None
+    assert table.absent_columns() == ()  # a column mapped to false is no missing column
+    # update and upsert by the shipped key
+    table.update([(rows["La Cantine en projet"].id, {"Statut": "Ouverte"})])
+    result = table.upsert([{"Nom": "La Cantine du Nord", "Ville": "Roubaix"},
+                           {"Nom": "Nouvelle", "Statut": "En pause", "Ville": "Metz", "Département": "57"}], ["Nom"])
+    assert (len(result.created), len(result.updated)) == (1, 1)
+    read = {r.fields["Nom"]: r.fields for r in table.read()}
+    assert read["La Cantine en projet"]["Statut"] == "Ouverte" and read["La Cantine du Nord"]["Ville"] == "Roubaix"
+    assert read["Nouvelle"]["Statut"] == "En pause"  # a choice the mapping leaves alone keeps its wording
+    assert {r["Statut"] for r in raw_rows(table.parts[0].spec.name)} == {"Active", "En pause"}
+
+
+def test_the_workbook_through_the_mapping(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    write_mapping(tmp_path / "deploy", SPLIT_MAPPING)
+    settings = make_settings(tables='mapping = "mapping.toml"')
+    tables = open_tables(settings, create=True)
+    with hub_batch(tables):
+        ensure_tables(tables)
+    cantines = tables["cantines"]
+    assert isinstance(cantines, MappedTable) and [p.spec.name for p in cantines.parts] == ["Cantines Nord", "Cantines Sud"]
+
+    def raw_rows(tab: str) -> list[dict]:
+        sheet = openpyxl.load_workbook(settings.workbook.path)[tab]
+        header = [c.value for c in sheet[1]]
+        return [dict(zip(header, (c.value for c in row))) for row in sheet.iter_rows(min_row=2)]
+
+    check_round_trip(cantines, raw_rows)
+    # staff keep some cantines in a second tab, in their own wordings (any case): read from both
+    book = openpyxl.load_workbook(settings.workbook.path)
+    sud = book["Cantines Sud"]
+    header = [c.value for c in sud[1]]
+    line = {"Nom de la cantine": "La Cantine du Sud", "Statut": "projet", "Ville": "Nice", "Département": "06",
+            "Thèmes": "Convivialité, Culture"}
+    sud.append([line.get(h) for h in header])
+    book.save(settings.workbook.path)
+    tables = open_tables(settings)
+    rows = {r.fields["Nom"]: r for r in tables["cantines"].read()}
+    assert rows["La Cantine du Sud"].fields["Statut"] == "En montage"
+    assert rows["La Cantine du Sud"].fields["Thématiques"] == ["Lien social", "Culture"]
+    assert rows["La Cantine du Sud"].id.startswith("1:") and rows["Nouvelle"].id.startswith("0:")
+    tables["cantines"].update([(rows["La Cantine du Sud"].id, {"Statut": "Ouverte"})])
+    tables["cantines"].delete([rows["Nouvelle"].id])
+    assert [r["Statut"] for r in raw_rows("Cantines Sud")] == ["Active"]
+    assert "Nouvelle" not in {r["Nom de la cantine"] for r in raw_rows("Cantines Nord")}
+
+
+def test_airtable_through_the_mapping(tmp_path: Path) -> None:
+    write_mapping(tmp_path, TEAM_MAPPING)
+    with FakeAirtable(rate_limit=None) as fake:
+        environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": fake.url}
+        settings = load_settings(write_config(tmp_path, tables='backend = "airtable"\nmapping = "mapping.toml"'), environ)
+        tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+        ensure_tables(tables)
+
+        def raw_rows(name: str) -> list[dict]:
+            return fake.rows(name)
+
+        check_round_trip(tables["cantines"], raw_rows)  # type: ignore[arg-type]
+        # a link column under the base's name: échéances name their convention and cantine
+        fields = {f["name"]: f["type"] for f in fake.table_model("Suivi des échéances")["fields"]}
+        assert fields["Pour le"] == "date" and fields["Convention"] == "multipleRecordLinks"
+        assert fields["Suivi par"] == "email" and "Date d'échéance" not in fields
+
+
+def test_google_sheets_through_the_mapping(tmp_path: Path) -> None:
+    write_mapping(tmp_path, TEAM_MAPPING)
+    with FakeSheets() as fake:
+        hub = "1HubDesCantinesDeLEquipe0000000000000000000"
+        fake.add_spreadsheet(hub, title="Hub", shared_with=[ACCOUNT])
+        environ = {"GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(service_account_info(ACCOUNT, fake.token_uri)),
+                   "GOOGLE_SHEETS_ENDPOINT_URL": fake.url}
+        settings = load_settings(write_config(tmp_path, tables='backend = "sheets"\nmapping = "mapping.toml"',
+                                              sheets=f'spreadsheet = "{hub}"'), environ)
+        tables = open_tables(settings)
+        with hub_batch(tables):
+            ensure_tables(tables)
+
+        def raw_rows(tab: str) -> list[dict]:
+            values = fake.values(hub, tab)
+            return [dict(zip(values[0], row)) for row in values[1:]]
+
+        check = tables["cantines"]
+        assert isinstance(check, MappedTable)
+
+        def written(tab: str) -> list[dict]:
+            check.parts[0].book.flush()  # type: ignore[attr-defined]
+            return raw_rows(tab)
+
+        check_round_trip(check, written)
