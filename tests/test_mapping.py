@@ -289,3 +289,114 @@ def test_google_sheets_through_the_mapping(tmp_path: Path) -> None:
             return raw_rows(tab)
 
         check_round_trip(check, written)
+
+
+# -- full cycles on teams' bases ---------------------------------------------------------------
+
+
+def outbox(settings: Settings) -> dict[str, tuple[str, str, str]]:
+    """Each message queued: its key → (recipients, subject, text)."""
+    found = {}
+    for path in Path(settings.mail.outbox_dir).glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        found[str(message["X-Cantines-Key"])] = (str(message["To"]), str(message["Subject"]), text)
+    return found
+
+
+def assert_same_results(team: Settings, team_report: RunReport, shipped: Settings, shipped_report: RunReport,
+                        tables_of: Callable[[Settings], dict] = open_tables) -> None:
+    """A cycle on a team's base gives what the same data gives in the shipped schema."""
+    assert not team_report.errors and not shipped_report.errors, (team_report.errors, shipped_report.errors)
+    assert sorted((m.key, m.score) for m in team_report.matches) == sorted((m.key, m.score) for m in shipped_report.matches)
+    assert team_report.matches and team_report.reminders > 0 and team_report.digests > 0 and team_report.drafts > 0
+    counts = {k: v for k, v in team_report.counts.items() if not k.startswith("appels_")}
+    assert counts == {k: v for k, v in shipped_report.counts.items() if not k.startswith("appels_")}
+    assert [p.offer.name for p in team_report.offer_proposals] == [p.offer.name for p in shipped_report.offer_proposals]
+    assert Counter(p.value for p in team_report.problems) == Counter(p.value for p in shipped_report.problems)
+    team_sent, shipped_sent = outbox(team), outbox(shipped)
+    assert {k: v[:2] for k, v in team_sent.items()} == {k: v[:2] for k, v in shipped_sent.items()}
+    # the rows the worker wrote, read back under the shipped names
+    def written(settings: Settings, code: str, columns: tuple[str, ...]) -> Counter:
+        return Counter(tuple(str(r.fields.get(c)) for c in columns) for r in tables_of(settings)[code].read())
+
+    assert written(team, "correspondances", ("Clé", "Score", "État", "Statut", "Proposée le")) == \
+        written(shipped, "correspondances", ("Clé", "Score", "État", "Statut", "Proposée le"))
+    assert written(team, "suggestions", ("Opportunité", "Cantines", "État")) == \
+        written(shipped, "suggestions", ("Opportunité", "Cantines", "État"))
+    assert written(team, "declinaisons", ("Offre", "Cantine", "Statut")) == \
+        written(shipped, "declinaisons", ("Offre", "Cantine", "Statut"))
+    assert len(tables_of(team)["problemes"].read()) == len(tables_of(shipped)["problemes"].read())
+    assert any(note.startswith("vie du réseau (événements, invitations, rappels) : désactivé (pas de table Événements ;")
+               for note in team_report.features_off), team_report.features_off
+    assert not team_report.postponed and not team_report.incomplete  # what the base lacks is no incomplete read
+
+
+def test_a_cycle_on_the_nord_workbook_equals_the_shipped_schema(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    from automations.demo import write_demo_workbook
+
+    from .foreign_bases import WORKBOOK
+
+    write_mapping(tmp_path / "nord", WORKBOOK.mapping)
+    team = make_settings(folder="nord", tables='mapping = "mapping.toml"')
+    WORKBOOK.build(team.workbook.path)
+    shipped = make_settings(folder="shipped")
+    write_demo_workbook(shipped, TODAY)
+    team_report = run_cycle(team, today=TODAY, clock=clock)
+    shipped_report = run_cycle(shipped, today=TODAY, clock=clock)
+    assert_same_results(team, team_report, shipped, shipped_report)
+    # staff read their own names: the tab « cantines », the statuses « Accordée / Rejetée »
+    book = openpyxl.load_workbook(team.workbook.path)
+    assert "Correspondances" in book.sheetnames and "Cantines" not in book.sheetnames
+    # a second cycle with nothing new writes nothing but its journal line
+    again = run_cycle(team, today=TODAY, clock=clock)
+    assert again.rows_written == 0 and again.queued == 0
+
+
+def test_a_cycle_on_the_ouest_spreadsheet_equals_the_shipped_schema(tmp_path: Path) -> None:
+    from .foreign_bases import SHEETS
+
+    with FakeSheets() as fake:
+        environ = {"GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(service_account_info(ACCOUNT, fake.token_uri)),
+                   "GOOGLE_SHEETS_ENDPOINT_URL": fake.url}
+        team_key, shipped_key = "1OuestCantinesEquipe00000000000000000000000", "1HubLivreAvecLeSchema0000000000000000000000"
+        SHEETS.build(fake, key=team_key, account=ACCOUNT)
+        write_mapping(tmp_path / "ouest", SHEETS.mapping)
+        team = load_settings(write_config(tmp_path / "ouest", tables='backend = "sheets"\nmapping = "mapping.toml"',
+                                          sheets=f'spreadsheet = "{team_key}"'), environ)
+        fake.add_spreadsheet(shipped_key, title="Hub", shared_with=[ACCOUNT])
+        shipped = load_settings(write_config(tmp_path / "shipped", tables='backend = "sheets"',
+                                             sheets=f'spreadsheet = "{shipped_key}"'), environ)
+        result = CliRunner().invoke(cli, ["init", "sheets", "--config", str(shipped.path), "--with-demo-data",
+                                          "--today", TODAY.isoformat()], env=environ)
+        assert result.exit_code == 0, result.output
+        team_report = run_cycle(team, today=TODAY, clock=clock)
+        shipped_report = run_cycle(shipped, today=TODAY, clock=clock)
+        assert_same_results(team, team_report, shipped, shipped_report)
+        # cantines read from both tabs; the worker's tabs created under their shipped names
+        assert len(fake.values(team_key, "Cantines ouvertes")) > 1 and len(fake.values(team_key, "Cantines en projet")) > 1
+        assert fake.values(team_key, "Journal")[1][2] == "Avertissements"
+
+
+def test_a_cycle_on_the_reseau_sud_airtable_base_equals_the_shipped_schema(tmp_path: Path) -> None:
+    from .foreign_bases import AIRTABLE
+
+    with FakeAirtable(rate_limit=None) as team_fake, FakeAirtable(rate_limit=None) as shipped_fake:
+        AIRTABLE.build(team_fake)
+        write_mapping(tmp_path / "sud", AIRTABLE.mapping)
+        team_environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": team_fake.url}
+        team = load_settings(write_config(tmp_path / "sud", tables='backend = "airtable"\nmapping = "mapping.toml"'),
+                             team_environ)
+        shipped_environ = {**team_environ, "AIRTABLE_ENDPOINT_URL": shipped_fake.url}
+        shipped = load_settings(write_config(tmp_path / "shipped", tables='backend = "airtable"'), shipped_environ)
+        shipped_tables = open_tables(shipped, create=True, airtable_options={"pacer": Pacer(1000, 1.0)})
+        ensure_tables(shipped_tables)
+        fill_tables(shipped_tables, demo_rows(TODAY))
+        team_tables = open_tables(team, airtable_options={"pacer": Pacer(1000, 1.0)})
+        team_report = run_cycle(team, today=TODAY, clock=clock, tables=team_tables)
+        shipped_report = run_cycle(shipped, today=TODAY, clock=clock, tables=shipped_tables)
+        assert_same_results(team, team_report, shipped, shipped_report,
+                            lambda settings: open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}))
+        # a signature date typed as text in their base is read like a date
+        assert not any("Date de signature" in p.column for p in team_report.problems)
+        assert {r["Statut"] for r in team_fake.rows("Veille") if "Statut" in r} <= {"À étudier", "Retenue", "Non retenue", "Archivée"}
