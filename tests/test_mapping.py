@@ -400,3 +400,105 @@ def test_a_cycle_on_the_reseau_sud_airtable_base_equals_the_shipped_schema(tmp_p
         # a signature date typed as text in their base is read like a date
         assert not any("Date de signature" in p.column for p in team_report.problems)
         assert {r["Statut"] for r in team_fake.rows("Veille") if "Statut" in r} <= {"À étudier", "Retenue", "Non retenue", "Archivée"}
+
+
+# -- what staff read -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def team(make_settings: Callable[..., Settings], tmp_path: Path) -> Settings:
+    """TEAM_MAPPING's base in a workbook, holding the demo's data and two more mistakes in its wordings."""
+    write_mapping(tmp_path / "deploy", TEAM_MAPPING)
+    settings = make_settings(tables='mapping = "mapping.toml"')
+    tables = open_tables(settings, create=True)
+    rows = demo_rows(TODAY)
+    rows["cantines"][0]["Statut"] = "Fermée définitivement"
+    rows["echeances"][0]["Statut"] = "Bidule"
+    with hub_batch(tables):
+        ensure_tables(tables)
+        fill_tables(tables, rows)
+    return settings
+
+
+def test_problemes_name_the_tables_columns_and_choices_as_the_base_does(team: Settings) -> None:
+    report = run_cycle(team, today=TODAY, clock=clock)
+    book = openpyxl.load_workbook(team.workbook.path)
+    assert "À corriger" in book.sheetnames and "Problèmes" not in book.sheetnames
+    sheet = book["À corriger"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, values)) for values in sheet.iter_rows(min_row=2, values_only=True)]
+    by_value = {r["Valeur"]: r for r in rows}
+    statut = by_value["Fermée définitivement"]
+    assert (statut["Table"], statut["Colonne"]) == ("Réseau", "Statut")
+    assert "(attendu : Active, En création, En pause, Fermée)" in statut["Problème"]  # their wordings
+    assert by_value["Bidule"]["Table"] == "Suivi des échéances"
+    assert "(attendu : À faire, En préparation, Rendue, Acceptée, Payée, Annulée)" in by_value["Bidule"]["Problème"]
+    duplicate = by_value["La Tablée de Vaise"]
+    assert duplicate["Colonne"] == "Nom de la cantine" and "(même « Nom de la cantine »)" in duplicate["Problème"]
+    assert by_value["31/02/2027"]["Colonne"] == "Date de clôture" and by_value["31/02/2027"]["Table"] == "Veille"
+    assert by_value["marie.dupont@"]["Colonne"] == "Suivi par"
+    link = by_value["Cantine des Canut"]
+    assert "ne correspond à aucune ligne de Réseau" in link["Problème"]
+    assert not any("Email responsable" in str(r.values()) for r in rows)
+    # the summary says the same
+    from automations.summary import format_report
+
+    summary = format_report(report)
+    assert "Réseau, ligne 32 (La Tablée de Vaise), colonne « Nom de la cantine »" in summary
+    assert "Cantines," not in summary
+
+
+def test_emails_name_the_tables_and_choices_as_the_base_does(team: Settings) -> None:
+    run_cycle(team, today=TODAY, clock=clock)
+    texts = [text.replace("\u00a0", " ").replace("\u202f", " ") for _, _, text in outbox(team).values()]
+    reminders = [t for t in texts if "les rappels s'arrêteront" in t]
+    assert reminders and all("dans le tableau Suivi des échéances" in t for t in reminders)
+    assert all("« Rendue »" in t and "« Envoyée »" not in t for t in reminders)
+    digests = [t for t in texts if "dans le tableau Pistes" in t]
+    assert digests and all("« Intéressée »" in t for t in digests)  # left alone by the mapping
+    assert not any("dans le tableau Correspondances" in t or "dans le tableau Échéances" in t for t in texts)
+
+
+# -- features a base cannot have ------------------------------------------------------------------
+
+NO_DEADLINES = """\
+[tables.opportunites.columns]
+"Date limite" = false
+
+[tables.questions.columns]
+"Message-ID" = false
+
+[tables.evenements]
+absent = true
+"""
+
+
+def test_a_feature_whose_column_the_base_lacks_is_off_and_check_says_why(
+    make_settings: Callable[..., Settings], tmp_path: Path,
+) -> None:
+    write_mapping(tmp_path / "deploy", NO_DEADLINES)
+    settings = make_settings(tables='mapping = "mapping.toml"')
+    tables = open_tables(settings, create=True)
+    with hub_batch(tables):
+        ensure_tables(tables)
+        fill_tables(tables, demo_rows(TODAY))
+    assert "Date limite" not in [c.value for c in openpyxl.load_workbook(settings.workbook.path)["Opportunités"][1]]
+    off = settings.features_off()
+    assert set(off) == {"matching", "hotline", "events"}
+    assert off["matching"] == ("correspondances opportunité ↔ cantine et suggestions collectives : désactivé "
+                               "(Opportunités sans la colonne « Date limite »)")
+    result = CliRunner().invoke(cli, ["check", "--config", str(settings.path), "--today", TODAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "Noms de la base :" in result.output and "1 table absente" in result.output
+    assert "Correspondances opportunité ↔ cantine : désactivées" in result.output
+    assert "(Opportunités sans la colonne « Date limite »)" in result.output
+    assert "hotline (questions reçues par email) : désactivé (Questions sans la colonne « Message-ID »)" in result.output
+    assert "vie du réseau (événements, invitations, rappels) : désactivé (pas de table Événements)" in result.output
+
+    report = run_cycle(settings, today=TODAY, clock=clock)
+    assert not report.errors and not report.incomplete and not report.postponed  # no error, nothing waits
+    assert report.matches == [] and report.reminders > 0 and report.digests > 0  # the rest goes on
+    assert not any("Date limite" in p.message for p in report.problems)
+    assert len(report.features_off) == 3  # said once, in the summary
+    book = openpyxl.load_workbook(settings.workbook.path)
+    assert book["Correspondances"].max_row == 1  # nothing proposed without deadlines
