@@ -327,7 +327,7 @@ def assert_same_results(team: Settings, team_report: RunReport, shipped: Setting
     assert written(team, "declinaisons", ("Offre", "Cantine", "Statut")) == \
         written(shipped, "declinaisons", ("Offre", "Cantine", "Statut"))
     assert len(tables_of(team)["problemes"].read()) == len(tables_of(shipped)["problemes"].read())
-    assert any(note.startswith("vie du réseau (événements, invitations, rappels) : désactivé (pas de table Événements ;")
+    assert any(note.startswith("Fonctionnalité désactivée : vie du réseau (événements, invitations, rappels) (pas de table Événements ;")
                for note in team_report.features_off), team_report.features_off
     assert not team_report.postponed and not team_report.incomplete  # what the base lacks is no incomplete read
 
@@ -485,15 +485,16 @@ def test_a_feature_whose_column_the_base_lacks_is_off_and_check_says_why(
     assert "Date limite" not in [c.value for c in openpyxl.load_workbook(settings.workbook.path)["Opportunités"][1]]
     off = settings.features_off()
     assert set(off) == {"matching", "hotline", "events"}
-    assert off["matching"] == ("correspondances opportunité ↔ cantine et suggestions collectives : désactivé "
-                               "(Opportunités sans la colonne « Date limite »)")
+    assert off["matching"] == ("Fonctionnalité désactivée : correspondances opportunité ↔ cantine et suggestions "
+                               "collectives (Opportunités sans la colonne « Date limite »)")
     result = CliRunner().invoke(cli, ["check", "--config", str(settings.path), "--today", TODAY.isoformat()])
     assert result.exit_code == 0, result.output
     assert "Noms de la base :" in result.output and "1 table absente" in result.output
     assert "Correspondances opportunité ↔ cantine : désactivées" in result.output
     assert "(Opportunités sans la colonne « Date limite »)" in result.output
-    assert "hotline (questions reçues par email) : désactivé (Questions sans la colonne « Message-ID »)" in result.output
-    assert "vie du réseau (événements, invitations, rappels) : désactivé (pas de table Événements)" in result.output
+    assert "hotline (questions reçues par email) (Questions sans la colonne « Message-ID »)" in result.output
+    assert "Fonctionnalité désactivée : vie du réseau (événements, invitations, rappels) (pas de table Événements)" \
+        in result.output
 
     report = run_cycle(settings, today=TODAY, clock=clock)
     assert not report.errors and not report.incomplete and not report.postponed  # no error, nothing waits

@@ -268,7 +268,7 @@ def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateS
         report.aides_note = "désactivé (pas de jeton AIDES_TERRITOIRES_TOKEN)"
         return
     if "aides" in switch_off(settings, report):
-        report.aides_note = "désactivé (voir les fonctionnalités désactivées)"
+        report.aides_note = "désactivé (cette base n'a pas ce qu'il lui faut : voir plus haut)"
         return
     options = {"base_url": settings.secrets.get("AIDES_TERRITOIRES_URL")} if settings.secrets.get("AIDES_TERRITOIRES_URL") else {}
     try:

@@ -122,8 +122,8 @@ FEATURE_KEYS = {feature.key: feature for feature in FEATURES}
 def features_off(
     absent_tables: Iterable[str], unmapped: Mapping[str, Iterable[str]], table_name: Callable[[str], str],
 ) -> dict[str, str]:
-    """The features a base cannot have, by key, each with why in French (« Veille : pas de colonne
-    « Date limite » »), given the tables it lacks and the columns it lacks (by code table)."""
+    """The features a base cannot have, by key, each with why in French (« Fonctionnalité désactivée :
+    … (Veille sans la colonne « Date limite ») »), given the tables it lacks and the columns it lacks (by code table)."""
     absent = set(absent_tables)
     missing = {code: set(columns) for code, columns in unmapped.items()}
     off: dict[str, str] = {}
@@ -138,5 +138,5 @@ def features_off(
                 quoted = ", ".join(f"« {c} »" for c in lacking)
                 reasons.append(f"{table_name(code)} sans {'la colonne' if len(lacking) == 1 else 'les colonnes'} {quoted}")
         if reasons:
-            off[feature.key] = f"{feature.label} : désactivé ({' ; '.join(reasons)})"
+            off[feature.key] = f"Fonctionnalité désactivée : {feature.label} ({' ; '.join(reasons)})"
     return off
