@@ -46,7 +46,7 @@ def adopt(settings: Settings, out: Path, *, force: bool = False, backend: str | 
     survey = survey_base(settings, backend or settings.tables.backend)
     if not any(t.columns for t in survey.tables):
         raise CantinesError(f"{survey.where} ne contient aucune table avec des colonnes : rien à faire correspondre"
-                            + (f" ({'; '.join(p for t in survey.tables for p in t.problems)})" if survey.tables else ""))
+                            + (f" ({'; '.join(f'« {t.name} » : {p}' for t in survey.tables for p in t.problems)})" if survey.tables else ""))
     proposal = propose(settings.schema, survey)
     text = render_toml(proposal, generated=generated)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def _grid_table(title: str, grid: Sequence[Sequence[Any]], choices: Mapping[int,
     problems = []
     if not any(names):
         problems.append("pas de ligne d'en-tête (la première ligne doit nommer les colonnes)"
-                        if body or grid else "onglet vide")
+                        if body else "onglet vide")
         return FoundTable(title, (), len(body), tuple(problems))
     counts = Counter(n.casefold() for n in names if n)
     twice = sorted({n for n in names if n and counts[n.casefold()] > 1})

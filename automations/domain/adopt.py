@@ -246,7 +246,7 @@ def check_type(column: ColumnSpec, found: FoundColumn) -> TypeCheck:
         return TypeCheck(True, len(values))
     cells = [x for v in values for x in (v if isinstance(v, list) else [v])]
     failing = [c for c in cells if not check(c)]
-    ok = len(failing) <= (1 - CONFORMING) * len(cells)
+    ok = (len(cells) - len(failing)) / len(cells) >= CONFORMING - 1e-9
     texts = column.type in ("date", "datetime") and found.kind in TEXT_KINDS \
         and sum(isinstance(c, str) for c in cells) > len(cells) / 2
     return TypeCheck(ok, len(cells), tuple(parsing.show(c) for c in failing[:3]), texts and ok)
