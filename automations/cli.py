@@ -217,6 +217,11 @@ def check(config_path: Path | None, today: dt.datetime | None) -> None:
     except CantinesError as exc:
         fail(str(exc))
     echo(f"Configuration OK ({settings.path}).")
+    names = settings.base
+    if names.source is not None:  # a base of the team's own: its names, and what it lacks
+        echo(f"Noms de la base : {names.source} ({pluriel(len(names.tables), 'table décrite', 'tables décrites')}, "
+             f"{pluriel(sum(len(c) for c in names.unmapped().values()), 'colonne absente', 'colonnes absentes')}, "
+             f"{pluriel(len(names.absent_tables()), 'table absente', 'tables absentes')})")
     echo(format_report(report))
     if report.errors:
         sys.exit(EXIT_PROBLEM)

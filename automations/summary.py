@@ -40,7 +40,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
         )
     lines.append(f"  Lu : {pluriel(report.rows_read, 'ligne')}")
     new = "" if report.dry_run else f" ({pluriel(report.new_matches, 'nouvelle')})"
-    if report.matching_waits:
+    if report.off and "matching" in report.off:
+        lines.append("  Correspondances opportunité ↔ cantine : désactivées (voir ci-dessus)")
+    elif report.matching_waits:
         lines.append("  Correspondances opportunité ↔ cantine : non calculées (voir « Reporté » ci-dessous)")
     else:
         lines.append(f"  Correspondances opportunité ↔ cantine : {len(report.matches)}{new}")

@@ -216,7 +216,7 @@ def test_missing_required_value(schema: Schema, reference: Reference, column: st
     (problem,) = problems
     assert problem.column == column
     assert problem.value == ""
-    assert problem.message == f"{column} est obligatoire et n'est pas rempli"
+    assert problem.message == f"« {column} » est obligatoire et n'est pas rempli"
     assert problem.row == "ligne 5 (Cantine Lyon)"
 
 
@@ -516,7 +516,7 @@ def test_echeance_duplicate_key_across_several_columns(schema: Schema, reference
     assert problem.row == "ligne 3 (Bilan 2026 (copie))"
     assert problem.column == ""  # a key of several columns points at no single one
     assert "doublon de la ligne 2 (Bilan 2026)" in problem.message
-    assert "Convention, Type, Cantine, Date d'échéance" in problem.message
+    assert "« Convention », « Type », « Cantine », « Date d'échéance »" in problem.message
 
 
 def test_echeance_missing_due_date(schema: Schema, reference: Reference) -> None:
@@ -524,7 +524,7 @@ def test_echeance_missing_due_date(schema: Schema, reference: Reference) -> None
     assert data.echeances == []
     (problem,) = data.problems
     assert (problem.table, problem.row, problem.column) == ("Échéances", "ligne 7", "Date d'échéance")
-    assert problem.message.startswith("Date d'échéance est obligatoire (sauf pour un compte rendu financier")
+    assert problem.message.startswith("« Date d'échéance » est obligatoire (sauf pour un compte rendu financier")
 
 
 def test_financial_report_without_date_is_due_six_months_after_the_financial_year(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from connectors.errors import ConfigurationError
@@ -11,6 +11,7 @@ from connectors.mail import MailBackend, OutboxBackend, SendGridBackend, SmtpBac
 from connectors.state import StateStore
 from connectors.tables.airtable.client import AirtableBase, AirtableTable
 from connectors.tables.base import Table, TableSpec
+from connectors.tables.mapped import MappedTable, unwrap
 from connectors.tables.sheets.client import SheetsBook, SheetsTable, connect
 from connectors.tables.sheets.http import SheetsHTTPClient
 from connectors.tables.workbook import WorkbookStore, WorkbookTable
@@ -26,7 +27,8 @@ def airtable_base(settings: Settings, **options: Any) -> AirtableBase:
     secrets = settings.secrets
     if secrets.get("AIRTABLE_ENDPOINT_URL"):
         options.setdefault("endpoint_url", secrets.get("AIRTABLE_ENDPOINT_URL"))
-    specs = [spec for code, spec in settings.schema.items() if settings.backend_for(code) == "airtable"]
+    specs = [spec for code in settings.schema if settings.backend_for(code) == "airtable"
+             for spec in settings.base.base_specs(code)]
     return AirtableBase(
         secrets.get("AIRTABLE_TOKEN") or "", secrets.get("AIRTABLE_BASE_ID") or settings.airtable.base_id,
         specs=specs, timezone=settings.timezone, timeout=(10.0, float(settings.airtable.timeout_seconds)), **options,
@@ -49,21 +51,32 @@ def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | Non
     base: AirtableBase | None = None
     book: SheetsBook | None = None
     tables: dict[str, Table] = {}
+    names = settings.base
     for code, spec in settings.schema.items():
         backend = settings.backend_for(code)
-        if backend == "workbook":
-            store = store or WorkbookStore(settings.workbook.path, timezone=settings.timezone, create=create)
-            tables[code] = store.table(spec)
-        elif backend == "airtable":
-            base = base or airtable_base(settings, **(airtable_options or {}))
-            tables[code] = base.table(spec)
-        elif backend == "sheets":
-            book = book or SheetsBook(settings.sheets.spreadsheet, http=sheets_http(settings),
-                                      timezone=settings.timezone, label="hub")
-            tables[code] = book.table(spec)
-        else:  # settings validation lists the available backends
-            raise ConfigurationError(f"table backend '{backend}' is not available")
+        parts: list[Table] = []
+        for base_spec in names.base_specs(code):  # the table under this base's names (none: absent)
+            if backend == "workbook":
+                store = store or WorkbookStore(settings.workbook.path, timezone=settings.timezone, create=create)
+                parts.append(store.table(base_spec))
+            elif backend == "airtable":
+                base = base or airtable_base(settings, **(airtable_options or {}))
+                parts.append(base.table(base_spec))
+            elif backend == "sheets":
+                book = book or SheetsBook(settings.sheets.spreadsheet, http=sheets_http(settings),
+                                          timezone=settings.timezone, label="hub")
+                parts.append(book.table(base_spec))
+            else:  # settings validation lists the available backends
+                raise ConfigurationError(f"table backend '{backend}' is not available")
+        # renamed tables, columns or choices: read and written under the shipped names (the code's)
+        tables[code] = parts[0] if names.of(code).identity and len(parts) == 1 else MappedTable(spec, names.of(code), parts)
     return tables
+
+
+def backend_tables(tables: Mapping[str, Table] | Iterable[Table]) -> list[Table]:
+    """The backends' own tables behind these (a mapped table's parts)."""
+    values = tables.values() if isinstance(tables, Mapping) else tables
+    return [part for table in values for part in unwrap(table)]
 
 
 @contextlib.contextmanager
@@ -72,7 +85,7 @@ def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
     batchUpdate (and one append per tab) for the spreadsheet."""
     with contextlib.ExitStack() as stack:
         holders: dict[int, Any] = {}
-        for table in tables.values():
+        for table in backend_tables(tables):
             holder = getattr(table, "store", None) if isinstance(table, WorkbookTable) else (
                 table.book if isinstance(table, SheetsTable) else None)
             if holder is not None and id(holder) not in holders:
@@ -85,7 +98,7 @@ def calls_made(tables: Mapping[str, Table]) -> dict[str, int]:
     """The requests sent so far by the API clients behind these tables, by provider (each client
     counts its own, retries included: they count against the quotas too)."""
     clients: dict[int, tuple[str, Any]] = {}
-    for table in tables.values():
+    for table in backend_tables(tables):
         if isinstance(table, AirtableTable):
             clients.setdefault(id(table.base), ("airtable", table.base))
         elif isinstance(table, SheetsTable):
@@ -101,7 +114,7 @@ def hub_flush(tables: Mapping[str, Table]) -> None:
     """Send what the hub's open batch holds now (save the workbook, send the spreadsheet's writes),
     for a step that must know its rows are written before it goes on (the hotline flags messages)."""
     seen: set[int] = set()
-    for table in tables.values():
+    for table in backend_tables(tables):
         holder = getattr(table, "store", None) if isinstance(table, WorkbookTable) else (
             table.book if isinstance(table, SheetsTable) else None)
         if holder is None or id(holder) in seen:
@@ -112,6 +125,7 @@ def hub_flush(tables: Mapping[str, Table]) -> None:
 
 def ensure_tables(tables: Mapping[str, Table]) -> None:
     """Create what these tables lack; the Airtable ones in one go (one Meta API read)."""
+    tables = {str(i): t for i, t in enumerate(backend_tables(tables))}
     airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
     if airtable:
         airtable[0].base.ensure_all([t.spec for t in airtable])
@@ -132,17 +146,18 @@ def ensure_schemas(settings: Settings, backend: str | None = None) -> tuple[list
     tables = {code: t for code, t in open_tables(settings, create=True).items()
               if backend is None or settings.backend_for(code) == backend}
     lines: list[str] = []
-    airtable = [t for t in tables.values() if isinstance(t, AirtableTable)]
+    parts = backend_tables(tables)
+    airtable = [t for t in parts if isinstance(t, AirtableTable)]
     if airtable:
         lines.extend(airtable[0].base.ensure_all([t.spec for t in airtable]).lines())
-    sheets = [t for t in tables.values() if isinstance(t, SheetsTable)]
+    sheets = [t for t in parts if isinstance(t, SheetsTable)]
     if sheets:
         for name, changes in sheets[0].book.ensure_all([t.spec for t in sheets]).items():
             if changes.created_table:
                 lines.append(f"Créé : onglet « {name} »")
             elif changes.added_columns:
                 lines.append(f"« {name} » : colonnes ajoutées : {', '.join(changes.added_columns)}")
-    for table in tables.values():
+    for table in parts:
         if isinstance(table, (AirtableTable, SheetsTable)):
             continue
         changes = table.ensure_schema()
@@ -167,7 +182,7 @@ def open_sync_side(
         return books[key].table(spec)
     assert ref.spreadsheet is not None
     if ref.spreadsheet not in books:
-        hub = next((t for t in tables.values() if isinstance(t, SheetsTable)), None)
+        hub = next((t for t in backend_tables(tables) if isinstance(t, SheetsTable)), None)
         http = hub.book.http if hub is not None else books.setdefault("_sheets_http", sheets_http(settings))
         books[ref.spreadsheet] = SheetsBook(ref.spreadsheet, http=http, timezone=settings.timezone, label=ref.label)
     return books[ref.spreadsheet].table(spec)
@@ -208,7 +223,7 @@ def open_state_if_present(settings: Settings) -> StateStore | None:
 def open_workbook_problems(tables: Mapping[str, Table]) -> list[DataProblem]:
     """A warning for staff when the workbook is open in Excel or LibreOffice: saving it there would
     overwrite what the worker has just written."""
-    stores = {id(t.store): t.store for t in tables.values() if isinstance(t, WorkbookTable)}
+    stores = {id(t.store): t.store for t in backend_tables(tables) if isinstance(t, WorkbookTable)}
     problems = []
     for store in stores.values():
         lock = store.lock_file()

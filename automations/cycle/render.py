@@ -101,8 +101,28 @@ class RenderedEmail:
     html: str
 
 
-def make_environment(folder: Path, *, autoescape: bool) -> ImmutableSandboxedEnvironment:
-    """A sandboxed Jinja2 environment over `folder` with the French filters."""
+class StaffNames:
+    """The names templates show staff for tables, columns and choices: the base's own (its mapping
+    file) where it has one, the shipped ones otherwise. In templates: `nom_table("echeances",
+    "Échéances")`, `colonne("questions", "Réponse")`, `choix("echeances", "Statut", "Envoyée")`."""
+
+    def __init__(self, names: Any = None):
+        self.names = names  # automations.settings.mapping.BaseNames, or None (the shipped names)
+
+    def table(self, code: str, shipped: str) -> str:
+        return shipped if self.names is None or code not in self.names.shipped else self.names.table_name(code)
+
+    def column(self, code: str, column: str) -> str:
+        return column if self.names is None or code not in self.names.shipped else self.names.column_name(code, column)
+
+    def choice(self, code: str, column: str, value: Any) -> Any:
+        if self.names is None or code not in self.names.shipped or not isinstance(value, str):
+            return value
+        return self.names.choice_name(code, column, value)
+
+
+def make_environment(folder: Path, *, autoescape: bool, names: Any = None) -> ImmutableSandboxedEnvironment:
+    """A sandboxed Jinja2 environment over `folder` with the French filters and the staff's names."""
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(str(folder)),
         undefined=StrictUndefined,
@@ -112,6 +132,8 @@ def make_environment(folder: Path, *, autoescape: bool) -> ImmutableSandboxedEnv
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    staff = StaffNames(names)
+    env.globals.update(nom_table=staff.table, colonne=staff.column, choix=staff.choice)
     return env
 
 
@@ -133,10 +155,10 @@ def load_template(env: Environment, path: str, templates: Path, what: str) -> Te
 class Renderer:
     """Renders `emails/<name>/subject.txt`, `body.txt` and `body.html` from the templates folder."""
 
-    def __init__(self, templates: Path):
+    def __init__(self, templates: Path, names: Any = None):
         self.templates = templates
-        self.text_env = make_environment(templates, autoescape=False)
-        self.html_env = make_environment(templates, autoescape=True)
+        self.text_env = make_environment(templates, autoescape=False, names=names)
+        self.html_env = make_environment(templates, autoescape=True, names=names)
 
     def email(self, name: str, context: dict[str, Any]) -> RenderedEmail:
         parts: dict[str, str] = {}

@@ -100,6 +100,7 @@ class RunReport:
     aides_note: str | None = None  # why the Aides-territoires import did not run
     hotline: HotlineResult | None = None
     features_off: list[str] = field(default_factory=list)  # optional tables a deployment does not have
+    off: frozenset[str] | None = None  # keys of the features (needs.FEATURES) this base cannot have
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
@@ -174,9 +175,19 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
     return rows
 
 
+def switch_off(settings: Settings, report: RunReport) -> frozenset[str]:
+    """The features this base cannot have (a table or a column it lacks), said once in the summary."""
+    if report.off is None:
+        off = settings.features_off()
+        report.off = frozenset(off)
+        report.features_off.extend(off.values())
+    return report.off
+
+
 def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dataset:
     """Read and parse the staff tables into a Dataset; problems go into the report. A table read
     without some of its columns makes the run incomplete, like a table not read."""
+    switch_off(settings, report)
     rows = read_tables(tables, report)
     absent = {}
     for code in rows:
@@ -185,6 +196,8 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
         if missing:
             absent[code] = missing
     dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
+    names = settings.base
+    dataset.incomplete = {code: names.text(code, why) for code, why in dataset.incomplete.items()}
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
     if absent:
@@ -254,6 +267,9 @@ def run_aides_import(settings: Settings, tables: dict[str, Table], state: StateS
     if not token:
         report.aides_note = "désactivé (pas de jeton AIDES_TERRITOIRES_TOKEN)"
         return
+    if "aides" in switch_off(settings, report):
+        report.aides_note = "désactivé (voir les fonctionnalités désactivées)"
+        return
     options = {"base_url": settings.secrets.get("AIDES_TERRITOIRES_URL")} if settings.secrets.get("AIDES_TERRITOIRES_URL") else {}
     try:
         with AidesTerritoiresClient(token, **options) as client:
@@ -291,19 +307,22 @@ def compute_messages(
 ) -> list[OutgoingMessage]:
     """Every message due in (since, today] (nothing is written). A digest whose key `queued` says is
     already in the outbox (a rerun) is counted, not rendered again."""
-    renderer = Renderer(settings.paths.templates)
+    renderer = Renderer(settings.paths.templates, settings.base)
     network = Network.from_settings(settings)
     since = since if since is not None else today - dt.timedelta(days=1)
     messages: list[OutgoingMessage] = []
     if REMINDERS in parts:
-        rules = [r for r in settings.rules if not waits(dataset, reminder_needs(r), f"rappels « {r.id} »", report)]
+        off = switch_off(settings, report)
+        rules = [r for r in settings.rules if f"reminders:{r.source}" not in off
+                 and not waits(dataset, reminder_needs(r), f"rappels « {r.id} »", report)]
         reminders = due_reminders(rules, dataset, today, since)
         report.reminders = len(reminders)
         messages, problems = reminder_messages(reminders, dataset, network, renderer, today)
         report.problems.extend(problems)
     day = digest_day(today, WEEKDAYS[settings.digests.weekday.strip().lower()])
     if DIGESTS in parts and settings.digests.enabled and day is not None:
-        digests = [] if waits(dataset, needs.CANTINE_DIGESTS, "récapitulatifs des cantines", report) \
+        digests = [] if "cantine_emails" in switch_off(settings, report) \
+            or waits(dataset, needs.CANTINE_DIGESTS, "récapitulatifs des cantines", report) \
             else cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = None if waits(dataset, needs.COORDINATOR_DIGEST, "récapitulatif de la coordination", report) \
             else replace(coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today),
@@ -336,8 +355,12 @@ def compute_matching(settings: Settings, dataset: Dataset, today: dt.date, repor
     rules = MatchingRules.from_settings(
         settings.matching, match_unqualified_imports=settings.aides_territoires.match_unqualified
     )
-    proposals = [] if waits(dataset, needs.OFFERS, "offres partenaires", report) else propose_offers(dataset, today)
-    if waits(dataset, needs.MATCHING, "correspondances et suggestions collectives", report):
+    off = switch_off(settings, report)
+    proposals = [] if "offers" in off or waits(dataset, needs.OFFERS, "offres partenaires", report) \
+        else propose_offers(dataset, today)
+    if "matching" in off:  # this base cannot have it: nothing computed, nothing marked
+        outcome = Matching(None, [], [], proposals)
+    elif waits(dataset, needs.MATCHING, "correspondances et suggestions collectives", report):
         report.matching_waits = True
         outcome = Matching(None, [], [], proposals)
     else:
@@ -621,6 +644,7 @@ def mask_report(settings: Settings, report: RunReport) -> None:
     """No secret in what the summary, the Journal and the state store show: an API may have echoed a
     token or a URL back in an error text."""
     report.errors = [settings.secrets.mask(error) for error in report.errors]
+    report.problems = settings.base.problems(report.problems)  # in the base's names (its columns, its choices)
     report.problems = [
         dataclasses.replace(p, message=settings.secrets.mask(p.message), value=settings.secrets.mask(str(p.value)))
         if settings.secrets.mask(f"{p.message}\0{p.value}") != f"{p.message}\0{p.value}" else p
@@ -753,12 +777,12 @@ def _cycle(
         messages += community_messages(settings, dataset, today, since, state.has_prefix, clock(), report)
     report.messages = messages
     # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
-    if DRAFTS in parts and settings.reports.enabled and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
+    if DRAFTS in parts and settings.reports.enabled and "drafts" not in switch_off(settings, report) and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
         prepared, problems = prepare_drafts(
             build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings)),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
             out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
-            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates),
+            network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates, settings.base),
         )
         report.drafts = len(prepared)
         report.draft_files = [p.files.docx for p in prepared]
@@ -795,8 +819,10 @@ def community_messages(
 ) -> list[OutgoingMessage]:
     """Invitations (and their updates and cancellations), J-7 and J-1 reminders and thank-yous of the
     Événements due in (since, today]."""
+    if "events" in switch_off(settings, report):
+        return []
     due = event_messages(dataset, today, since, invited_before=was_queued)
-    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates),
+    messages, problems = event_mail(due, Network.from_settings(settings), Renderer(settings.paths.templates, settings.base),
                                     settings.timezone, now)
     report.problems.extend(problems)
     return messages
@@ -805,7 +831,7 @@ def community_messages(
 def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, report: RunReport) -> list[OutgoingMessage]:
     """The hotline mailbox into Questions, when IMAP_URL is set; its acknowledgements to queue.
     A mailbox that cannot be read is reported and the cycle goes on (nothing was flagged)."""
-    if not hotline_enabled(settings):
+    if not hotline_enabled(settings) or "hotline" in switch_off(settings, report):
         return []
     questions = tables["questions"]
 
@@ -820,7 +846,7 @@ def run_hotline(settings: Settings, tables: dict[str, Table], today: dt.date, re
                                  settings.timezone).cantines
         questions.ensure_schema()  # Expéditeur, Pièces jointes, Message-ID: added if missing, nothing removed
         result = read_hotline(settings, questions, list(cantines), today,
-                              renderer=Renderer(settings.paths.templates), write_batch=in_batch)
+                              renderer=Renderer(settings.paths.templates, settings.base), write_batch=in_batch)
     except CantinesError as exc:
         report.errors.append(f"hotline : boîte aux lettres ou table Questions inutilisable : {exc}")
         log.info("hotline failed: %s", exc)

@@ -41,6 +41,8 @@ class DataProblem:
     column: str
     value: str
     message: str
+    # already in the deployment's names (its column names, and those its message quotes « »)
+    named: bool = field(default=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"{self.table}, {self.row}" + (f", colonne « {self.column} »" if self.column else "")
@@ -555,7 +557,7 @@ def parse_table(
                 continue
             if is_empty(raw):
                 if column.required:
-                    problem(column.name, raw, f"{column.name} est obligatoire et n'est pas rempli")
+                    problem(column.name, raw, f"« {column.name} » est obligatoire et n'est pas rempli")
                 values[column.name] = None
                 continue
             try:
@@ -584,7 +586,8 @@ def parse_table(
                 problem(
                     spec.key[0] if len(spec.key) == 1 else "",
                     row.get(spec.key[0]) if len(spec.key) == 1 else None,
-                    f"doublon {of_row(seen_keys[key])} (même {', '.join(spec.key)}) : cette ligne est ignorée",
+                    f"doublon {of_row(seen_keys[key])} (même {', '.join(f'« {k} »' for k in spec.key)}) : "
+                    "cette ligne est ignorée",
                 )
             else:
                 seen_keys[key] = label
@@ -680,7 +683,7 @@ def build(cls: type, spec: TableSpec, values: Mapping[str, Any], reference: Refe
         kwargs["territories"] = tuple(dict.fromkeys(territories))
     if cls is DueItem and values.get("Date d'échéance") is None and values.get("Type") != FINANCIAL_REPORT:
         raise ValueProblem(
-            "Date d'échéance est obligatoire (sauf pour un compte rendu financier : sa date est calculée "
+            "« Date d'échéance » est obligatoire (sauf pour un compte rendu financier : sa date est calculée "
             "à partir de la date de fin de la convention)",
             "Date d'échéance",
         )
@@ -732,7 +735,7 @@ def derive_due_dates(dataset: Dataset, table_name: str) -> None:
         if "conventions" in dataset.incomplete:
             continue  # its date comes from a convention not read: not a problem of this row
         message = (
-            "Date d'échéance manquante, et la convention n'a pas de date de fin pour calculer celle du "
+            "« Date d'échéance » manquante, et la convention n'a pas de date de fin pour calculer celle du "
             "compte rendu financier (6 mois après la fin de l'exercice)"
         )
         dataset.problems.append(DataProblem(table_name, item.title, "Date d'échéance", "", message))

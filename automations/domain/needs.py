@@ -25,11 +25,18 @@ cantine's city and the partner: Cantines and Partenaires).
 | cantine digests | the matches' tables, Correspondances, Échéances, Offres partenaires, Déclinaisons, Questions |
 | coordinator digest | every table (it counts the data problems of all of them) |
 | bilan drafts | Cantines, Partenaires, Conventions, Échéances, Offres partenaires, Déclinaisons, Indicateurs |
+
+A deployment's base may lack a table (`absent = true` in its mapping file) or a column (mapped to
+`false`): that is no incomplete read, it is how the base is. Such a column reads as empty and nothing
+waits for it, unless a feature cannot work without it: `FEATURES` says which columns of which tables
+each feature needs, and a feature whose table or column the base lacks is off (the run goes on
+without it, its summary and `cantines check` say which and why).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from automations.domain.model import DOMAIN_TABLES, Dataset
 from automations.domain.rules import Rule
@@ -62,3 +69,74 @@ def reminder_needs(rule: Rule) -> tuple[str, ...]:
 def missing_for(dataset: Dataset, needs: Iterable[str]) -> list[str]:
     """Why `needs` cannot be met in this run, in French (« Échéances non lue »); empty when complete."""
     return [dataset.incomplete[code] for code in dict.fromkeys(needs) if code in dataset.incomplete]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Something the worker does that a base may not allow: the tables and columns it cannot do without."""
+
+    key: str
+    label: str  # French, for staff
+    needs: Mapping[str, tuple[str, ...]]  # table code → its columns the feature needs (() : the table only)
+
+
+# The date each reminder source counts from.
+REMINDER_DATES = {
+    "echeances": ("Date d'échéance",), "candidatures": ("Date limite interne",),
+    "correspondances": ("Date limite",), "partenaires": ("Date prochaine action",),
+    "conventions": ("Date de fin",), "questions": ("Posée le", "Statut"),
+}
+REMINDER_LABELS = {
+    "echeances": "rappels d'échéances", "candidatures": "rappels de candidatures",
+    "correspondances": "rappels de correspondances", "partenaires": "rappels des prochaines actions partenaires",
+    "conventions": "rappels de fin de convention", "questions": "rappels de questions ouvertes",
+}
+FEATURES: tuple[Feature, ...] = (
+    Feature("matching", "correspondances opportunité ↔ cantine et suggestions collectives", {
+        "cantines": ("Statut", "Département"),
+        "opportunites": ("Date limite", "Statut veille"),
+        "candidatures": ("Opportunité", "Statut"),
+    }),
+    Feature("offers", "offres partenaires proposées aux cantines", {
+        "offres": ("Partenaire", "Statut"), "declinaisons": ("Offre", "Cantine", "Statut"),
+    }),
+    *(Feature(f"reminders:{source}", REMINDER_LABELS[source], {source: REMINDER_DATES[source]})
+      for source in REMINDER_SOURCES),
+    Feature("cantine_emails", "récapitulatifs et invitations envoyés aux cantines", {
+        "cantines": ("Email responsable", "Reçoit les emails"),
+    }),
+    Feature("drafts", "brouillons de bilans", {
+        "echeances": ("Type", "Date d'échéance"), "conventions": ("Partenaire",), "indicateurs": ("Cantine", "Mois"),
+    }),
+    Feature("hotline", "hotline (questions reçues par email)", {
+        "questions": ("Expéditeur", "Message-ID", "Question"),
+    }),
+    Feature("aides", "import Aides-territoires", {
+        "opportunites": ("Source", "Identifiant source", "Statut veille"), "partenaires": ("Nom",),
+    }),
+    Feature("events", "vie du réseau (événements, invitations, rappels)", {"evenements": (), "inscriptions": ()}),
+)
+FEATURE_KEYS = {feature.key: feature for feature in FEATURES}
+
+
+def features_off(
+    absent_tables: Iterable[str], unmapped: Mapping[str, Iterable[str]], table_name: Callable[[str], str],
+) -> dict[str, str]:
+    """The features a base cannot have, by key, each with why in French (« Veille : pas de colonne
+    « Date limite » »), given the tables it lacks and the columns it lacks (by code table)."""
+    absent = set(absent_tables)
+    missing = {code: set(columns) for code, columns in unmapped.items()}
+    off: dict[str, str] = {}
+    for feature in FEATURES:
+        reasons = []
+        for code, columns in feature.needs.items():
+            if code in absent:
+                reasons.append(f"pas de table {table_name(code)}")
+                continue
+            lacking = [c for c in columns if c in missing.get(code, ())]
+            if lacking:
+                quoted = ", ".join(f"« {c} »" for c in lacking)
+                reasons.append(f"{table_name(code)} sans {'la colonne' if len(lacking) == 1 else 'les colonnes'} {quoted}")
+        if reasons:
+            off[feature.key] = f"{feature.label} : désactivé ({' ; '.join(reasons)})"
+    return off

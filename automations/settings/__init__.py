@@ -26,6 +26,7 @@ from automations.domain.rules import Rule
 from automations.domain.schema import Schema
 from automations.domain.aides import ImportConfig, import_config
 from automations.settings.files import load_reference, load_rules, load_schema, read_toml
+from automations.settings.mapping import BaseNames, load_mapping
 from automations.settings.secrets import SECRET_VARIABLES, mask, secret_values
 from automations.settings.syncs import SyncDeclaration, check_syncs
 
@@ -81,6 +82,8 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "backend": Option(str, "workbook", choices=("workbook", "airtable", "sheets")),
         "schema": Option(str, "schema.toml", path=True),
         "bindings": Option(dict, {}),
+        # this base's own names for the tables, columns and choices (README: « Use your existing base »)
+        "mapping": Option(str, "", path=True),
     },
     "workbook": {
         "path": Option(str, "", path=True),
@@ -415,6 +418,20 @@ class Settings:
     secrets: Secrets
     rules: tuple[Rule, ...] = ()
     syncs: tuple[SyncDeclaration, ...] = ()
+    # the base's own names (identity without a mapping file); `schema` is the shipped one, each table
+    # named as in the base: what the worker's code reads
+    names: BaseNames | None = None
+
+    @property
+    def base(self) -> BaseNames:
+        return self.names if self.names is not None else BaseNames(self.schema)
+
+    def features_off(self) -> dict[str, str]:
+        """The features this base cannot have (a table or a column it lacks), and why, in French."""
+        from automations.domain.needs import features_off
+
+        base = self.base
+        return features_off(base.absent_tables(), base.unmapped(), base.table_name)
 
     def __getattr__(self, name: str) -> Section:
         sections = object.__getattribute__(self, "sections")
@@ -497,10 +514,19 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
     for check in CROSS_CHECKS:
         problems.extend(check(values, environ))
     schema = reference = None
+    names: BaseNames | None = None
     try:
         schema = load_schema(values["tables"]["schema"])
     except ConfigurationError as exc:
         problems.extend(exc.problems)
+    if schema is not None:
+        names = BaseNames(schema)
+        if values["tables"]["mapping"]:
+            try:
+                names = load_mapping(values["tables"]["mapping"], schema)
+            except ConfigurationError as exc:
+                problems.extend(f"[tables] mapping: {p}" for p in exc.problems)
+        schema = names.domain_schema()
     try:
         reference = load_reference(values["paths"]["reference"])
     except ConfigurationError as exc:
@@ -548,6 +574,7 @@ def load_settings(path: str | os.PathLike[str] | None, environ: Mapping[str, str
         secrets=Secrets(secrets, masked=tuple(secret_values(environ))),
         rules=rules,
         syncs=tuple(syncs),
+        names=names,
     )
     if secrets.get("AIDES_TERRITOIRES_TOKEN"):  # the import will run: its table must be right
         load_import_config(settings)
