@@ -254,3 +254,12 @@ def test_a_spreadsheet_server_error_is_said() -> None:
         with pytest.raises(CantinesError) as refused:
             survey_sheets(other, http)
         assert ACCOUNT in str(refused.value)  # share it with the service account
+
+
+def test_an_empty_airtable_base_is_said(airtable: FakeAirtable, tmp_path: Path) -> None:
+    environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": airtable.url}
+    config = write_config(tmp_path, tables='backend = "airtable"')
+    result = CliRunner().invoke(cli, ["adopt", "--config", str(config)], env=environ)
+    assert result.exit_code == 1
+    assert f"la base Airtable {BASE_ID} ne contient aucune table avec des colonnes" in result.output
+    assert airtable.count() == 1 and not (tmp_path / "mapping.toml").exists()

@@ -4,6 +4,7 @@ in the shipped schema."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from connectors.tables.airtable.http import Pacer
 
 from .conftest import write_config
 from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
-from .foreign_bases import AIRTABLE, WORKBOOK, ForeignBase
+from .fakes.sheets import FakeSheets, service_account_info
+from .foreign_bases import AIRTABLE, SHEETS, WORKBOOK, ForeignBase
+from .test_adopt import ACCOUNT
 from .test_mapping import TODAY, assert_same_results, clock
 
 # `cantines check` refuses example.org addresses: the network of a real deployment, for both sides
@@ -81,3 +84,26 @@ def test_adopt_then_a_cycle_on_the_reseau_sud_airtable_base(tmp_path: Path) -> N
         team_report = run_cycle(team, today=TODAY, clock=clock, tables=tables_of(team))
         shipped_report = run_cycle(shipped, today=TODAY, clock=clock, tables=shipped_tables)
         assert_same_results(team, team_report, shipped, shipped_report, tables_of)
+
+
+def test_adopt_then_a_cycle_on_the_ouest_spreadsheet(tmp_path: Path) -> None:
+    with FakeSheets() as fake:
+        environ = {"GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(service_account_info(ACCOUNT, fake.token_uri)),
+                   "GOOGLE_SHEETS_ENDPOINT_URL": fake.url}
+        team_key, shipped_key = "1OuestAdopteParLeRobot000000000000000000000", "1HubLivreAvecLeSchemaAdopt00000000000000000"
+        SHEETS.build(fake, key=team_key, account=ACCOUNT)
+        config = write_config(tmp_path / "ouest", tables='backend = "sheets"', sheets=f'spreadsheet = "{team_key}"',
+                              network=NETWORK)
+        adopt_and_review(config, SHEETS, environ)
+        team = load_settings(config, environ)
+        fake.add_spreadsheet(shipped_key, title="Hub", shared_with=[ACCOUNT])
+        shipped = load_settings(write_config(tmp_path / "shipped", tables='backend = "sheets"',
+                                             sheets=f'spreadsheet = "{shipped_key}"', network=NETWORK), environ)
+        result = CliRunner().invoke(cli, ["init", "sheets", "--config", str(shipped.path), "--with-demo-data",
+                                          "--today", TODAY.isoformat()], env=environ)
+        assert result.exit_code == 0, result.output
+        assert_same_results(team, run_cycle(team, today=TODAY, clock=clock),
+                            shipped, run_cycle(shipped, today=TODAY, clock=clock))
+        # the team's two cantines tabs are still theirs; the worker's tabs were added beside them
+        titles = [s.title for s in fake.spreadsheets[team_key].sheets]
+        assert titles[:2] == ["Cantines ouvertes", "Cantines en projet"] and "Correspondances" in titles

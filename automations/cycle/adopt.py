@@ -104,14 +104,18 @@ def survey_sheets(key: str, http: Any) -> Survey:
     account = account_email(getattr(http, "auth", None))
     try:
         meta = http.fetch_sheet_metadata(key, params={"fields": "properties.title,sheets.properties"})
-        titles = [s["properties"]["title"] for s in meta.get("sheets", [])]
+        sheets = [s["properties"] for s in meta.get("sheets", [])]
+        titles = [props["title"] for props in sheets]
         if not titles:
             return Survey(where, ())
-        ranges = [f"{quote_title(t)}!1:{SAMPLE_ROWS + 1}" for t in titles]
-        values = http.values_batch_get(key, ranges, params={"valueRenderOption": "UNFORMATTED_VALUE",
-                                                             "dateTimeRenderOption": "SERIAL_NUMBER"})
-        rules = http.fetch_sheet_metadata(key, params={"fields": VALIDATION_FIELDS,
-                                                       "ranges": [f"{quote_title(t)}!2:2" for t in titles]})
+        # whole tabs, as the backend reads them (a range beyond a tab's grid would be refused)
+        values = http.values_batch_get(key, [quote_title(t) for t in titles],
+                                       params={"valueRenderOption": "UNFORMATTED_VALUE",
+                                               "dateTimeRenderOption": "SERIAL_NUMBER"})
+        first_rows = [f"{quote_title(p['title'])}!2:2" for p in sheets
+                      if int((p.get("gridProperties") or {}).get("rowCount", 1000)) >= 2]
+        rules = http.fetch_sheet_metadata(key, params={"fields": VALIDATION_FIELDS, "ranges": first_rows}) \
+            if first_rows else {}
     except SENDING_ERRORS as exc:
         raise sheets_error(exc, where=where, account=account) from exc
     validation: dict[str, dict[int, tuple[str, ...]]] = {}
@@ -123,7 +127,7 @@ def survey_sheets(key: str, http: Any) -> Survey:
                     choices = _listed(cell.get("dataValidation"))
                     if choices:
                         validation.setdefault(title, {})[data.get("startColumn", 0) + offset] = choices
-    grids = [r.get("values") or [] for r in values.get("valueRanges", [])]
+    grids = [(r.get("values") or [])[:SAMPLE_ROWS + 1] for r in values.get("valueRanges", [])]
     found = [_grid_table(title, grid, validation.get(title, {})) for title, grid in zip(titles, grids)]
     return Survey(where, tuple(found))
 

@@ -317,9 +317,6 @@ class Proposal:
     def undecided(self) -> list[tuple[str, str]]:
         return [(t.code, c.column) for t in self.tables for c in t.columns if not c.decided]
 
-    def flagged(self) -> list[tuple[str, str]]:
-        return [(t.code, c.column) for t in self.tables for c in t.columns if c.candidates and not c.decided]
-
 
 def _context(code: str, spec: TableSpec, names: Iterable[str]) -> frozenset[str]:
     words = set(tokens(spec.name)) | set(tokens(code))
