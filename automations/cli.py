@@ -565,7 +565,8 @@ def adopt(config_path: Path | None, out: Path | None, backend: str | None, force
     for line in adopted.lines:
         echo(line)
     echo(f"Correspondances proposées : {target} (rien n'a été modifié dans la base). Relisez-les, "
-         "puis `cantines check`.")
+         f"déclarez le fichier dans les réglages ([tables] mapping = \"{target.name}\"), puis lancez "
+         "`cantines init` et `cantines check`.")
 
 
 @cli.command()

@@ -519,7 +519,8 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
     """The mapping file staff review: every line says how it was matched; what could not be decided is a
     commented line to complete; the base's other columns and what `cantines init` would add are listed."""
     out = [
-        f"# Names of {proposal.where}, proposed by `cantines adopt`{generated}. Review it, then run `cantines check`.",
+        f"# Names of this base ({proposal.where}), proposed by `cantines adopt`{generated}.",
+        "# Review it, set `[tables] mapping = \"<this file>\"` in the settings, then `cantines init` and `cantines check`.",
         "# Left: the worker's names (config/schema.toml). Right: this base's names.",
         "# Lines starting with `# ... = ?` could not be decided: write the base's name (or false) and uncomment.",
         "",
@@ -580,7 +581,7 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
         if table.extra:
             lines += [f"# this base's columns the worker ignores: {', '.join(_q(e) for e in table.extra)}"]
         if to_add:
-            lines.append(f"# `cantines init` would add: {', '.join(_q(c) for c in to_add)}")
+            lines.append(f"# `cantines init` would add (once their `= false` line is deleted): {', '.join(_q(c) for c in to_add)}")
         out += lines + [""]
     if unchanged:
         out.append("# Found under their shipped names, every column too: " + ", ".join(f"« {n} »" for n in unchanged))
