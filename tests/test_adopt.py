@@ -18,7 +18,7 @@ from automations.cli import cli
 from automations.cycle.adopt import survey_sheets
 from automations.domain.adopt import (
     EXACT, FOLDED, SYNONYM, FoundColumn, FoundTable, Survey, check_type, choice_match, name_match, propose,
-    tokens,
+    render_toml, tokens,
 )
 from connectors.errors import CantinesError
 from connectors.tables.base import ColumnSpec
@@ -90,6 +90,46 @@ def test_a_column_whose_cells_are_not_of_its_type_is_flagged_not_taken() -> None
     column = next(c for c in proposal.tables[0].columns if c.column == "Date limite")
     assert not column.decided and column.candidates == ("Date limite",)
     assert "are not dates" in column.note and "bientôt" in column.note
+
+
+def test_columns_matched_by_content_and_ambiguity_left_to_staff() -> None:
+    schema = shipped_schema()
+    funders = FoundTable("Financeurs", (FoundColumn("Nom", values=("Fondation Rivages",)),))
+    watch = FoundTable("Veille", (
+        FoundColumn("Titre", values=("Un appel",)),
+        FoundColumn("Qui finance", "multipleRecordLinks", link_to="Financeurs", values=(["rec1"],)),
+        FoundColumn("Avis", "singleSelect", choices=("À étudier", "Retenue", "Non retenue", "Archivée")),
+        FoundColumn("Mail", values=("a@example.org",)),
+        FoundColumn("Courriel", values=("b@example.org",)),
+    ))
+    codes = ("partenaires", "opportunites")
+    proposal = propose({c: schema[c] for c in codes}, Survey("une base", (funders, watch)))
+    table = next(t for t in proposal.tables if t.code == "opportunites")
+    columns = {c.column: c for c in table.columns}
+    assert (columns["Partenaire"].target, columns["Partenaire"].how) == ("Qui finance", "content")
+    assert "a link to « Financeurs »" in columns["Partenaire"].note
+    assert (columns["Statut veille"].target, columns["Statut veille"].how) == ("Avis", "content")
+    assert {c.choice: c.wordings for c in table.choices} == {
+        "À qualifier": ("À étudier",), "Pertinente": ("Retenue",), "Écartée": ("Non retenue",)}
+    # two columns of a team's table mean « email » and ours has none of that name: not guessed
+    assert table.extra == ("Mail", "Courriel")
+
+
+def test_two_columns_matching_one_of_ours_equally_are_left_to_staff() -> None:
+    schema = shipped_schema()
+    cantines = FoundTable("Cantines", (
+        FoundColumn("Nom", values=("Cantine du Port",)),
+        FoundColumn("Mail responsable", values=("a@example.org",)),
+        FoundColumn("Courriel responsable", values=("b@example.org",)),
+    ))
+    proposal = propose({"cantines": schema["cantines"]}, Survey("une base", (cantines,)))
+    column = next(c for c in proposal.tables[0].columns if c.column == "Email responsable")
+    assert not column.decided and column.candidates == ("Mail responsable", "Courriel responsable")
+    text = render_toml(proposal)
+    assert '# "Email responsable" = ? (maybe "Mail responsable", "Courriel responsable")' in text
+    assert '"Ville" = false' not in text  # required: not declared absent
+    assert '# "Ville" = ?' in text and '"Budget annuel" = false' in text
+    tomllib.loads(text)
 
 
 # -- the three teams' bases -------------------------------------------------------------------------

@@ -363,7 +363,10 @@ def match_tables(schema: Mapping[str, TableSpec], survey: Survey) -> dict[str, t
             score = _column_score(spec, code, table)
             if spec.owner == "worker" and level < HOW[FOLDED]:
                 continue  # the worker's own tables: by their name only
-            if (level >= 1 and score >= 0.3) or level >= HOW[FOLDED] or score >= 0.5:
+            # a name of ours (or a synonym) is enough with any column in common; a name that only begins
+            # like ours needs a third of our columns; no name at all, half of them
+            if (level >= HOW[SYNONYM] and score > 0) or level >= HOW[FOLDED] or (level >= 1 and score >= 0.3) \
+                    or score >= 0.5:
                 pairs.append((level, score, code, table, how or f"{CONTENT} ({round(score * 100)} % of its columns)"))
     pairs.sort(key=lambda p: (-p[0], -p[1]))
     found: dict[str, tuple[list[FoundTable], str]] = {}
