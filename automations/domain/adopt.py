@@ -314,9 +314,6 @@ class Proposal:
     other_tables: tuple[str, ...]  # the base's tables matched to none of ours
     problems: tuple[str, ...]  # French: what the base's structure prevents reading
 
-    def undecided(self) -> list[tuple[str, str]]:
-        return [(t.code, c.column) for t in self.tables for c in t.columns if not c.decided]
-
 
 def _context(code: str, spec: TableSpec, names: Iterable[str]) -> frozenset[str]:
     words = set(tokens(spec.name)) | set(tokens(code))
