@@ -18,8 +18,9 @@ from automations.cli import cli
 from automations.cycle.adopt import survey_sheets
 from automations.domain.adopt import (
     EXACT, FOLDED, SYNONYM, FoundColumn, FoundTable, Survey, check_type, choice_match, name_match, propose,
-    render_toml, tokens,
+    tokens,
 )
+from automations.domain.adopt_file import render_toml
 from connectors.errors import CantinesError
 from connectors.tables.base import ColumnSpec
 from connectors.tables.sheets.client import connect

@@ -22,7 +22,8 @@ from connectors.tables.sheets.client import SENDING_ERRORS
 from connectors.tables.sheets.errors import translate as sheets_error
 
 from automations.cycle.backends import airtable_base, sheets_http
-from automations.domain.adopt import FoundColumn, FoundTable, Proposal, Survey, propose, render_toml, summary
+from automations.domain.adopt import FoundColumn, FoundTable, Proposal, Survey, propose
+from automations.domain.adopt_file import render_toml, summary
 from automations.settings import Settings
 
 SAMPLE_ROWS = 200  # cells read per column to check types and find choices: the first rows of each table
