@@ -530,6 +530,47 @@ def copy(source_path: Path, target_path: Path) -> None:
 
 @cli.command()
 @config_option
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the proposed mapping (default: mapping.toml beside the settings file).")
+@click.option("--from", "backend", type=click.Choice(["airtable", "sheets", "workbook"]), default=None,
+              help="Which base to read (default: the settings' [tables] backend).")
+@click.option("--force", is_flag=True, help="Replace the mapping file if it already exists.")
+def adopt(config_path: Path | None, out: Path | None, backend: str | None, force: bool) -> None:
+    """Read the base the team already has (Airtable, Google spreadsheet or workbook) and propose how
+    the worker's tables, columns and choices map onto it, as a mapping file for staff to review.
+    Nothing is written to the base.
+
+    Names are matched exactly, then whatever the case and accents, then by synonyms (« courriel »
+    for « Email », « Date butoir » for « Date limite »…), then by content (options, links); each
+    column's cells are checked against the type expected. What could not be decided is left as a
+    commented line to complete. Then: review the file, set `[tables] mapping = "mapping.toml"` in
+    the settings, run `cantines check`, then `cantines run`.
+
+    \b
+    Examples:
+      cantines adopt --config config/production.toml
+      cantines adopt --config config/production.toml --out config/mapping.toml --force
+    """
+    from automations.cycle.adopt import adopt as adopt_base
+
+    settings = settings_or_exit(config_path)
+    target = out or settings.path.parent / "mapping.toml"
+    try:
+        adopted = adopt_base(settings, target, force=force, backend=backend,
+                             generated=f" on {clock_for(settings)().strftime('%d/%m/%Y')}")
+    except ConfigurationError as exc:
+        fail("; ".join(exc.problems), EXIT_CONFIG)
+    except CantinesError as exc:
+        fail(str(exc))
+    for line in adopted.lines:
+        echo(line)
+    echo(f"Correspondances proposées : {target} (rien n'a été modifié dans la base). Relisez-les, "
+         f"déclarez le fichier dans les réglages ([tables] mapping = \"{target.name}\"), puis lancez "
+         "`cantines init` et `cantines check`.")
+
+
+@cli.command()
+@config_option
 @click.argument("keys", nargs=-1)
 @click.option("--all", "release_all", is_flag=True, help="Release every held message.")
 def release(config_path: Path | None, keys: tuple[str, ...], release_all: bool) -> None:

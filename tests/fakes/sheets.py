@@ -4,8 +4,10 @@ It answers like https://sheets.googleapis.com for what cantines-worker uses, so 
 client can be driven over real HTTP (the backend's HTTP client rewrites Google's URLs to `fake.url`):
 
 - `spreadsheets.get` (properties, sheets and their `gridProperties`; `fields` is ignored: the whole
-  metadata is answered), `spreadsheets:batchUpdate` (`addSheet`, `deleteDimension`, `appendDimension`,
-  `repeatCell` (number formats), `updateSheetProperties`; all requests applied or none);
+  metadata is answered, except that a `fields` naming `dataValidation` adds each sheet's GridData with
+  its cells' data validation rules, for the `ranges` asked (only their sheets) or every used row), `spreadsheets:batchUpdate` (`addSheet`, `deleteDimension`, `appendDimension`,
+  `repeatCell` (number formats), `updateSheetProperties`, `setDataValidation` (rules kept, not
+  enforced); all requests applied or none);
 - `updateSheetProperties` applies what its `fields` mask names (title, index, hidden, and the
   gridProperties rowCount, columnCount, frozenRowCount, frozenColumnCount; "*", a message's name for
   all its fields), with paths written "gridProperties.rowCount" or, as gspread writes them (`resize`,
@@ -315,7 +317,7 @@ class FakeSheets(FakeServer):
                 raise SheetsError(403, "PERMISSION_DENIED", "The caller does not have permission")
         options = _Options(query, body if isinstance(body, dict) else {})
         if kind == "get":
-            return book.metadata()
+            return self._metadata(book, query)
         if kind in ("values.get", "batchGet"):
             value_option = options.choice("valueRenderOption", VALUE_RENDER, "FORMATTED_VALUE")
             datetime_option = options.choice("dateTimeRenderOption", DATETIME_RENDER, "SERIAL_NUMBER")
@@ -368,6 +370,29 @@ class FakeSheets(FakeServer):
                 raise invalid("Must specify at least one request.")
             return {"spreadsheetId": key, "replies": apply_requests(book, requests)}
         raise SheetsError(404, "NOT_FOUND", "Method not found.")
+
+    @staticmethod
+    def _metadata(book: FakeSpreadsheet, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """`spreadsheets.get`: the metadata (its `fields` mask otherwise ignored); when `fields` asks for
+        cells' `dataValidation`, the GridData of each of `ranges` (only the sheets they are on), or of
+        every sheet's used rows without `ranges`."""
+        answer = book.metadata()
+        fields = " ".join(query.get("fields", []))
+        if "dataValidation" not in fields:
+            return answer
+        wanted: dict[int, list[dict[str, Any]]] = {}
+        texts = query.get("ranges", [])
+        if texts:
+            for text in texts:
+                grid = parse_range(book, text)
+                wanted.setdefault(grid.sheet.sheet_id, []).append(
+                    grid.sheet.grid_data(grid.r0, min(grid.rows_end(), grid.sheet.row_count), grid.c0, grid.cols_end()))
+        else:
+            for sheet in book.sheets:
+                wanted[sheet.sheet_id] = [sheet.grid_data(0, max(len(sheet.rows), 2), 0, sheet.column_count)]
+        answer["sheets"] = [{"properties": s.properties(), "data": wanted[s.sheet_id]}
+                            for s in book.sheets if s.sheet_id in wanted]
+        return answer
 
     def _token(self, form: Mapping[str, str]) -> dict[str, Any]:
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":

@@ -17,6 +17,7 @@ are accepted and not enforced.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,36 @@ class FakeSheet:
     rows: list[list[Cell | None]] = field(default_factory=list)
     frozen_columns: int = 0
     hidden: bool = False
+    # data validation rules set by `setDataValidation`: (r0, r1, c0, c1, rule), ends exclusive, None open
+    validations: list[tuple[int, int | None, int, int | None, dict[str, Any]]] = field(default_factory=list)
+
+    def validation_at(self, row: int, col: int) -> dict[str, Any] | None:
+        """The data validation rule of one cell (0-based), the latest set over it."""
+        for r0, r1, c0, c1, rule in reversed(self.validations):
+            if r0 <= row and (r1 is None or row < r1) and c0 <= col and (c1 is None or col < c1):
+                return rule
+        return None
+
+    def grid_data(self, r0: int, r1: int, c0: int, c1: int) -> dict[str, Any]:
+        """A GridData of the range, holding only each cell's `dataValidation` (what a `fields` mask of
+        `sheets.data.rowData.values.dataValidation` answers); trailing empty cells and rows left out."""
+        rows: list[dict[str, Any]] = []
+        for row in range(r0, r1):
+            values: list[dict[str, Any]] = []
+            for col in range(c0, c1):
+                rule = self.validation_at(row, col)
+                values.append({"dataValidation": json.loads(json.dumps(rule))} if rule else {})
+            while values and not values[-1]:
+                values.pop()
+            rows.append({"values": values} if values else {})
+        while rows and not rows[-1]:
+            rows.pop()
+        data: dict[str, Any] = {"rowData": rows} if rows else {}
+        if r0:
+            data["startRow"] = r0
+        if c0:
+            data["startColumn"] = c0
+        return data
 
     def properties(self) -> dict[str, Any]:
         grid: dict[str, Any] = {"rowCount": self.row_count, "columnCount": self.column_count}
@@ -641,11 +672,17 @@ def _update_sheet_properties(book: FakeSpreadsheet, body: Mapping[str, Any]) -> 
 
 
 def _set_data_validation(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
-    book.sheet_by_id((body.get("range") or {}).get("sheetId", 0))
+    where = body.get("range") or {}
+    sheet = book.sheet_by_id(where.get("sheetId", 0))
     condition = (body.get("rule") or {}).get("condition") or {}
     if body.get("rule") is not None and not condition.get("type"):
         raise invalid("rule.condition.type is required")
-    return {}  # accepted, not enforced
+    # kept (answered by spreadsheets.get when its `fields` ask for dataValidation), not enforced;
+    # no rule clears the range: later entries win, an empty one stands for "none"
+    sheet.validations.append((int(where.get("startRowIndex", 0)), where.get("endRowIndex"),
+                              int(where.get("startColumnIndex", 0)), where.get("endColumnIndex"),
+                              dict(body.get("rule") or {})))
+    return {}
 
 
 REQUESTS = {
