@@ -557,14 +557,14 @@ def adopt(config_path: Path | None, out: Path | None, backend: str | None, force
     target = out or settings.path.parent / "mapping.toml"
     try:
         adopted = adopt_base(settings, target, force=force, backend=backend,
-                             generated=f" on {clock_for(settings)().strftime('%d/%m/%Y')}")
+                             generated=f" le {clock_for(settings)().strftime('%d/%m/%Y')}")
     except ConfigurationError as exc:
         fail("; ".join(exc.problems), EXIT_CONFIG)
     except CantinesError as exc:
         fail(str(exc))
     for line in adopted.lines:
         echo(line)
-    echo(f"Correspondances proposées : {target} (rien n'a été modifié dans la base). Relisez-les, "
+    echo(f"Noms proposés : {target} (rien n'a été modifié dans la base). Relisez ce fichier, "
          f"déclarez le fichier dans les réglages ([tables] mapping = \"{target.name}\"), puis lancez "
          "`cantines init` et `cantines check`.")
 

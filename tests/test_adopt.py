@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from automations.cli import cli
 from automations.cycle.adopt import survey_sheets
 from automations.domain.adopt import (
-    EXACT, FOLDED, SYNONYM, FoundColumn, FoundTable, Survey, check_type, choice_match, name_match, propose,
+    CONTENT, EXACT, FOLDED, SYNONYM, FoundColumn, FoundTable, Survey, check_type, choice_match, name_match, propose,
     tokens,
 )
 from automations.domain.adopt_file import render_toml
@@ -90,7 +90,7 @@ def test_a_column_whose_cells_are_not_of_its_type_is_flagged_not_taken() -> None
     proposal = propose({"opportunites": schema["opportunites"]}, Survey("une base", (opportunities,)))
     column = next(c for c in proposal.tables[0].columns if c.column == "Date limite")
     assert not column.decided and column.candidates == ("Date limite",)
-    assert "are not dates" in column.note and "bientôt" in column.note
+    assert "ne sont pas des dates" in column.note and "bientôt" in column.note
 
 
 def test_columns_matched_by_content_and_ambiguity_left_to_staff() -> None:
@@ -107,9 +107,9 @@ def test_columns_matched_by_content_and_ambiguity_left_to_staff() -> None:
     proposal = propose({c: schema[c] for c in codes}, Survey("une base", (funders, watch)))
     table = next(t for t in proposal.tables if t.code == "opportunites")
     columns = {c.column: c for c in table.columns}
-    assert (columns["Partenaire"].target, columns["Partenaire"].how) == ("Qui finance", "content")
-    assert "a link to « Financeurs »" in columns["Partenaire"].note
-    assert (columns["Statut veille"].target, columns["Statut veille"].how) == ("Avis", "content")
+    assert (columns["Partenaire"].target, columns["Partenaire"].how) == ("Qui finance", CONTENT)
+    assert "lien vers « Financeurs »" in columns["Partenaire"].note
+    assert (columns["Statut veille"].target, columns["Statut veille"].how) == ("Avis", CONTENT)
     assert {c.choice: c.wordings for c in table.choices} == {
         "À qualifier": ("À étudier",), "Pertinente": ("Retenue",), "Écartée": ("Non retenue",)}
     # two columns of a team's table mean « email » and ours has none of that name: not guessed
@@ -127,7 +127,7 @@ def test_two_columns_matching_one_of_ours_equally_are_left_to_staff() -> None:
     column = next(c for c in proposal.tables[0].columns if c.column == "Email responsable")
     assert not column.decided and column.candidates == ("Mail responsable", "Courriel responsable")
     text = render_toml(proposal)
-    assert '# "Email responsable" = ? (maybe "Mail responsable", "Courriel responsable")' in text
+    assert '# "Email responsable" = ? (peut-être "Mail responsable", "Courriel responsable")' in text
     assert '"Ville" = false' not in text  # required: not declared absent
     assert '# "Ville" = ?' in text and '"Budget annuel" = false' in text
     tomllib.loads(text)
@@ -159,9 +159,9 @@ def check_proposal(base: ForeignBase, text: str) -> None:
         assert f'# "{column}" = ?' in text
     for code, extra in base.extra.items():
         ignored = next(line for line in text.split(f"[tables.{code}]", 1)[1].splitlines()
-                       if line.startswith("# this base's columns the worker ignores"))
+                       if line.startswith("# colonnes de cette base que le robot ignore"))
         assert all(f'"{name}"' in ignored for name in extra)
-    assert "`cantines init` would add" in text and "« Correspondances »" in text
+    assert "`cantines init` ajouterait" in text and "« Correspondances »" in text
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_adopt_an_airtable_base(airtable: FakeAirtable, tmp_path: Path) -> None:
     text = (tmp_path / "mapping.toml").read_text(encoding="utf-8")
     check_proposal(AIRTABLE, text)
     assert '"Statut veille" = "Statut"' in text and '"En montage" = ["En création", "Projet"]' in text
-    assert "typed as text in this base; its cells read as dates" in text  # the signature dates
+    assert "saisie comme texte dans cette base ; ses cellules se lisent comme des dates" in text  # the signature dates
     assert "À décider (1) : Dossiers › « Responsable » (peut-être « Suivi par »)" in result.output
     assert "rien n'a été modifié dans la base" in result.output
     kinds = {r.kind for r in airtable.requests()}
@@ -262,7 +262,7 @@ def test_a_tab_without_header_and_duplicate_columns_are_said(tmp_path: Path) -> 
     text = (tmp_path / "mapping.toml").read_text(encoding="utf-8")
     assert "« Cantines » : colonnes en double : « Ville » (seule la première est lue)" in result.output
     assert "« Notes » : pas de ligne d'en-tête" in result.output
-    assert "# Could not be read: « Notes » : pas de ligne d'en-tête" in text
+    assert "# Illisible : « Notes » : pas de ligne d'en-tête" in text
     tomllib.loads(text)  # still a valid file
 
 

@@ -48,7 +48,7 @@ def adopt(settings: Settings, out: Path, *, force: bool = False, backend: str | 
     if not any(t.columns for t in survey.tables):
         raise CantinesError(f"{survey.where} ne contient aucune table avec des colonnes : rien à faire correspondre"
                             + (f" ({'; '.join(f'« {t.name} » : {p}' for t in survey.tables for p in t.problems)})" if survey.tables else ""))
-    proposal = propose(settings.schema, survey)
+    proposal = propose(settings.base.shipped, survey)  # the shipped names, even once a mapping is declared
     text = render_toml(proposal, generated=generated)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -110,7 +110,7 @@ CHOICE_SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(g) for g in (
     ("versement", "paiement"),
 ))
 
-EXACT, FOLDED, SYNONYM, CONTENT = "exact", "accents/case", "synonym", "content"
+EXACT, FOLDED, SYNONYM, CONTENT = "nom identique", "accents/majuscules", "synonyme", "contenu"
 HOW = {EXACT: 4, FOLDED: 3, SYNONYM: 2, CONTENT: 1}
 CONFORMING = 0.8  # a column whose cells are less than this share of the type expected is flagged
 MAX_FREE_CHOICES = 30  # distinct cells beyond which a column without options is no choice column
@@ -363,7 +363,7 @@ def match_tables(schema: Mapping[str, TableSpec], survey: Survey) -> dict[str, t
             # like ours needs a third of our columns; no name at all, half of them
             if (level >= HOW[SYNONYM] and score > 0) or level >= HOW[FOLDED] or (level >= 1 and score >= 0.3) \
                     or score >= 0.5:
-                pairs.append((level, score, code, table, how or f"{CONTENT} ({round(score * 100)} % of its columns)"))
+                pairs.append((level, score, code, table, how or f"{CONTENT} ({round(score * 100)} % de ses colonnes)"))
     pairs.sort(key=lambda p: (-p[0], -p[1]))
     found: dict[str, tuple[list[FoundTable], str]] = {}
     taken: set[str] = set()
@@ -375,7 +375,7 @@ def match_tables(schema: Mapping[str, TableSpec], survey: Survey) -> dict[str, t
             if other_code == code and other.name not in taken and other is not table and other_level == level \
                     and _similar(table, other) and abs(other_score - score) <= 0.1:
                 group.append(other)
-        found[code] = (group, how if len(group) == 1 else f"{how}, kept in {len(group)} tables with the same columns")
+        found[code] = (group, how if len(group) == 1 else f"{how}, tenue dans {len(group)} tables aux mêmes colonnes")
         taken.update(t.name for t in group)
     return found
 
@@ -415,7 +415,7 @@ def _propose_columns(proposal: TableProposal, tables: list[FoundTable], link_nam
         rivals = [r[3].name for r in ranked if r[2] is column and r[0] == level and r[3].name in free]
         if len(rivals) > 1:
             chosen[column.name] = ColumnProposal(column.name, how=how, candidates=tuple(rivals),
-                                                 note=f"several columns match by {how}")
+                                                 note=f"plusieurs colonnes correspondent ({how})")
             continue
         chosen[column.name] = ColumnProposal(column.name, found.name, how)
         del free[found.name]
@@ -428,7 +428,7 @@ def _propose_columns(proposal: TableProposal, tables: list[FoundTable], link_nam
             del free[fits[0].name]
         elif len(fits) > 1:
             chosen[column.name] = ColumnProposal(column.name, how=CONTENT, candidates=tuple(f.name for f in fits),
-                                                 note="several columns fit by content")
+                                                 note="plusieurs colonnes correspondent par leur contenu")
     for column in spec.columns:
         current = chosen.get(column.name)
         if current is None:
@@ -442,7 +442,7 @@ def _propose_columns(proposal: TableProposal, tables: list[FoundTable], link_nam
     for other in tables[1:]:
         missing = [c.name for c in main.columns if other.column(c.name) is None]
         if missing:
-            proposal.notes.append(f"« {other.name} » lacks {', '.join(missing)} (read as empty there)")
+            proposal.notes.append(f"« {other.name} » n'a pas {', '.join(missing)} (lu vide dans cette table)")
 
 
 def _content_fits(column: ColumnSpec, found: FoundColumn, link_names: Mapping[str, str]) -> bool:
@@ -457,19 +457,19 @@ def _content_fits(column: ColumnSpec, found: FoundColumn, link_names: Mapping[st
 
 def _content_note(column: ColumnSpec, found: FoundColumn) -> str:
     if column.type == "link":
-        return f"a link to « {found.link_to} »"
-    return "its options are this column's choices in other words"
+        return f"lien vers « {found.link_to} »"
+    return "ses options sont les choix de cette colonne, autrement formulés"
 
 
 def _not_found(column: ColumnSpec, free: Sequence[FoundColumn]) -> ColumnProposal:
     if column.type in CHECKS:  # a typed column: the unmatched columns whose cells are of its type
         maybe = tuple(f.name for f in free if f.values and check_type(column, f).ok)
         if maybe:
-            return ColumnProposal(column.name, candidates=maybe, note="no column of that name; of its type: "
+            return ColumnProposal(column.name, candidates=maybe, note="aucune colonne de ce nom ; de ce type : "
                                   + ", ".join(f"« {m} »" for m in maybe))
     if column.required:
-        return ColumnProposal(column.name, note="not found, and the worker needs it")
-    return ColumnProposal(column.name, absent=True, note="not found: the features that need it are off")
+        return ColumnProposal(column.name, note="introuvable, et le robot en a besoin")
+    return ColumnProposal(column.name, absent=True, note="introuvable : les fonctionnalités qui en ont besoin sont désactivées")
 
 
 def _check(current: ColumnProposal, column: ColumnSpec, found: FoundColumn | None) -> None:
@@ -479,10 +479,10 @@ def _check(current: ColumnProposal, column: ColumnSpec, found: FoundColumn | Non
     if not result.ok:
         current.candidates = (current.target or "",)
         current.target = None
-        current.note = (f"matched by {current.how}, but {len(result.failing)}+ of {result.checked} cells are not "
-                        f"{TYPE_WORDS.get(column.type, column.type)} (e.g. {', '.join(result.failing)}): check it")
+        current.note = (f"trouvée ({current.how}), mais {len(result.failing)}+ de {result.checked} cellules ne sont pas des "
+                        f"{TYPE_WORDS.get(column.type, column.type)} (par ex. {', '.join(result.failing)}) : à vérifier")
     elif result.as_text:
-        current.note = "typed as text in this base; its cells read as dates"
+        current.note = "saisie comme texte dans cette base ; ses cellules se lisent comme des dates"
 
 
 def _propose_choices(proposal: TableProposal, column: ColumnSpec, found: FoundColumn | None) -> None:

@@ -22,10 +22,10 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
     """The mapping file staff review: every line says how it was matched; what could not be decided is a
     commented line to complete; the base's other columns and what `cantines init` would add are listed."""
     out = [
-        f"# Names of this base ({proposal.where}), proposed by `cantines adopt`{generated}.",
-        "# Review it, set `[tables] mapping = \"<this file>\"` in the settings, then `cantines init` and `cantines check`.",
-        "# Left: the worker's names (config/schema.toml). Right: this base's names.",
-        "# Lines starting with `# ... = ?` could not be decided: write the base's name (or false) and uncomment.",
+        f"# Les noms de cette base ({proposal.where}), proposés par `cantines adopt`{generated}.",
+        "# Relisez-les, déclarez ce fichier dans les réglages (`[tables] mapping = \"<ce fichier>\"`), puis lancez `cantines init` et `cantines check`.",
+        "# À gauche : les noms du robot (config/schema.toml). À droite : les noms de cette base.",
+        "# Les lignes `# ... = ?` n'ont pas pu être décidées : écrivez le nom dans la base (ou false) et retirez le « # ».",
         "",
     ]
     init_tables = []
@@ -36,8 +36,8 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
             if spec.owner == "worker":
                 init_tables.append(spec.name)
                 continue
-            out += [f"[tables.{table.code}]", f"absent = true  # no table like « {spec.name} » found: the features "
-                    "that need it are off (or delete this line and `cantines init` creates it)", ""]
+            out += [f"[tables.{table.code}]", f"absent = true  # aucune table comme « {spec.name} » : les fonctionnalités "
+                    "qui en ont besoin sont désactivées (ou supprimez cette ligne et `cantines init` la crée)", ""]
             continue
         names = list(table.names)
         default_name = names == [spec.name]
@@ -50,7 +50,7 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
         lines = [f"[tables.{table.code}]"]
         comment = f"  # {table.how}"
         lines.append((f"# name = {_value(names)}" if default_name else f"name = {_value(names)}") + comment
-                     + (" (the shipped name)" if default_name else ""))
+                     + (" (le nom d'origine)" if default_name else ""))
         for note in table.notes:
             lines.append(f"# {note}")
         lines.extend(checked)
@@ -66,7 +66,7 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
                 columns.append(f"{_q(column.column)} = false  # {column.note}")
                 to_add.append(column.column)
             else:
-                maybe = f" (maybe {', '.join(_q(c) for c in column.candidates)})" if column.candidates else ""
+                maybe = f" (peut-être {', '.join(_q(c) for c in column.candidates)})" if column.candidates else ""
                 columns.append(f"# {_q(column.column)} = ?{maybe}  # {column.note}")
         if columns:
             lines += ["", f"[tables.{table.code}.columns]", *columns]
@@ -79,22 +79,22 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
                 lines.append(f"{_q(choice.choice)} = {_value(choice.wordings)}  # {choice.how}")
             left = table.unmatched_options.get(name)
             if left:
-                lines.append(f"# this base's wordings matched to no choice: {', '.join(_q(o) for o in left)}"
+                lines.append(f"# formulations de cette base rapprochées d'aucun choix : {', '.join(_q(o) for o in left)}"
                              " (write `\"Choice\" = \"wording\"`; unmatched cells are reported as data problems)")
         if table.extra:
-            lines += [f"# this base's columns the worker ignores: {', '.join(_q(e) for e in table.extra)}"]
+            lines += [f"# colonnes de cette base que le robot ignore : {', '.join(_q(e) for e in table.extra)}"]
         if to_add:
-            lines.append(f"# `cantines init` would add (once their `= false` line is deleted): {', '.join(_q(c) for c in to_add)}")
+            lines.append(f"# `cantines init` ajouterait (une fois leur ligne `= false` supprimée) : {', '.join(_q(c) for c in to_add)}")
         out += lines + [""]
     if unchanged:
-        out.append("# Found under their shipped names, every column too: " + ", ".join(f"« {n} »" for n in unchanged))
+        out.append("# Trouvées sous leurs noms d'origine, toutes leurs colonnes aussi : " + ", ".join(f"« {n} »" for n in unchanged))
     if init_tables:
-        out.append("# The worker's own tables, created by `cantines init` (or the first run): "
+        out.append("# Les tables du robot, créées par `cantines init` (ou au premier passage) : "
                    + ", ".join(f"« {n} »" for n in init_tables))
     if proposal.other_tables:
-        out.append("# This base's tables the worker ignores: " + ", ".join(f"« {n} »" for n in proposal.other_tables))
+        out.append("# Tables de cette base que le robot ignore : " + ", ".join(f"« {n} »" for n in proposal.other_tables))
     for problem in proposal.problems:
-        out.append(f"# Could not be read: {problem}")
+        out.append(f"# Illisible : {problem}")
     return "\n".join(out).rstrip() + "\n"
 
 
