@@ -742,6 +742,18 @@ def _cycle(
     # before the load: the questions (and answers) it writes are in this run's reminders and digests
     acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
     step()
+    if parts <= OPTIONAL:
+        # An hourly sync, an import, the hotline: each read only the tables it writes (the syncs'
+        # sides; Opportunités; Cantines and Questions), not the whole hub: on Airtable they are most
+        # of a month's calls. Nothing else is computed: the daily cycle loads everything.
+        if report.problems:  # a duplicate key, an unknown sender: into Problèmes, nothing removed
+            with hub_batch(tables):
+                refused_value(report, lambda: write_problems(settings, tables, report, today, complete=False))
+        step()
+        queue(state, acknowledgements, clock(), report)
+        deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
+                budget_seconds=settings.mail.delivery_budget_seconds)
+        return
     dataset = load(settings, tables, report)
     step()
     outcome = compute_matching(settings, dataset, today, report)
@@ -766,27 +778,30 @@ def _cycle(
         messages = [*messages, *(p.message for p in prepared)]
         report.messages = messages
 
-    def write_problems() -> None:
-        # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
-        # digests-only job would otherwise delete the reminders' problems, and they would come back
-        # with a new « Vu le » at the next cycle.
-        # Nor a run that could not read everything: the problems of what it did not read are not gone.
-        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
-        mask_report(settings, report)  # an API's error text may quote a secret
-        written = replace_rows(
-            tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
-            keep=("Vu le",), delete=complete,
-        )
-        report.rows_written += written.total
-
+    # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
+    # digests-only job would otherwise delete the reminders' problems, and they would come back
+    # with a new « Vu le » at the next cycle.
+    # Nor a run that could not read everything: the problems of what it did not read are not gone.
+    complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
     with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
         if MATCHING in parts:
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
-        refused_value(report, write_problems)
+        refused_value(report, lambda: write_problems(settings, tables, report, today, complete=complete))
     step()
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
             budget_seconds=settings.mail.delivery_budget_seconds)
+
+
+def write_problems(settings: Settings, tables: dict[str, Table], report: RunReport, today: dt.date, *,
+                   complete: bool) -> None:
+    """The run's data problems into Problèmes (« Vu le » kept); with `complete`, those gone removed."""
+    mask_report(settings, report)  # an API's error text may quote a secret
+    written = replace_rows(
+        tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
+        keep=("Vu le",), delete=complete,
+    )
+    report.rows_written += written.total
 
 
 def community_messages(
