@@ -68,8 +68,8 @@ def open_tables(settings: Settings, *, airtable_options: Mapping[str, Any] | Non
 
 @contextlib.contextmanager
 def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
-    """Buffer the hub's writes and send them together at the end: one save of the workbook, one
-    batchUpdate (and one append per tab) for the spreadsheet."""
+    """Buffer the hub's writes and send them together at the end: one save of the workbook, at most
+    one values:batchUpdate and one spreadsheets:batchUpdate for the spreadsheet."""
     with contextlib.ExitStack() as stack:
         holders: dict[int, Any] = {}
         for table in tables.values():
