@@ -756,9 +756,10 @@ def _cycle(
     acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
     step()
     if parts <= OPTIONAL:
-        # An hourly sync, an import, the hotline: each read only the tables it writes (the syncs'
-        # sides; Opportunités; Cantines and Questions), not the whole hub: on Airtable they are most
-        # of a month's calls. Nothing else is computed: the daily cycle loads everything.
+        # An hourly sync, an import, the hotline: each reads only the tables it works on (the syncs'
+        # sides; Opportunités, Partenaires, Cantines; Cantines and Questions), not the whole hub: on
+        # Airtable they are most of a month's calls. Nothing else is computed: the daily cycle loads
+        # everything (and relaunches what staff ticked in Envois).
         if report.problems:  # a duplicate key, an unknown sender: into Problèmes, nothing removed
             with hub_batch(tables):
                 refused_value(report, lambda: write_problems(settings, tables, report, today, complete=False))
