@@ -111,6 +111,7 @@ def test_the_sendgrid_daily_limit_stops_delivery_and_the_rest_waits_for_the_next
     make_settings: Callable[..., Settings],
 ) -> None:
     from automations.cycle.run import DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC
+    from automations.cycle.quotas import usage_lines
     from automations.summary import format_report
 
     limit = 7
@@ -127,6 +128,10 @@ def test_the_sendgrid_daily_limit_stops_delivery_and_the_rest_waits_for_the_next
         assert "limite de 7 emails par jour est atteinte le lundi 23 novembre 2026" in first.mail_note
         assert f"{first.pending} messages en attente, ils partiront dès demain" in first.mail_note
         assert f"Quotas : {first.mail_note}" in format_report(first)
+        state = StateStore.open(None, sqlite_path=settings.state.path)
+        (today_line,) = [line for line in usage_lines(settings, state, MONDAY) if "aujourd'hui" in line]
+        assert today_line == f"  SendGrid aujourd'hui : {sum(map(recipients_of, fake.received))} email(s) sur une limite de 7 par jour"
+        state.close()
         import openpyxl
         journal = list(openpyxl.load_workbook(settings.workbook.path)["Journal"].iter_rows(values_only=True))
         assert first.mail_note in journal[-1][-1]

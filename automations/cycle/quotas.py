@@ -101,4 +101,8 @@ def usage_lines(settings: Settings, state: StateStore, today: dt.date) -> list[s
         else:
             what = "appel(s)"
         lines.append(f"  {label} : {nombre(count)} {what}" + (f" sur un budget de {nombre(budget)} par mois" if budget else ""))
+    left = emails_left_today(settings, state, today)
+    if left is not None:
+        limit = settings.quotas["sendgrid_emails_per_day"]
+        lines.append(f"  SendGrid aujourd'hui : {nombre(limit - left)} email(s) sur une limite de {nombre(limit)} par jour")
     return lines or ["  aucun appel compté"]
