@@ -90,8 +90,9 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     if report.postponed:
         lines.append(f"  Reporté à la prochaine lecture complète ({len(report.postponed)}) :")
         lines.extend(f"    - {line}" for line in report.postponed)
-    if report.quota_note:
-        lines.append(f"  Quotas : {report.quota_note}")
+    for note in (report.quota_note, report.mail_note):
+        if note:
+            lines.append(f"  Quotas : {note}")
     if report.errors:
         lines.append(f"  Erreurs ({len(report.errors)}) :")
         lines.extend(f"    - {error}" for error in report.errors)

@@ -431,6 +431,15 @@ class StateStore:
                 .values(status=SENT, sent_at=_utc(now), backend=backend, provider_id=provider_id, last_error=None)
             )
 
+    def recipients_sent(self, backend: str, start: dt.datetime, end: dt.datetime) -> int:
+        """How many recipients the messages `backend` sent in [start, end) had (a provider's daily
+        limit counts each recipient as one email)."""
+        query = sa.select(outbox.c.recipients).where(
+            outbox.c.status == SENT, outbox.c.backend == backend, outbox.c.sent_at >= _utc(start),
+            outbox.c.sent_at < _utc(end))
+        with self.engine.connect() as conn:
+            return sum(len(json.loads(recipients)) or 1 for (recipients,) in conn.execute(query))
+
     def mark_failed(self, message_id: int, error: str, *, hold: bool = False) -> None:
         """Back to pending (tried again next run) with the error kept; held if it must not be retried."""
         with self.engine.begin() as conn:

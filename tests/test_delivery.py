@@ -101,3 +101,59 @@ def test_a_held_message_is_released_and_sent(make_settings: Callable[..., Settin
         assert result.exit_code == 0 and "1 message remis en file" in result.output
         again = run_cycle(settings, today=MONDAY, clock=clock)
         assert again.sent == 1 and state.counts() == {"sent": first.queued}
+
+
+def recipients_of(payload: dict) -> int:
+    return sum(len(p.get(field, [])) for p in payload["personalizations"] for field in ("to", "cc", "bcc"))
+
+
+def test_the_sendgrid_daily_limit_stops_delivery_and_the_rest_waits_for_the_next_day(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from automations.cycle.run import DIGESTS, DRAFTS, MATCHING, REMINDERS, SYNC
+    from automations.cycle.quotas import usage_lines
+    from automations.summary import format_report
+
+    limit = 7
+    with FakeSendGrid(api_key="SG.k") as fake:
+        settings = make_settings(mail='backend = "sendgrid"', quotas=f"sendgrid_emails_per_day = {limit}",
+                                 environ={"SENDGRID_API_KEY": "SG.k", "SENDGRID_HOST": fake.url})
+        write_demo_workbook(settings, MONDAY)
+        # the worker's cycle job (its digests come later, in their own job)
+        first = run_cycle(settings, today=MONDAY, clock=clock, parts=frozenset({SYNC, MATCHING, REMINDERS, DRAFTS}))
+        assert first.queued > limit and first.result in ("OK", "Avertissements") and not first.errors
+        assert 0 < sum(map(recipients_of, fake.received)) <= limit and first.sent == len(fake.received)
+        assert first.over_limit == first.pending == first.queued - first.sent
+        assert first.mail_note is not None and first.mail_note.startswith("envois reportés (quota SendGrid)")
+        assert "limite de 7 emails par jour est atteinte le lundi 23 novembre 2026" in first.mail_note
+        assert f"{first.pending} messages en attente, ils partiront dès demain" in first.mail_note
+        assert f"Quotas : {first.mail_note}" in format_report(first)
+        state = StateStore.open(None, sqlite_path=settings.state.path)
+        (today_line,) = [line for line in usage_lines(settings, state, MONDAY) if "aujourd'hui" in line]
+        assert today_line == f"  SendGrid aujourd'hui : {sum(map(recipients_of, fake.received))} email(s) sur une limite de 7 par jour"
+        state.close()
+        import openpyxl
+        journal = list(openpyxl.load_workbook(settings.workbook.path)["Journal"].iter_rows(values_only=True))
+        assert first.mail_note in journal[-1][-1]
+
+        # the digests job the same day: the coordinator is told; its digest waits with the rest
+        requests = fake.requests
+        digests = run_cycle(settings, today=MONDAY, clock=lambda: clock() + dt.timedelta(hours=1), job="digests",
+                            parts=frozenset({DIGESTS}))
+        (coordinator,) = [m for m in digests.messages if m.kind == "recapitulatif-coordination"]
+        assert first.mail_note in coordinator.text
+        assert digests.sent == 0 and fake.requests == requests  # not even one request over the limit
+        assert digests.over_limit == digests.pending == first.pending + digests.queued
+
+        # the next days: each sends up to the limit, in order, none twice, none lost
+        day, waiting = MONDAY, digests.pending
+        while waiting:
+            day += dt.timedelta(days=1)
+            before = len(fake.received)
+            later = run_cycle(settings, today=day, clock=lambda d=day: dt.datetime.combine(d, dt.time(7, 30), tzinfo=PARIS),
+                              parts=frozenset({SYNC}))  # a job that queues nothing new: what waited goes
+            assert 0 < sum(map(recipients_of, fake.received[before:])) <= limit
+            assert later.pending == waiting - later.sent and (later.pending == 0) == (later.mail_note is None)
+            waiting = later.pending
+        keys = [p["custom_args"]["cantines_key"] for p in fake.received]
+        assert len(keys) == len(set(keys)) == first.queued + digests.queued

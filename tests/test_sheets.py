@@ -180,8 +180,11 @@ def test_a_batch_sends_one_request_per_kind_for_all_tabs(fake: FakeSheets, open_
         assert fake.counts() == {}  # nothing sent inside the batch
         assert [r.fields["Mois"] for r in indicateurs.read() if r.fields["Cantine"] == "Lille"] == [APRIL, MAY]
     assert [(r.id, r.position) for r in created] == [("8", 8), ("9", 9)]
-    assert fake.counts() == {"values.batchUpdate": 1, "append": 2, "get": 1, "batchUpdate": 1}
+    assert fake.counts() == {"values.batchUpdate": 1, "get": 1, "batchUpdate": 1}  # every tab's new rows in one
     (structure,) = fake.requests("batchUpdate")
+    inserted = [(r["insertDimension"]["range"]["startIndex"], r["insertDimension"]["range"]["endIndex"])
+                for r in structure.body["requests"] if "insertDimension" in r]
+    assert inserted == [(7, 9), (5, 6)]  # right after each tab's last row: Indicateurs 8-9, Cantines 6
     formats = [r["repeatCell"]["range"] for r in structure.body["requests"] if "repeatCell" in r]
     assert [(f["startRowIndex"], f["endRowIndex"], f["startColumnIndex"]) for f in formats] == [
         (7, 9, 1), (5, 6, 6)]  # the new rows' Mois (B8:B9), and Date d'ouverture (G6) in Cantines
@@ -216,9 +219,9 @@ def test_writes_outside_a_batch_are_sent_at_once(fake: FakeSheets, open_book) ->
     table.update([("2", {"Repas servis": 1})])
     assert writes(fake) == {"values.batchUpdate": 1}
     table.create([{"Cantine": "Nice", "Mois": MAY}])
-    assert writes(fake) == {"values.batchUpdate": 1, "append": 1, "batchUpdate": 1}  # + the date's format
+    assert writes(fake) == {"values.batchUpdate": 1, "batchUpdate": 1}  # the row, its values and its date's format
     table.delete(["3"])
-    assert writes(fake) == {"values.batchUpdate": 1, "append": 1, "batchUpdate": 2}
+    assert writes(fake) == {"values.batchUpdate": 1, "batchUpdate": 2}
     assert fake.count("get") == 1  # the tab's id, asked once
     assert [r.fields["Cantine"] for r in table.read()] == ["Lyon", "Lyon", "Nice"]
     assert fake.count("batchGet") == 1
@@ -232,8 +235,11 @@ def test_text_is_stored_as_is_and_dates_as_serial_numbers(fake: FakeSheets, open
     book.table(CANTINES).create([{"Nom": "=1+1", "Code postal": "01000", "Ville": "1,5", "Département": "2026-03-01",
                                   "Date d'ouverture": MARCH, "Budget annuel": Decimal("12500.50")}])
     book.table(JOURNAL).create([{"Début": started, "Lu": 3}])
-    (append, _) = fake.requests("append")
-    assert append.query["valueInputOption"] == ["RAW"] and append.query["insertDataOption"] == ["INSERT_ROWS"]
+    (cantine, _) = fake.requests("batchUpdate")[-2:]  # the tabs' own, then the rows'
+    (cells,) = [r["updateCells"] for r in cantine.body["requests"] if "updateCells" in r]
+    assert cells["fields"] == "userEnteredValue"
+    sent = [c.get("userEnteredValue") for c in cells["rows"][0]["values"]]
+    assert {"stringValue": "=1+1"} in sent and {"stringValue": "01000"} in sent and {"stringValue": "1,5"} in sent
     row = dict(zip(CANTINES.column_names, fake.values(HUB, "Cantines")[1]))
     assert row["Nom"] == "=1+1" and row["Code postal"] == "01000" and row["Ville"] == "1,5"
     assert row["Département"] == "2026-03-01" and row["Date d'ouverture"] == 46082
@@ -246,21 +252,27 @@ def test_text_is_stored_as_is_and_dates_as_serial_numbers(fake: FakeSheets, open
     assert again.table(CANTINES).read()[0].fields["Code postal"] == "01000"
 
 
-def test_new_rows_follow_googles_table_and_deletions_still_hit_the_right_rows(fake: FakeSheets, open_book) -> None:
-    # a blank row ends the table Google appends to: the new rows go there, pushing the rows below down
+def test_new_rows_go_after_the_last_row_whatever_blank_rows_and_deletions_hit_the_right_rows(
+    fake: FakeSheets, open_book,
+) -> None:
+    # a blank row would end the "table" values:append writes after: new rows are inserted after the last row
     hub(fake, Indicateurs=[
         ["Cantine", "Mois", "Repas servis"], ["Lyon", MARCH, 1], [], ["Lille", MARCH, 2], ["Nice", MARCH, 3],
     ])
     book = open_book()
     table = book.table(INDICATEURS)
     table.read()
+    fake.set_number_format(HUB, "Indicateurs", "C5", {"type": "NUMBER", "pattern": "#,##0"})  # staff's format
     with book.batch():
         created = table.create([{"Cantine": "Caen", "Mois": APRIL, "Repas servis": 4}])
-        table.delete(["4"])  # Lille, which the append pushes to row 5
-    assert created[0].id == "6"  # provisional: where the row would be after the last one
-    assert [r[0] if r else None for r in fake.values(HUB, "Indicateurs")] == ["Cantine", "Lyon", "Caen", None, "Nice"]
-    assert [(r.id, r.fields["Cantine"]) for r in table.read()] == [("2", "Lyon"), ("3", "Caen"), ("5", "Nice")]
-    assert fake.count("batchGet") == 2  # the moved tab was read again
+        table.delete(["4"])  # Lille
+    assert created[0].id == "6"
+    assert [r[0] if r else None for r in fake.values(HUB, "Indicateurs")] == ["Cantine", "Lyon", None, "Nice", "Caen"]
+    assert [(r.id, r.fields["Cantine"]) for r in table.read()] == [("2", "Lyon"), ("4", "Nice"), ("5", "Caen")]
+    assert [(r.id, r.fields["Cantine"]) for r in open_book().table(INDICATEURS).read()] == [
+        ("2", "Lyon"), ("4", "Nice"), ("5", "Caen")]  # what the book kept is what Google has
+    assert fake.number_format(HUB, "Indicateurs", "C5") == {"type": "NUMBER", "pattern": "#,##0"}  # the row above's
+    assert fake.number_format(HUB, "Indicateurs", "B5")["type"] == "DATE"  # type: ignore[index]
 
 
 def test_upserting_the_same_rows_twice_writes_nothing_the_second_time(fake: FakeSheets, open_book) -> None:
@@ -327,11 +339,11 @@ def test_server_errors_are_retried_only_where_doing_it_twice_is_harmless(fake: F
     fake.fail_next(500, 503, kind="values.batchUpdate")
     table.update([("2", {"Repas servis": 5})])
     assert clock.sleeps == [1.0, 2.0]
-    fake.fail_next(503, kind="append")
-    with pytest.raises(RetriableBackendError, match=r"Google Sheets en erreur sur l'onglet « Indicateurs » .* "
+    fake.fail_next(503, kind="batchUpdate")  # inserting rows twice would add them twice: not retried
+    with pytest.raises(RetriableBackendError, match=r"Google Sheets en erreur .* "
                                                     r"\(HTTP 503 UNAVAILABLE\) : réessayez plus tard"):
         table.create([{"Cantine": "Nice", "Mois": MAY}])
-    assert fake.count("append") == 1 and clock.sleeps == [1.0, 2.0]
+    assert fake.count("batchUpdate") == 1 and clock.sleeps == [1.0, 2.0]
     assert [r[0] for r in fake.values(HUB, "Indicateurs")] == ["Cantine", "Lyon", "Lille", "Lyon"]
 
 

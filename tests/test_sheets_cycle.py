@@ -53,12 +53,28 @@ def test_the_hub_on_a_spreadsheet(fake: FakeSheets, make_settings: Callable[...,
     assert not report.errors and len(report.problems) == 7  # the demo's deliberate problems, as on the workbook
     assert report.sent == 29 and report.matches
     assert fake.count("batchGet") == 1  # every tab the run needs, in one request
-    assert fake.count("batchUpdate") == 1  # the write-back, the Envois rows and the journal line: the hub is written once
-    assert fake.count("append") == 6  # one per tab that gets new rows (Envois included)
+    # the write-back, the Envois rows and the journal line: at most one batchUpdate of changed cells and
+    # one adding rows (to every tab) per spreadsheet and cycle
+    writes = {k: n for k, n in fake.counts().items() if k not in ("batchGet", "get", "values.get")}
+    assert writes == {"batchUpdate": 1}  # a first cycle only adds rows (changed cells would be one values:batchUpdate)
+    (added,) = fake.requests("batchUpdate")
+    assert len({r["insertDimension"]["range"]["sheetId"] for r in added.body["requests"] if "insertDimension" in r}) == 6
     journal = fake.values(HUB, "Journal")
     assert len(journal) == 2 and journal[1][2] == "Avertissements"
+    fake.reset_counts()
     again = run_cycle(settings, today=TODAY, clock=clock)
     assert again.rows_written == 0 and again.queued == 0
+    # nothing new: the Journal line is the only write (a per-record peer would send one too)
+    assert {k: n for k, n in fake.counts().items() if k not in ("batchGet", "get", "values.get")} == {"batchUpdate": 1}
+    (line,) = fake.requests("batchUpdate")
+    assert {next(iter(r)) for r in line.body["requests"]} == {"insertDimension", "updateCells", "repeatCell"}
+    assert len(fake.values(HUB, "Journal")) == 3
+    fake.reset_counts()  # the next day: messages sent, Envois rows updated, correspondances refreshed
+    later = run_cycle(settings, today=TODAY + dt.timedelta(days=1),
+                      clock=lambda: clock() + dt.timedelta(days=1))
+    assert later.rows_written > 0
+    assert {k: n for k, n in fake.counts().items() if k not in ("batchGet", "get", "values.get")} == {
+        "values.batchUpdate": 1, "batchUpdate": 1}
 
 
 def test_cantine_spreadsheets_sync_into_the_hub_one_not_shared(fake: FakeSheets, make_settings: Callable[..., Settings]) -> None:

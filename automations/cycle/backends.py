@@ -81,8 +81,8 @@ def backend_tables(tables: Mapping[str, Table] | Iterable[Table]) -> list[Table]
 
 @contextlib.contextmanager
 def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
-    """Buffer the hub's writes and send them together at the end: one save of the workbook, one
-    batchUpdate (and one append per tab) for the spreadsheet."""
+    """Buffer the hub's writes and send them together at the end: one save of the workbook, at most
+    one values:batchUpdate and one spreadsheets:batchUpdate for the spreadsheet."""
     with contextlib.ExitStack() as stack:
         holders: dict[int, Any] = {}
         for table in backend_tables(tables):

@@ -14,6 +14,7 @@ from automations.domain.french import date_longue, nombre
 from automations.settings import Settings
 
 NOTE_START = "travail facultatif reporté"
+MAIL_NOTE_START = "envois reportés"
 # provider → its [quotas] option and how staff name it
 BUDGETS = {"airtable": ("airtable_calls_per_month", "Airtable"), "sheets": ("sheets_calls_per_month", "Google Sheets")}
 
@@ -59,11 +60,32 @@ def budget_note(settings: Settings, state: StateStore, today: dt.date, estimate:
     return None
 
 
+def emails_left_today(settings: Settings, state: StateStore, today: dt.date) -> int | None:
+    """The emails SendGrid may still send on `today` (settings' time zone) under
+    `sendgrid_emails_per_day`, each recipient counted; None when no daily limit applies."""
+    limit = settings.quotas["sendgrid_emails_per_day"]
+    if settings.mail.backend != "sendgrid" or not limit:
+        return None
+    start = dt.datetime.combine(today, dt.time(0), tzinfo=settings.timezone)
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=settings.timezone)
+    return max(0, limit - state.recipients_sent("sendgrid", start, end))
+
+
+def mail_limit_note(settings: Settings, today: dt.date, waiting: int) -> str:
+    """Why `waiting` messages stay queued: the day's SendGrid limit is reached (French, for the
+    Journal, the summary and the coordinator's digest)."""
+    limit = settings.quotas["sendgrid_emails_per_day"]
+    left = f"{nombre(waiting)} message{'s' if waiting > 1 else ''} en attente"
+    return (f"{MAIL_NOTE_START} (quota SendGrid) : la limite de {nombre(limit)} emails par jour est atteinte "
+            f"le {date_longue(today)} ; {left}, {'ils partiront' if waiting > 1 else 'il partira'} "
+            "dès demain")
+
+
 def recent_notes(state: StateStore, today: dt.date, days: int = 7) -> tuple[str, ...]:
     """The budget notes of the runs of the last `days` days (for the coordinator's digest), each once."""
     since = today - dt.timedelta(days=days)
     notes = [line for run in state.last_runs(500) if run["today"] > since
-             for line in (run["detail"] or "").splitlines() if line.startswith(NOTE_START)]
+             for line in (run["detail"] or "").splitlines() if line.startswith((NOTE_START, MAIL_NOTE_START))]
     return tuple(dict.fromkeys(reversed(notes)))
 
 
@@ -79,4 +101,8 @@ def usage_lines(settings: Settings, state: StateStore, today: dt.date) -> list[s
         else:
             what = "appel(s)"
         lines.append(f"  {label} : {nombre(count)} {what}" + (f" sur un budget de {nombre(budget)} par mois" if budget else ""))
+    left = emails_left_today(settings, state, today)
+    if left is not None:
+        limit = settings.quotas["sendgrid_emails_per_day"]
+        lines.append(f"  SendGrid aujourd'hui : {nombre(limit - left)} email(s) sur une limite de {nombre(limit)} par jour")
     return lines or ["  aucun appel compté"]

@@ -40,7 +40,7 @@ from automations.domain.envois import Envoi
 from automations.cycle.drafts import network_identity
 from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain import needs
-from automations.cycle.quotas import budget_note, last_calls, recent_notes, record_calls
+from automations.cycle.quotas import budget_note, emails_left_today, last_calls, mail_limit_note, recent_notes, record_calls
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.needs import missing_for, reminder_needs
 from automations.domain.offers import OfferProposal, propose_offers
@@ -119,6 +119,8 @@ class RunReport:
     postponed: list[str] = field(default_factory=list)  # what waits for a complete run, and why (French)
     skipped: str | None = None  # why the cycle did nothing (already done by another worker)
     quota_note: str | None = None  # why optional work waited for the API budget
+    over_limit: int = 0  # pending messages left for the next day: the day's SendGrid limit is reached
+    mail_note: str | None = None  # the same, said in French
     calls: dict[str, int] = field(default_factory=dict)  # API calls made, by provider
     stopped: bool = False
 
@@ -137,7 +139,7 @@ class RunReport:
         return {
             "lu": self.rows_read, "ecrit": self.rows_written, "rappels": self.reminders, "recapitulatifs": self.digests,
             "mis_en_file": self.queued, "envoyes": self.sent, "echecs_envoi": self.send_failures,
-            "non_tentes": self.deferred,
+            "non_tentes": self.deferred, "reportes_quota": self.over_limit,
             "en_attente": self.pending, "brouillons": self.drafts, "problemes": len(self.problems),
             "correspondances": len(self.matches), "nouvelles_correspondances": self.new_matches,
             "suggestions_collectives": len(self.suggestions), "offres_proposees": len(self.offer_proposals),
@@ -502,9 +504,11 @@ def unbuildable(outgoing: OutgoingMessage, exc: Exception) -> DataProblem:
 def deliver(
     state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport,
     should_stop: Callable[[], bool] = lambda: False, *, stop: threading.Event | None = None,
-    budget_seconds: float | None = None,
+    budget_seconds: float | None = None, emails_left: int | None = None,
 ) -> None:
     """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run.
+    With `emails_left` (the day's provider limit, each recipient counted), delivery stops before the
+    first message that would pass it: it and those after it stay pending (`report.over_limit`).
     When asked to stop (`should_stop`, or `stop` set, which also wakes the backend's waits), the
     message being handed over finishes and the others stay pending; so do those not tried within
     `budget_seconds`. A message the provider refused at every attempt (429, 5xx) goes back to
@@ -543,6 +547,9 @@ def deliver(
     if waiting and stopping():
         report.stopped = True
         waiting = []
+    if waiting and emails_left is not None and len(waiting[0].recipients) > emails_left:
+        report.over_limit = len(waiting)  # the day's limit is reached: no connection at all
+        waiting = []
     if waiting:
         try:
             backend.open()
@@ -557,6 +564,9 @@ def deliver(
                     break
                 if window.expired():
                     out_of_time(len(waiting) - index)
+                    break
+                if emails_left is not None and len(queued.recipients) > emails_left:
+                    report.over_limit = len(waiting) - index  # in order: none overtakes an older one
                     break
                 if not state.claim(queued.id):
                     continue  # another process is sending it
@@ -580,6 +590,8 @@ def deliver(
                     window.idle, window.busy = (lambda: None), (lambda: True)
                 state.mark_sent(queued.id, backend=backend.name, provider_id=provider_id, now=clock())
                 report.sent += 1
+                if emails_left is not None:
+                    emails_left -= len(queued.recipients)
         finally:
             backend.close()
     counts = state.counts()
@@ -589,7 +601,7 @@ def deliver(
 
 def journal_row(report: RunReport) -> dict[str, object]:
     detail = ([pluriel(len(report.problems), "problème de données")] + report.errors + report.postponed
-              + ([report.quota_note] if report.quota_note else []))
+              + [note for note in (report.quota_note, report.mail_note) if note])
     return {
         "Début": report.started_at, "Fin": report.finished_at, "Résultat": report.result,
         "Lu": report.rows_read, "Écrit": report.rows_written, "Emails envoyés": report.sent,
@@ -736,7 +748,8 @@ def run_cycle(
                 mask_report(settings, report)  # errors added since (the journal, the save) masked too
                 state.finish_run(
                     run_id, result=report.result, counts=report.counts,
-                    detail="\n".join(report.errors + [report.quota_note] * bool(report.quota_note)), now=report.finished_at,
+                    detail="\n".join(report.errors + [n for n in (report.quota_note, report.mail_note) if n]),
+                    now=report.finished_at,
                 )
             if bug is not None:
                 raise bug
@@ -766,6 +779,18 @@ def _cycle(
     # before the load: the questions (and answers) it writes are in this run's reminders and digests
     acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
     step()
+    if parts <= OPTIONAL:
+        # An hourly sync, an import, the hotline: each reads only the tables it works on (the syncs'
+        # sides; Opportunités, Partenaires, Cantines; Cantines and Questions), not the whole hub: on
+        # Airtable they are most of a month's calls. Nothing else is computed: the daily cycle loads
+        # everything (and relaunches what staff ticked in Envois).
+        if report.problems:  # a duplicate key, an unknown sender: into Problèmes, nothing removed
+            with hub_batch(tables):
+                refused_value(report, lambda: write_problems(settings, tables, report, today, complete=False))
+        step()
+        queue(state, acknowledgements, clock(), report)
+        send(settings, state, today, clock, report, should_stop, stop)
+        return
     dataset = load(settings, tables, report)
     step()
     outcome = compute_matching(settings, dataset, today, report)
@@ -790,27 +815,39 @@ def _cycle(
         messages = [*messages, *(p.message for p in prepared)]
         report.messages = messages
 
-    def write_problems() -> None:
-        # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
-        # digests-only job would otherwise delete the reminders' problems, and they would come back
-        # with a new « Vu le » at the next cycle.
-        # Nor a run that could not read everything: the problems of what it did not read are not gone.
-        complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
-        mask_report(settings, report)  # an API's error text may quote a secret
-        written = replace_rows(
-            tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
-            keep=("Vu le",), delete=complete,
-        )
-        report.rows_written += written.total
-
+    # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
+    # digests-only job would otherwise delete the reminders' problems, and they would come back
+    # with a new « Vu le » at the next cycle.
+    # Nor a run that could not read everything: the problems of what it did not read are not gone.
+    complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
     with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
         if MATCHING in parts:
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
-        refused_value(report, write_problems)
+        refused_value(report, lambda: write_problems(settings, tables, report, today, complete=complete))
     step()
     queue(state, messages, clock(), report)
+    send(settings, state, today, clock, report, should_stop, stop)
+
+
+def send(settings: Settings, state: StateStore, today: dt.date, clock: Callable[[], dt.datetime], report: RunReport,
+         should_stop: Callable[[], bool], stop: threading.Event | None) -> None:
+    """Deliver what is pending, within the delivery time and the day's SendGrid limit; what the
+    limit leaves waits, queued, and the Journal, the summary and the coordinator's digest say so."""
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
-            budget_seconds=settings.mail.delivery_budget_seconds)
+            budget_seconds=settings.mail.delivery_budget_seconds, emails_left=emails_left_today(settings, state, today))
+    if report.over_limit:
+        report.mail_note = mail_limit_note(settings, today, report.over_limit)
+
+
+def write_problems(settings: Settings, tables: dict[str, Table], report: RunReport, today: dt.date, *,
+                   complete: bool) -> None:
+    """The run's data problems into Problèmes (« Vu le » kept); with `complete`, those gone removed."""
+    mask_report(settings, report)  # an API's error text may quote a secret
+    written = replace_rows(
+        tables["problemes"], problem_rows(report.problems, today), settings.schema["problemes"].key,
+        keep=("Vu le",), delete=complete,
+    )
+    report.rows_written += written.total
 
 
 def community_messages(

@@ -6,6 +6,11 @@ Sheets API adds 150 ms to every answer and enforces Google's quotas (60 reads an
 account). Waits for the quota (the client's pacing, its backoff, the fake's quota window) run on a
 simulated clock that skips them instead of sleeping: the simulated time is real time plus skipped waits.
 
+Then one cycle, twice, and the next day's, with the hub itself on a spreadsheet (the demo's data; `--large`: also the scale
+network at 100 cantines, tests/bench/network.py), its write requests against a per-record peer (one
+request per row created, updated or deleted, as Zapier and Airtable Automations work) and the bound
+of the issue: at most one values:batchUpdate and one spreadsheets:batchUpdate per spreadsheet and cycle.
+
 Run with `python -m tests.bench.bench_sheets` (`--help` for options). Prints figures; not a pass/fail test.
 """
 
@@ -20,12 +25,17 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from automations.cycle.backends import ensure_schemas, open_tables
+from automations.cycle.run import run_cycle
+from automations.demo import demo_rows, fill_tables
+from automations.settings import load_settings
 from automations.settings.files import load_schema
 from connectors.tables.sheets.client import SheetsBook, connect
 from connectors.tables.sheets.http import SheetsHTTPClient
 
-from ..conftest import REPO
-from ..fakes.sheets import FakeSheets, service_account_info
+from ..conftest import REPO, write_config
+from ..fakes.sheets import FakeSheets, LoggedRequest, service_account_info
+from .network import network_rows
 
 PARIS = ZoneInfo("Europe/Paris")
 ACCOUNT = "bench@cantines-bench.iam.gserviceaccount.com"
@@ -99,6 +109,63 @@ def report(title: str, fake: FakeSheets, http: SheetsHTTPClient, times: tuple[fl
     print(f"  real time: {times[0]:.1f} s")
 
 
+def rows_written(log: list[LoggedRequest]) -> int:
+    """Rows a run created, updated or deleted, read from its write requests: what a per-record peer
+    would send one request each for."""
+    rows = 0
+    for request in log:
+        if request.kind == "values.batchUpdate":
+            rows += len({(d["range"].rpartition("!")[0], d["range"].rpartition("!")[2].split(":")[0].lstrip(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) for d in request.body.get("data", [])})
+        elif request.kind == "batchUpdate":
+            for item in request.body.get("requests", []):
+                for kind in ("insertDimension", "deleteDimension"):
+                    if kind in item:
+                        rows += item[kind]["range"]["endIndex"] - item[kind]["range"]["startIndex"]
+    return rows
+
+
+def cycle(large: bool) -> None:
+    """Two cycles with the hub on a spreadsheet (the fake, no latency): write requests, bound, peer."""
+    import tempfile
+    from pathlib import Path
+
+    today = dt.date(2026, 11, 24)
+    rows = network_rows(100, today).rows if large else demo_rows(today)
+    with FakeSheets(read_quota=None, write_quota=None) as fake, tempfile.TemporaryDirectory() as folder:
+        fake.add_spreadsheet("hub", title="Hub", shared_with=[ACCOUNT])
+        environ = {"GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(service_account_info(ACCOUNT, fake.token_uri)),
+                   "GOOGLE_SHEETS_ENDPOINT_URL": fake.url}
+        settings = load_settings(write_config(Path(folder), tables='backend = "sheets"', sheets='spreadsheet = "hub"'),
+                                 environ)
+        _, tables = ensure_schemas(settings)
+        book = next(iter(tables.values())).book  # type: ignore[attr-defined]
+        with book.batch():
+            fill_tables(tables, rows)  # loading is not what is measured
+        size = "100 cantines × 5,000 opportunités × 60 months" if large else "demo size"
+        print(f"\nSheets cycle, hub on one spreadsheet, {size}:")
+        for label, day in (("first cycle", today), ("second cycle (nothing new)", today),
+                           ("the next day's cycle", today + dt.timedelta(days=1))):
+            fake.reset_counts()
+            started = time.perf_counter()
+            report = run_cycle(settings, today=day, clock=lambda d=day: dt.datetime.combine(d, dt.time(7, 30), tzinfo=PARIS),
+                               tables=open_tables(settings))
+            elapsed = time.perf_counter() - started
+            log = [r for r in fake.requests() if r.kind not in ("token", "allowedLocations")]
+            counts = fake.counts()
+            writes = {k: v for k, v in counts.items() if k not in ("get", "batchGet", "values.get")}
+            reads = sum(counts.values()) - sum(writes.values())
+            peer = rows_written(log)
+            within = writes.get("values.batchUpdate", 0) <= 1 and writes.get("batchUpdate", 0) <= 1 and \
+                set(writes) <= {"values.batchUpdate", "batchUpdate"}
+            print(f"  {label}: {reads} reads ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()) if k not in writes)}), "
+                  f"{sum(writes.values())} writes ({', '.join(f'{v} {k}' for k, v in sorted(writes.items())) or 'none'}; "
+                  f"{'within' if within else 'OVER'} the bound of 1 values:batchUpdate + 1 batchUpdate); "
+                  f"{peer} rows written ({report.rows_written} counted by the run, + the Journal line); "
+                  f"a per-record peer would send {peer} write requests ({peer / max(sum(writes.values()), 1):.0f}× ours); "
+                  f"{elapsed:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_sheets", description=__doc__.split("\n")[0])
     parser.add_argument("--cantines", type=int, default=100)
@@ -106,7 +173,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.15, help="seconds the fake adds to each answer")
     parser.add_argument("--unpaced", action="store_true",
                         help="also read with the client's pacing off (backoff on 429 only)")
+    parser.add_argument("--large", action="store_true", help="the cycle also at 100 cantines (tests/bench/network.py)")
+    parser.add_argument("--cycle-only", action="store_true", help="only the cycle's figures")
     args = parser.parse_args(argv)
+    cycle(False)
+    if args.large:
+        cycle(True)
+    if args.cycle_only:
+        return
     clock = SimulatedClock()
     with FakeSheets(clock=clock, latency=args.latency, read_quota=QUOTA, write_quota=QUOTA) as fake:
         keys = [f"cantine-{n:03}" for n in range(args.cantines)]

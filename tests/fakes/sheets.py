@@ -5,9 +5,11 @@ client can be driven over real HTTP (the backend's HTTP client rewrites Google's
 
 - `spreadsheets.get` (properties, sheets and their `gridProperties`; `fields` is ignored: the whole
   metadata is answered, except that a `fields` naming `dataValidation` adds each sheet's GridData with
-  its cells' data validation rules, for the `ranges` asked (only their sheets) or every used row), `spreadsheets:batchUpdate` (`addSheet`, `deleteDimension`, `appendDimension`,
-  `repeatCell` (number formats), `updateSheetProperties`, `setDataValidation` (rules kept, not
-  enforced); all requests applied or none);
+  its cells' data validation rules, for the `ranges` asked (only their sheets) or every used row),
+  `spreadsheets:batchUpdate` (`addSheet`, `deleteDimension`, `appendDimension`, `insertDimension` (new
+  rows take the number formats of the row before, or after), `updateCells` (values as stringValue,
+  numberValue, boolValue; number formats), `repeatCell` (number formats), `updateSheetProperties`,
+  `setDataValidation` (rules kept, not enforced); all requests applied or none);
 - `updateSheetProperties` applies what its `fields` mask names (title, index, hidden, and the
   gridProperties rowCount, columnCount, frozenRowCount, frozenColumnCount; "*", a message's name for
   all its fields), with paths written "gridProperties.rowCount" or, as gspread writes them (`resize`,
@@ -64,6 +66,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .server import FakeServer, Handler
 from .sheets_store import (
+    Cell,
     FakeSpreadsheet, SheetsError, a1, append_values, apply_requests, invalid, parse_range, read_values,
     typed_cell, write_values,
 )
@@ -201,6 +204,13 @@ class FakeSheets(FakeServer):
             grid = parse_range(self.spreadsheets[key], f"{tab}!{cell}")
             found = grid.sheet.cell(grid.r0, grid.c0)
             return found.number_format if found else None
+
+    def set_number_format(self, key: str, tab: str, cell: str, number_format: dict[str, str] | None) -> None:
+        """Give one cell ("C5") a number format, as staff would in the Sheets UI."""
+        with self._lock:
+            grid = parse_range(self.spreadsheets[key], f"{tab}!{cell}")
+            old = grid.sheet.cell_for_write(grid.r0, grid.c0)
+            grid.sheet.rows[grid.r0][grid.c0] = Cell(old.value, dict(number_format) if number_format else None)
 
     def token_for(self, email: str) -> str:
         """A bearer token the fake takes for `email` (for credentials that never refresh)."""

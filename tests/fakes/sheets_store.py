@@ -588,6 +588,72 @@ def _append_dimension(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[st
     return {}
 
 
+def _insert_dimension(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Empty rows (or columns) inserted before `startIndex`, with the number formats of the row before
+    (`inheritFromBefore`) or after them, as the Sheets UI's "insert rows" does."""
+    span = body.get("range") or {}
+    sheet = book.sheet_by_id(span.get("sheetId", 0))
+    start, end, dimension = span.get("startIndex", 0), span.get("endIndex"), span.get("dimension")
+    before = bool(body.get("inheritFromBefore"))
+    size = sheet.row_count if dimension == "ROWS" else sheet.column_count
+    if dimension not in ("ROWS", "COLUMNS") or not isinstance(end, int) or not 0 <= start < end or start > size:
+        raise invalid(f"Invalid dimension range {dimension} [{start}, {end}) for a sheet of {size}")
+    if before and start == 0:
+        raise invalid("Cannot inherit properties from before if inserting at index 0.")
+    count = end - start
+    if dimension == "ROWS":
+        source = start - 1 if before else start  # the row whose formats the new ones take (before insertion)
+        model = [Cell(None, c.number_format) if c is not None and c.number_format else None
+                 for c in (sheet.rows[source] if 0 <= source < len(sheet.rows) else [])]
+        if start <= len(sheet.rows):
+            sheet.rows[start:start] = [list(model) for _ in range(count)]
+        sheet.row_count += count
+    else:
+        for row in sheet.rows:
+            if start <= len(row):
+                row[start:start] = [None] * count
+        sheet.column_count += count
+    return {}
+
+
+def _update_cells(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Cells from `start` (or the top left of `range`) set from RowData: with "userEnteredValue" in
+    `fields`, each cell's value (a CellData without one empties the cell); with
+    "userEnteredFormat.numberFormat", its number format. Nothing beyond the grid."""
+    if "start" in body:
+        where = body.get("start") or {}
+        sheet = book.sheet_by_id(where.get("sheetId", 0))
+        r0, c0 = where.get("rowIndex", 0), where.get("columnIndex", 0)
+    else:
+        where = body.get("range") or {}
+        sheet = book.sheet_by_id(where.get("sheetId", 0))
+        r0, c0 = where.get("startRowIndex", 0), where.get("startColumnIndex", 0)
+    fields = [f.strip() for f in str(body.get("fields") or "").split(",") if f.strip()]
+    if not fields:
+        raise invalid("At least one field must be specified in 'fields'.")
+    values = any(f in ("*", "userEnteredValue") for f in fields)
+    formats = any(f in ("*", "userEnteredFormat", "userEnteredFormat.numberFormat") for f in fields)
+    for i, row in enumerate(body.get("rows") or []):
+        for j, data in enumerate((row or {}).get("values") or []):
+            r, c = r0 + i, c0 + j
+            if r >= sheet.row_count or c >= sheet.column_count:
+                raise invalid(f"Range ('{sheet.title}'!R{r + 1}C{c + 1}) exceeds grid limits. "
+                              f"Max rows: {sheet.row_count}, max columns: {sheet.column_count}")
+            old = sheet.cell_for_write(r, c)
+            value, fmt = old.value, old.number_format
+            if values:
+                entered = (data or {}).get("userEnteredValue") or {}
+                if len(entered) > 1:
+                    raise invalid("Only one value may be set in an ExtendedValue")
+                kind, value = next(iter(entered.items()), (None, None))
+                if kind not in (None, "stringValue", "numberValue", "boolValue", "formulaValue"):
+                    raise invalid(f"Invalid value kind: {kind}")
+            if formats:
+                fmt = ((data or {}).get("userEnteredFormat") or {}).get("numberFormat")
+            sheet.rows[r][c] = Cell(value, dict(fmt) if fmt else None)
+    return {}
+
+
 def _repeat_cell(book: FakeSpreadsheet, body: Mapping[str, Any]) -> dict[str, Any]:
     span = body.get("range") or {}
     sheet = book.sheet_by_id(span.get("sheetId", 0))
@@ -689,6 +755,8 @@ REQUESTS = {
     "addSheet": _add_sheet,
     "deleteDimension": _delete_dimension,
     "appendDimension": _append_dimension,
+    "insertDimension": _insert_dimension,
+    "updateCells": _update_cells,
     "repeatCell": _repeat_cell,
     "updateSheetProperties": _update_sheet_properties,
     "setDataValidation": _set_data_validation,

@@ -1,21 +1,16 @@
 """Cells and A1 ranges for the Google Sheets backend: what a value becomes in a cell, and the ranges
-of the requests that write cells, append rows and delete them."""
+and cell data of the requests that write cells, add rows and delete them."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.errors import BackendError
 from connectors.tables.base import ColumnSpec, Value
 from connectors.tables.values import LIST_JOINER, to_serial
-
-CELL = re.compile(r"([A-Z]+)(\d+)")
-
 
 def cell_value(column: ColumnSpec, value: Value, tz: ZoneInfo) -> Value:
     """What to store in a cell for a value crossing the interface (None: an empty cell).
@@ -40,14 +35,6 @@ def cell_value(column: ColumnSpec, value: Value, tz: ZoneInfo) -> Value:
     if isinstance(value, (int, float, str)):
         return value
     return str(value)
-
-
-def wire_row(row: Sequence[Value]) -> list[Value]:
-    """One row to append: trailing empty cells left out, empty cells in between sent as ""."""
-    end = len(row)
-    while end and row[end - 1] is None:
-        end -= 1
-    return ["" if v is None else v for v in row[:end]] or [""]
 
 
 def value_ranges(cells: Mapping[tuple[str, int, int], Value]) -> list[dict[str, Any]]:
@@ -83,25 +70,24 @@ def column_letters(number: int) -> str:
     return letters
 
 
-def first_cell(a1: str) -> tuple[int, int]:
-    """(row, column), 1-based, of the first cell of an A1 range such as 'Tab'!B12:H14."""
-    match = CELL.match(a1.rpartition("!")[2])
-    if not match:
-        raise BackendError(f"Google Sheets a répondu une plage illisible : {a1!r}")
-    column = 0
-    for char in match.group(1):
-        column = column * 26 + ord(char) - 64
-    return int(match.group(2)), column
+def cell_data(value: Value) -> dict[str, Any]:
+    """A cell's CellData for updateCells: text as stringValue, which Google stores as it is and never
+    parses (as RAW input does); None or "" an empty cell."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if isinstance(value, (int, float)):
+        return {"userEnteredValue": {"numberValue": value}}
+    return {"userEnteredValue": {"stringValue": str(value)}}
 
 
-def moved(number: int, shift: tuple[int, int, int] | None) -> int:
-    """Where row `number` is after an append expected at `shift[0]` inserted `shift[2]` rows at `shift[1]`."""
-    if shift is None:
-        return number
-    expected, actual, count = shift
-    if number >= expected:  # a row of the append itself
-        return actual + (number - expected)
-    return number + count if number >= actual else number
+def row_data(row: Sequence[Value]) -> dict[str, Any]:
+    """A RowData for updateCells, from column A; trailing empty cells left out."""
+    end = len(row)
+    while end and row[end - 1] in (None, ""):
+        end -= 1
+    return {"values": [cell_data(v) for v in row[:end]]}
 
 
 def runs(numbers: Sequence[int]) -> Iterator[tuple[int, int]]:

@@ -6,24 +6,29 @@ Google allows 60 read and 60 write requests a minute per service account, so a b
   numbers arrive as numbers whatever the spreadsheet's locale (never "1,5" to be parsed), dates as serial
   numbers. The book then answers reads from what it read plus its own writes, until `refresh()`. A tab
   named differently (case, spaces) or missing costs one `spreadsheets.get` to find out;
-- writing: inside `batch()` writes to all the book's tables are buffered and `flush()`ed as ONE
-  `values:batchUpdate` for every changed cell, ONE `values:append` per tab with new rows, and ONE
-  `spreadsheets:batchUpdate` deleting rows from the bottom up and giving the new rows' date cells a
-  date format (after one `spreadsheets.get` for the tabs' ids, once per book). Outside a batch each
+- writing: inside `batch()` writes to all the book's tables are buffered and `flush()`ed as at most
+  two requests for the whole spreadsheet: ONE `values:batchUpdate` for every changed cell, and ONE
+  `spreadsheets:batchUpdate` that adds every tab's new rows (`insertDimension` right after the last
+  row read, then `updateCells` with their values), gives their date cells a date format
+  (`repeatCell`) and deletes rows from the bottom up; it needs the tabs' ids (one `spreadsheets.get`,
+  once per book). With only a Journal line to add, a cycle writes one request. Outside a batch each
   write is sent at once.
 
-Values are written with `valueInputOption=RAW`: text is stored as it is and never reinterpreted
-("01000" stays text, so does "1,5" or "=A1"), numbers as numbers, a date as its serial number with a
-date format: `ensure_schema` gives one to the date columns it creates, and the flush to the date cells
-of the rows it appends (rows inserted under the header do not take the column's format); a cell it
-updates keeps its format. USER_ENTERED would parse text as if typed in the spreadsheet's locale: "01000"
-would become 1000 and "1/2" a date, unless every string were prefixed with an apostrophe.
+Values are written as they are, never reinterpreted: changed cells with `valueInputOption=RAW`, new
+rows as `stringValue`/`numberValue`/`boolValue` cells ("01000" stays text, so does "1,5" or "=A1"),
+numbers as numbers, a date as its serial number with a date format: `ensure_schema` gives one to the
+date columns it creates, and the flush to the date cells of the rows it adds (rows inserted under the
+header do not take the column's format); a cell it updates keeps its format. USER_ENTERED would parse
+text as if typed in the spreadsheet's locale: "01000" would become 1000 and "1/2" a date, unless every
+string were prefixed with an apostrophe.
 
 The header row names the columns (case and spaces tolerated); columns staff add or reorder are kept.
-Row ids are sheet row numbers (`Row.id == str(Row.position)`), valid until the next deletion. Ids of
-rows created in a batch are provisional until its flush: Google appends after the *table* that begins
-at the header row, so if a blank row interrupts it the new rows are inserted there. The book learns
-where from Google's answer, still deletes the right rows, and reads such a tab again the next time.
+Row ids are sheet row numbers (`Row.id == str(Row.position)`), valid until the next deletion. New
+rows are inserted right after the last row the book read (not where `values:append` would guess the
+end of a "table": a blank row staff leave between blocks, a column of drop-downs prepared down the
+sheet, would move them), so their ids are known before the flush; a row staff add at the bottom
+meanwhile stays below them. They take the formats and drop-downs of the row above (of the row
+below when only the header is above).
 """
 
 from __future__ import annotations
@@ -39,10 +44,9 @@ from google.auth import exceptions as auth_exceptions
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
-from connectors.errors import BackendError
 from connectors.tables.base import Row, SchemaChanges, Table, TableSpec, Value
 from connectors.tables.sheets.auth import account_email, load_credentials
-from connectors.tables.sheets.cells import cell_value, column_letters, first_cell, moved, quote_title, runs, value_ranges, wire_row
+from connectors.tables.sheets.cells import cell_value, quote_title, row_data, runs, value_ranges
 from connectors.tables.sheets.errors import is_missing_range, missing_columns, missing_tab, translate
 from connectors.tables.sheets.http import SheetsHTTPClient
 from connectors.tables.sheets.schema import NUMBER_FORMATS, header_key, plan_schema
@@ -73,7 +77,6 @@ class _Tab:
         self.rows: list[list[Value]] = [list(row) for row in rows]  # rows[0] is sheet row 1: the header
         self.flushed = len(self.rows)  # rows beyond are new rows not yet appended
         self.deleted: set[int] = set()  # row numbers to delete at the next flush
-        self.stale = False  # rows moved in ways the book did not predict: read the tab again
 
     def header(self) -> list[Value]:
         return self.rows[0] if self.rows else []
@@ -87,10 +90,6 @@ class _Tab:
             if name is not None and name not in positions:
                 positions[name] = index
         return positions
-
-    def anchor(self) -> int:
-        """The first header cell's column: where Google's table, and our appended rows, begin."""
-        return next((i for i, cell in enumerate(self.header(), start=1) if header_key(cell)), 1)
 
     def blank(self, number: int) -> bool:
         return all(v is None or (isinstance(v, str) and not v.strip()) for v in self.rows[number - 1])
@@ -176,22 +175,19 @@ class SheetsBook:
                 self.flush()
 
     def flush(self) -> None:
-        """Send buffered writes: changed cells, then new rows, then deleted rows (bottom up) and the
-        date format of the new rows' date cells."""
+        """Send buffered writes: changed cells (one values:batchUpdate), then new rows, their date
+        formats and deleted rows, bottom up (one spreadsheets:batchUpdate)."""
         with self._lock:
             if not self._cells and not any(t and (len(t.rows) > t.flushed or t.deleted) for t in self._tabs.values()):
                 return
             try:
                 self._write_cells()
-                shifts, appended = self._append_rows()
-                self._restructure(shifts, appended)
+                self._restructure()
             except BaseException:
                 self._forget()  # some writes may have been applied: read everything again next time
                 raise
-            for name, tab in list(self._tabs.items()):
-                if tab is not None and tab.stale:
-                    del self._tabs[name]
-                elif tab is not None:
+            for tab in self._tabs.values():
+                if tab is not None:
                     tab.settle()
 
     def ensure_all(self, specs: Iterable[TableSpec]) -> dict[str, SchemaChanges]:
@@ -316,61 +312,40 @@ class SheetsBook:
             self.key, body={"valueInputOption": VALUE_INPUT_OPTION, "data": data}))
         self._cells.clear()
 
-    def _append_rows(self) -> tuple[dict[str, tuple[int, int, int]], list[tuple[str, int, int]]]:
-        """One append per tab with new rows. Returns, for tabs where Google put them elsewhere than right
-        after the last row, (expected first row, actual first row, number of rows); and where each tab's
-        new rows went: (table name, first row, number of rows)."""
-        shifts: dict[str, tuple[int, int, int]] = {}
-        appended: list[tuple[str, int, int]] = []
-        for name, tab in self._tabs.items():
-            if tab is None or len(tab.rows) <= tab.flushed:
-                continue
-            anchor = tab.anchor()
-            values = [wire_row(row[anchor - 1:]) for row in tab.rows[tab.flushed:]]
-            answer = self._send(lambda: self.http.values_append(
-                self.key, f"{quote_title(tab.title)}!{column_letters(anchor)}1",
-                params={"valueInputOption": VALUE_INPUT_OPTION, "insertDataOption": "INSERT_ROWS"},
-                body={"majorDimension": "ROWS", "values": values}), tab=tab.title)
-            row, col = first_cell(str((answer.get("updates") or {}).get("updatedRange", "")))
-            if col != anchor:
-                tab.stale = True
-                lines = f"{len(values)} ligne{'s' if len(values) > 1 else ''}"
-                raise BackendError(f"Google Sheets a ajouté {lines} à partir de la colonne "
-                                   f"{column_letters(col)} au lieu de {column_letters(anchor)} dans l'onglet "
-                                   f"« {tab.title} » du classeur {self.where} : vérifiez ces lignes")
-            if row != tab.flushed + 1:
-                shifts[tab.title] = (tab.flushed + 1, row, len(values))
-                tab.stale = True
-            appended.append((name, row, len(values)))
-        return shifts, appended
-
-    def _restructure(self, shifts: Mapping[str, tuple[int, int, int]], appended: list[tuple[str, int, int]]) -> None:
-        """One spreadsheets:batchUpdate: date formats for the new rows' date cells (rows inserted under
-        the header take its format, not the column's), then the deletions, bottom up."""
-        formats = [(name, row, count, col, fmt) for name, row, count in appended
-                   for col, fmt in self._date_columns(name)]
-        tabs = [t for t in self._tabs.values() if t is not None and t.deleted]
-        if not formats and not tabs:
+    def _restructure(self) -> None:
+        """One spreadsheets:batchUpdate: each tab's new rows inserted after its last row and filled,
+        their date cells given a date format (rows inserted under the header do not take the
+        column's), then the deletions, bottom up (the new rows are below every deleted one)."""
+        added = [(name, tab) for name, tab in self._tabs.items() if tab is not None and len(tab.rows) > tab.flushed]
+        deleting = [tab for tab in self._tabs.values() if tab is not None and tab.deleted]
+        if not added and not deleting:
             return
-        titles = {self._tabs[name].title for name, *_ in formats} | {t.title for t in tabs}  # type: ignore[union-attr]
+        titles = {tab.title for _, tab in added} | {tab.title for tab in deleting}
         if self._sheets is None or not titles <= set(self._sheets):
             self._fetch_metadata()
         assert self._sheets is not None
         if not titles <= set(self._sheets):
             raise missing_tab(min(titles - set(self._sheets)), self.where)
         requests_: list[dict[str, Any]] = []
-        for name, row, count, col, fmt in formats:
-            sheet_id = self._sheets[self._tabs[name].title]["sheetId"]  # type: ignore[union-attr]
-            requests_.append({"repeatCell": {
-                "range": {"sheetId": sheet_id, "startRowIndex": row - 1, "endRowIndex": row - 1 + count,
-                          "startColumnIndex": col - 1, "endColumnIndex": col},
-                "cell": {"userEnteredFormat": {"numberFormat": fmt}}, "fields": "userEnteredFormat.numberFormat"}})
-        for tab in tabs:
-            numbers = sorted({moved(n, shifts.get(tab.title)) for n in tab.deleted}, reverse=True)
-            for first, last in runs(numbers):  # bottom up: the rows above keep their numbers
+        for name, tab in added:
+            sheet_id = self._sheets[tab.title]["sheetId"]
+            first, count = tab.flushed, len(tab.rows) - tab.flushed  # 0-based index of the first new row
+            requests_.append({"insertDimension": {
+                "range": {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": first, "endIndex": first + count},
+                "inheritFromBefore": first > 1}})  # the last data row's formats; not the header's
+            requests_.append({"updateCells": {
+                "start": {"sheetId": sheet_id, "rowIndex": first, "columnIndex": 0},
+                "rows": [row_data(row) for row in tab.rows[first:]], "fields": "userEnteredValue"}})
+            for col, fmt in self._date_columns(name):
+                requests_.append({"repeatCell": {
+                    "range": {"sheetId": sheet_id, "startRowIndex": first, "endRowIndex": first + count,
+                              "startColumnIndex": col - 1, "endColumnIndex": col},
+                    "cell": {"userEnteredFormat": {"numberFormat": fmt}}, "fields": "userEnteredFormat.numberFormat"}})
+        for tab in deleting:
+            for first_row, last_row in runs(sorted(tab.deleted, reverse=True)):  # bottom up: the rows above keep their numbers
                 requests_.append({"deleteDimension": {"range": {
                     "sheetId": self._sheets[tab.title]["sheetId"], "dimension": "ROWS",
-                    "startIndex": first - 1, "endIndex": last}}})
+                    "startIndex": first_row - 1, "endIndex": last_row}}})
         self._send(lambda: self.http.batch_update(self.key, {"requests": requests_}))
 
     def _date_columns(self, name: str) -> list[tuple[int, dict[str, str]]]:

@@ -70,7 +70,7 @@ class SheetsHTTPClient(HTTPClient):
     """gspread's HTTP client with a timeout on every request, pacing, bounded retries and an endpoint.
 
     Usable directly (`SheetsHTTPClient(credentials, endpoint_url=...)`, whose `values_batch_get`,
-    `values_batch_update`, `values_append`, `batch_update` and `fetch_sheet_metadata` the backend calls)
+    `values_batch_update`, `batch_update` and `fetch_sheet_metadata` the backend calls)
     or through gspread: `gspread.Client(credentials, http_client=functools.partial(SheetsHTTPClient, ...))`.
     """
 
@@ -192,8 +192,8 @@ def is_idempotent(method: str, url: str) -> bool:
     """Whether sending the request twice does no more than sending it once.
 
     Reads are; so are writes of given values to given cells (`values.update`, `values:batchUpdate`).
-    An append adds rows each time it is sent, and a `spreadsheets:batchUpdate` deleting rows deletes
-    other rows the second time."""
+    An append adds rows each time it is sent, and a `spreadsheets:batchUpdate` inserting or deleting
+    rows inserts them twice, or deletes other rows, the second time."""
     if method.upper() in IDEMPOTENT_METHODS:
         return True
     return urlsplit(url).path.endswith(IDEMPOTENT_SUFFIXES)
