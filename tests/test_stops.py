@@ -306,3 +306,18 @@ def test_sigterm_during_a_429_storm_ends_the_worker_within_10_s(make_settings: C
     assert fake.requests == 1
     state = StateStore.open(None, sqlite_path=settings.state.path)
     assert set(statuses(state)) == {"pending"}  # refused: pending for the next run, not held
+
+
+def test_an_error_kept_with_a_message_never_holds_a_secret_the_provider_echoed(tmp_path: Path) -> None:
+    """SendGrid's error body may quote the request back; what the outbox keeps (and `cantines envois`
+    shows) goes through the settings' mask like everything else people read."""
+    state = StateStore.open(None, sqlite_path=tmp_path / "state.sqlite")
+    queue_messages(state, 1)
+    echo = {"errors": [{"message": f"invalid request with key {KEY}", "field": None, "help": None}]}
+    with FakeSendGrid(api_key=KEY) as fake:
+        fake.fail_next(Fault(status=400, body=echo))
+        report = RunReport(today=MONDAY, started_at=NOW)
+        deliver(state, SendGridBackend(KEY, host=fake.url), clock, report,
+                mask=lambda text: text.replace(KEY, "***"))
+    [entry] = state.entries()
+    assert entry["status"] == "failed" and "***" in entry["last_error"] and KEY not in entry["last_error"]

@@ -505,6 +505,7 @@ def deliver(
     state: StateStore, backend: MailBackend, clock: Callable[[], dt.datetime], report: RunReport,
     should_stop: Callable[[], bool] = lambda: False, *, stop: threading.Event | None = None,
     budget_seconds: float | None = None, emails_left: int | None = None,
+    mask: Callable[[str], str] = lambda text: text,
 ) -> None:
     """Deliver pending messages: claim, hand over, mark sent. A failure leaves it for the next run.
     With `emails_left` (the day's provider limit, each recipient counted), delivery stops before the
@@ -512,7 +513,8 @@ def deliver(
     When asked to stop (`should_stop`, or `stop` set, which also wakes the backend's waits), the
     message being handed over finishes and the others stay pending; so do those not tried within
     `budget_seconds`. A message the provider refused at every attempt (429, 5xx) goes back to
-    pending, never held: while the backend waits between attempts it is not "sending"."""
+    pending, never held: while the backend waits between attempts it is not "sending". The error kept
+    with a message goes through `mask` (a provider may echo a secret back in its error)."""
     parser = BytesParser(policy=policy.default)
     window = backend.window
     if stop is not None:
@@ -578,13 +580,13 @@ def deliver(
                     report.send_failures += 1
                     report.errors.append(f"envoi impossible de « {queued.subject} » : {exc}")
                     if exc.stops_delivery:  # nothing was sent; every other message would fail alike
-                        state.mark_failed(queued.id, str(exc))
+                        state.mark_failed(queued.id, mask(str(exc)))
                         if window.stopping():
                             report.stopped = True
                         elif window.out_of_time:
                             out_of_time(len(waiting) - index - 1)
                         break
-                    state.mark_failed(queued.id, str(exc), hold=not exc.retriable)
+                    state.mark_failed(queued.id, mask(str(exc)), hold=not exc.retriable)
                     continue
                 finally:
                     window.idle, window.busy = (lambda: None), (lambda: True)
@@ -834,7 +836,8 @@ def send(settings: Settings, state: StateStore, today: dt.date, clock: Callable[
     """Deliver what is pending, within the delivery time and the day's SendGrid limit; what the
     limit leaves waits, queued, and the Journal, the summary and the coordinator's digest say so."""
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
-            budget_seconds=settings.mail.delivery_budget_seconds, emails_left=emails_left_today(settings, state, today))
+            budget_seconds=settings.mail.delivery_budget_seconds, emails_left=emails_left_today(settings, state, today),
+            mask=settings.mask)
     if report.over_limit:
         report.mail_note = mail_limit_note(settings, today, report.over_limit)
 
