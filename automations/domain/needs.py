@@ -16,6 +16,7 @@ cantine's city and the partner: Cantines and Partenaires).
 | matches, collective suggestions, « ne correspond plus » marks | Cantines, Opportunités, Candidatures |
 | partner offers proposed | Cantines, Offres partenaires, Déclinaisons |
 | reminders on échéances | Échéances, Conventions, Partenaires, Cantines (+ recipients) |
+| reminders on actual amounts (Budgets) | Échéances, Conventions, Budgets, Partenaires, Cantines (+ recipients) |
 | reminders on candidatures | Candidatures, Opportunités, Cantines (+ recipients) |
 | reminders on correspondances | Correspondances, Opportunités, Cantines (+ recipients) |
 | reminders on partners' next actions | Partenaires (+ recipients) |
@@ -24,7 +25,8 @@ cantine's city and the partner: Cantines and Partenaires).
 | a reminder's recipients | « cantine »: Cantines; « partner_owner »: Partenaires |
 | cantine digests | the matches' tables, Correspondances, Échéances, Offres partenaires, Déclinaisons, Questions |
 | coordinator digest | every table (it counts the data problems of all of them) |
-| bilan drafts | Cantines, Partenaires, Conventions, Échéances, Offres partenaires, Déclinaisons, Indicateurs |
+| bilan drafts | Cantines, Partenaires, Conventions, Échéances, Offres partenaires, Déclinaisons, Indicateurs, Budgets, Candidatures |
+| subsidy checks (convention signed, CER, budget, versements) | Partenaires, Opportunités, Candidatures, Conventions, Échéances, Budgets |
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ OFFERS = ("cantines", "offres", "declinaisons")
 # Every reminder about a cantine's item shows that cantine (its name and city): Cantines too.
 REMINDER_SOURCES = {
     "echeances": ("echeances", "conventions", "partenaires", "cantines"),
+    "budgets": ("echeances", "conventions", "budgets", "partenaires", "cantines"),
     "candidatures": ("candidatures", "opportunites", "cantines"),
     "correspondances": ("correspondances", "opportunites", "cantines"),
     "partenaires": ("partenaires",),
@@ -48,7 +51,11 @@ REMINDER_SOURCES = {
 RECIPIENTS = {"cantine": ("cantines",), "partner_owner": ("partenaires",)}
 CANTINE_DIGESTS = (*MATCHING, *OFFERS, "correspondances", "echeances", "questions")
 COORDINATOR_DIGEST = tuple(DOMAIN_TABLES)
-DRAFTS = ("cantines", "partenaires", "conventions", "echeances", "offres", "declinaisons", "indicateurs")
+DRAFTS = (
+    "cantines", "partenaires", "conventions", "echeances", "offres", "declinaisons", "indicateurs", "budgets",
+    "candidatures",
+)
+CHECKS = ("partenaires", "opportunites", "candidatures", "conventions", "echeances", "budgets")
 
 
 def reminder_needs(rule: Rule) -> tuple[str, ...]:
