@@ -26,7 +26,7 @@ CHARGE, PRODUIT = "charge", "produit"
 SUBSIDY_CODE = "74"
 IN_KIND_CODES = ("86", "87")
 DEFAULT_GAP_THRESHOLD = Decimal("0.15")
-CENT = Decimal("0.01")
+SHARE = Decimal("0.001")  # a share to a tenth of a percent, rounded half up: 7,05 % shows as 7,1 %
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Gap:
         """0.25 for +25 %; None when nothing was planned (an unplanned line has no percentage)."""
         if self.amount is None or not self.planned:
             return None
-        return (self.amount / self.planned).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        return (self.amount / self.planned).quantize(SHARE, ROUND_HALF_UP)
 
     @property
     def unplanned(self) -> bool:
@@ -200,7 +200,7 @@ class Budget:
 def share(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
     if part is None or not whole:
         return None
-    return (part / whole).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    return (part / whole).quantize(SHARE, ROUND_HALF_UP)
 
 
 def agreement_lines(agreement: Agreement, lines: Iterable[BudgetLine]) -> list[BudgetLine]:
@@ -285,7 +285,3 @@ def build_budget(
 def agreement_budget(agreement: Agreement, dataset: Dataset, threshold: Decimal = DEFAULT_GAP_THRESHOLD) -> Budget | None:
     """A convention's budget, with its partner's subsidy; None when it has no budget line."""
     return build_budget(agreement_lines(agreement, dataset.budgets), agreement.partner, agreement.total_amount, threshold)
-
-
-def round_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, ROUND_HALF_UP)

@@ -243,7 +243,10 @@ class Draft:
 
     @property
     def has_figures(self) -> bool:
-        """Whether any cantine has a month of figures in the period."""
+        """Whether any cantine has a month of figures in the period; for a compte rendu financier,
+        whether the convention has a budget."""
+        if self.financial:
+            return self.budget is not None
         return any(c.reported for c in self.cantines)
 
     @property
