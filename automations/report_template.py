@@ -405,10 +405,10 @@ def build_crf_template() -> DocumentObject:
                       "prévision, ou qui n'étaient pas prévues : le financeur demande d'en expliquer la raison.")
     table = loop_table(
         doc, ["Ligne", "Compte", "Prévision", "Réalisation", "Écart", "Explication"],
-        ["{{ r.title }}", "{{ r.nature.code or r.nature.label }}", "{{ r.line.planned|montant|ou_vide('—') }}",
+        ["{{ r.title }}", "{{ r.nature.short }}", "{{ r.line.planned|montant|ou_vide('—') }}",
          "{{ r.line.actual|realise }}", "{{ r.gap|ecart }} ({{ r.gap|ecart_pourcent }})",
          "{{ r.line.comment or '' }}"],
-        "r in draft.budget.flagged", (Mm(40), Mm(15), Mm(25), Mm(25), Mm(28), Mm(37)),
+        "r in draft.budget.flagged", (Mm(38), Mm(16), Mm(25), Mm(25), Mm(28), Mm(38)),
     )
     amounts_right(table, 2, 5)
     to_complete(table.rows[2].cells[5].paragraphs[0], "{% if not r.line.comment %}À compléter{% endif %}")
@@ -422,10 +422,10 @@ def build_crf_template() -> DocumentObject:
     doc.add_heading("Détail des lignes", level=1)
     table = loop_table(
         doc, ["Compte", "Libellé", "Financeur", "Prévision", "Réalisation", "Écart", "Commentaire"],
-        ["{{ r.nature.code or r.nature.label }}", "{{ r.title }}", "{{ r.line.funder or '' }}",
+        ["{{ r.nature.short }}", "{{ r.title }}", "{{ r.line.funder or '' }}",
          "{{ r.line.planned|montant|ou_vide('—') }}", "{{ r.line.actual|realise }}", "{{ r.gap|ecart }}",
          "{{ r.line.comment or '' }}"],
-        "r in draft.budget.rows", (Mm(15), Mm(36), Mm(22), Mm(23), Mm(23), Mm(23), Mm(28)),
+        "r in draft.budget.rows", (Mm(17), Mm(33), Mm(21), Mm(23), Mm(25), Mm(25), Mm(26)),
     )
     amounts_right(table, 3, 6)
     tag(doc, "{%p else %}")

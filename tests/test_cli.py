@@ -57,7 +57,7 @@ def test_check_lists_data_problems_and_exits_zero(config: Path) -> None:
     result = CliRunner().invoke(cli, ["check", "--config", str(config), "--today", TODAY])
     assert result.exit_code == 0, result.output
     assert "Configuration OK" in result.output
-    assert "Problèmes de données (12)" in result.output
+    assert "Problèmes de données (8)" in result.output and "Contrôles des subventions (4)" in result.output
     assert "« 99 » inconnu" in result.output
     assert (config.parent / "hub.xlsx").read_bytes() == before  # check writes nothing
     assert not (config.parent / "state.sqlite").exists()

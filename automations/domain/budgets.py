@@ -42,6 +42,11 @@ class Nature:
     def in_kind(self) -> bool:
         return self.code in IN_KIND_CODES
 
+    @property
+    def short(self) -> str:
+        """The heading in a narrow column: its number, or « indir. » / « propres » for the unnumbered."""
+        return self.code or ("indir." if self.side == CHARGE else "propres")
+
 
 NUMBERED = re.compile(r"^(\d+)\s*–\s*(.+)$")
 

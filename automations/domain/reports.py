@@ -306,18 +306,19 @@ def build_draft(
     if agreement is None:
         raise ValueError(f"unknown convention {item.agreement!r} for échéance {item.key!r}")
     notes: list[str] = []
+    financial = item.type == FINANCIAL_REPORT  # a budget, not a bilan of figures: no note on indicateurs
     period = report_period(item, agreement, dataset.echeances)
-    if period.basis == FROM_DEFAULT:
+    if period.basis == FROM_DEFAULT and not financial:
         notes.append(
             "La convention n'a pas de Date de début : la période couverte est, par défaut, "
             f"celle des {DEFAULT_PERIOD_MONTHS} mois qui précèdent l'échéance."
         )
     names = concerned_cantines(item, agreement)
-    if not names:
+    if not names and not financial:
         notes.append("Aucune cantine n'est liée à cette échéance ni à sa convention : pas d'indicateurs.")
     by_month = figures_by_month(dataset.indicateurs)
     cantines = tuple(cantine_report(name, period, by_month, today) for name in names)
-    if cantines and not any(c.reported for c in cantines):
+    if cantines and not any(c.reported for c in cantines) and not financial:
         notes.append(
             "Aucun mois de la période n'a encore d'indicateurs (mois à venir ou non saisis) : "
             "les totaux restent vides tant qu'ils ne sont pas renseignés."
