@@ -198,6 +198,7 @@ def build_template() -> DocumentObject:
     fill(table.rows[2].cells[0], "Total des produits", bold=True)
     fill(table.rows[2].cells[1], "{{ draft.budget.produit_total.planned|montant }}")
     fill(table.rows[2].cells[2], "{{ draft.budget.produit_total.actual|realise }}")
+    amounts_right(table)
     tag(doc, "{%p if draft.budget.granted is not none and draft.budget.share_planned is not none %}")
     doc.add_paragraph(
         "La subvention {{ draft.partner_name|de }} ({{ draft.budget.granted|montant }}) représente "

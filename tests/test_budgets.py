@@ -359,6 +359,9 @@ def test_the_actuals_reminder_goes_to_the_cantine_with_its_lines() -> None:
     assert message.to == (cantine_email,) and message.cc == ("camille@reseau.example",)
     assert "Votre compte rendu financier aura besoin des dépenses réalisées" in message.text
     assert f"- 60 – Achats : Denrées alimentaires – prévu {money('14 000,00 €')}" in message.text
+    text = message.text  # charges first, then produits, each in the CERFA's order
+    assert text.index("- 65 –") < text.index("- 86 –") < text.index("- 70 –") < text.index("- 87 –")
+    assert f"«{NBSP}Compte rendu financier – {REF}{NBSP}» ({FUNDER}) est à rendre dans 30 jours" in text
     assert "Cœur &amp; Loire &lt;Solidarité&gt;" in message.html and "<Solidarité>" not in message.html
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from automations.domain.business_days import (
     NATIONAL, Subdivisions, add_business_days, business_day_on_or_after, business_day_on_or_before, calendar_of,
 )
-from automations.domain.budgets import agreement_lines
+from automations.domain.budgets import CHARGE, agreement_lines, heading_order, make_nature
 from automations.domain.french import de
 from automations.domain.model import (
     FINANCIAL_REPORT, Agreement, BudgetLine, Dataset, DueItem, MatchRecord, Opportunity, Partner,
@@ -189,6 +189,12 @@ class ActualsDue:
         return self.report.internal_due_on
 
 
+def cerfa_order(line: BudgetLine) -> tuple[bool, tuple[int, str], str]:
+    """Charges before produits, each by the CERFA's headings."""
+    nature = make_nature(line.nature)
+    return (nature.side != CHARGE, heading_order(nature), line.label or "")
+
+
 def _budgets(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
     """Each compte rendu financier not done whose convention has a budget with its actual column
     still empty: the cantine is asked for its expenses (an empty budget asks for nothing: the
@@ -201,6 +207,7 @@ def _budgets(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
         lines = tuple(agreement_lines(agreement, dataset.budgets)) if agreement is not None else ()
         if not lines or any(line.actual is not None for line in lines):
             continue
+        lines = tuple(sorted(lines, key=cerfa_order))
         yield Subject("budgets", item.key, item.title, item.due_on, ActualsDue(item, lines),
                       _echeance_cantines(item, dataset), item.owner_email, _partner_of(agreement))
 
