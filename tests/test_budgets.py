@@ -459,3 +459,46 @@ def test_the_coordinator_digest_lists_the_checks() -> None:
     assert "CONTRÔLES DES SUBVENTIONS (1)" in message.text
     assert f"Conventions, {REF} : subvention de {money('40 000 €')}" in message.text
     assert "Contrôles des subventions (1)" in message.html
+
+
+# -- the setting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 101, -5])
+def test_a_gap_threshold_out_of_range_is_refused_at_start(make_settings: Any, value: int) -> None:
+    from connectors.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="gap_threshold_percent: expected a percentage from 1 to 100"):
+        make_settings(reports=f"gap_threshold_percent = {value}")
+
+
+def test_the_threshold_setting_reaches_the_drafts(make_settings: Any, tmp_path: Path) -> None:
+    from automations.cycle.drafts import gap_threshold
+
+    settings = make_settings(reports="gap_threshold_percent = 50")
+    assert gap_threshold(settings) == Decimal("0.5")
+    draft = build_draft(crf_item(), data(), TODAY, gap_threshold=gap_threshold(settings))
+    assert draft.budget is not None and {row.title for row in draft.budget.flagged} == {"Cotisation imprévue"}
+    text = render_draft(draft, TEMPLATES, tmp_path, network_name="Réseau").markdown.read_text(encoding="utf-8")
+    assert f"de plus de 50{NBSP}% de la prévision" in text
+
+
+def test_every_tag_of_the_committed_crf_template_sits_in_one_run_and_the_generator_rebuilds_it(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from automations import report_template
+
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+    def runs(path: Path) -> list[str]:
+        with zipfile.ZipFile(path) as archive:
+            root = ET.fromstring(archive.read("word/document.xml"))
+        return ["".join(t.text or "" for t in run.iter(f"{w}t")) for run in root.iter(f"{w}r")]
+
+    committed = runs(TEMPLATES / "reports" / "crf.docx")
+    for text in committed:
+        assert text.count("{{") == text.count("}}") and text.count("{%") == text.count("%}"), text
+    assert sum(t.count("{{") + t.count("{%") for t in committed) > 80
+    assert report_template.main([str(tmp_path / "crf.docx")]) == 0
+    assert runs(tmp_path / "crf.docx") == committed  # the committed template is the generator's
