@@ -270,7 +270,7 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
       cantines draft --config config/demo.toml --today 2026-11-24
       cantines draft --config config/demo.toml "Bilan final – CONV-2026-01"
     """
-    from automations.cycle.drafts import network_identity, render_draft
+    from automations.cycle.drafts import gap_threshold, network_identity, render_draft
     from automations.domain.parsing import fold
     from automations.domain.reports import REPORT_TYPES, build_draft, build_drafts
     from automations.cycle.run import RunReport, load
@@ -291,9 +291,10 @@ def draft(config_path: Path | None, today: dt.datetime | None, echeance: str | N
             others = f" (seulement : {', '.join(sorted({i.type for i in items}))})" if items else ""
             fail(f"aucun bilan à préparer ne correspond à « {echeance} »{others} ; "
                  f"types de bilans : {', '.join(REPORT_TYPES)}")
-        drafts = [build_draft(i, dataset, day, network_identity(settings)) for i in reports]
+        drafts = [build_draft(i, dataset, day, network_identity(settings), gap_threshold(settings)) for i in reports]
     else:
-        drafts = build_drafts(dataset, day, settings.reports.horizon_days, network_identity(settings))
+        drafts = build_drafts(dataset, day, settings.reports.horizon_days, network_identity(settings),
+                              gap_threshold(settings))
     folder = out or settings.reports.drafts_dir
     for one in drafts:
         files = render_draft(one, settings.paths.templates, folder, network_name=settings.network.name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
@@ -102,6 +103,48 @@ QUESTIONS = [  # (thème, question)
     ("Partenariat", "Le logo du partenaire doit-il figurer sur nos menus ?"),
 ]
 FINAL_REPORT_DELAY = 60  # days after a convention's end when its bilan final is due
+CRF_AGREEMENT, CRF_CANTINE = "CONV-2026-05", "La Marmite des Chartrons"  # its compte rendu financier is overdue
+UPCOMING_CRF_AGREEMENT = "CONV-2026-06"  # a compte rendu financier in 30 days, its actual column empty
+# (Nature, Libellé, Financeur, Montant prévu, Montant réalisé, Commentaire) of CONV-2026-05's action:
+# « Manger ensemble » at La Marmite des Chartrons, a year. The last three actuals are still only in the
+# cantine's own accounting sheet (synced into the hub by the demo config).
+CRF_BUDGET = [
+    ("60 – Achats", "Denrées alimentaires", None, 14000, "15200", None),
+    ("60 – Achats", "Petit matériel de cuisine", None, 1500, "2100", "Remplacement des plaques de cuisson tombées en panne en mars."),
+    ("61 – Services extérieurs", "Loyer et charges du local", None, 6000, "6000", None),
+    ("61 – Services extérieurs", "Assurance", None, 800, "760", None),
+    ("62 – Autres services extérieurs", "Communication et impression des menus", None, 1200, "650", None),
+    ("63 – Impôts et taxes", "Contribution à la formation professionnelle", None, 400, "400", None),
+    ("64 – Charges de personnel", "Salaire de la cheffe de cantine (0,8 ETP)", None, 22500, None, None),
+    ("65 – Autres charges de gestion courante", "Cotisation au réseau", None, 600, "600", None),
+    ("86 – Emplois des contributions volontaires en nature", "Bénévolat (1 800 heures au SMIC chargé)", None, 21600, "23400", None),
+    ("86 – Emplois des contributions volontaires en nature", "Salle prêtée par la mairie", None, 3000, "3000", None),
+    ("70 – Vente de marchandises, produits finis, prestations de services", "Participation libre des convives", None, 12000, None, None),
+    ("74 – Subventions d'exploitation", "Subvention « Manger ensemble »", "Département Cœur de Loire", 20000, "16000", "Subvention accordée : 16 000 € sur les 20 000 € demandés."),
+    ("74 – Subventions d'exploitation", "Politique de la ville", "Ville de Bordeaux", 8000, "8000", None),
+    ("74 – Subventions d'exploitation", "Fonds pour le développement de la vie associative", "État (FDVA)", 3000, "0", "Demande au FDVA refusée."),
+    ("75 – Autres produits de gestion courante", "Cotisations et dons manuels", None, 4000, None, None),
+    ("87 – Contributions volontaires en nature", "Bénévolat", None, 21600, "23400", None),
+    ("87 – Contributions volontaires en nature", "Mise à disposition gratuite de la salle", None, 3000, "3000", None),
+]
+# What the cantine's accounting sheet says of the lines the hub does not have yet.
+CRF_SHEET_ACTUALS = {
+    "Salaire de la cheffe de cantine (0,8 ETP)": Decimal(22900),
+    "Participation libre des convives": Decimal(13850),
+    "Cotisations et dons manuels": Decimal(4700),
+}
+UPCOMING_CRF_BUDGET = [  # CONV-2026-06: three cantines, Agence Alimentation Demain, nothing actual yet
+    ("60 – Achats", "Denrées alimentaires", None, 42000),
+    ("61 – Services extérieurs", "Loyers des trois cantines", None, 18000),
+    ("62 – Autres services extérieurs", "Déplacements et formation des bénévoles", None, 4000),
+    ("64 – Charges de personnel", "Coordination de l'action (1 ETP)", None, 38000),
+    ("Charges indirectes affectées à l'action", "Frais de structure (10 %)", None, 10200),
+    ("70 – Vente de marchandises, produits finis, prestations de services", "Participation des convives", None, 33200),
+    ("74 – Subventions d'exploitation", "Prix de l'innovation sociale", "Agence Alimentation Demain", 57000),
+    ("75 – Autres produits de gestion courante", "Dons manuels", None, 22000),
+    ("87 – Contributions volontaires en nature", "Bénévolat", None, 30000),
+    ("86 – Emplois des contributions volontaires en nature", "Bénévolat", None, 30000),
+]
 
 
 def person(index: int, shift: int = 0) -> str:
@@ -276,9 +319,54 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
                 "Responsable": STAFF[(index + 1) % len(STAFF)],
                 "Fait le": day(days) if status == "Payée" else None,
             })
+    # A compte rendu financier in 30 days whose budget has no actual yet: the cantine is asked for them.
+    upcoming = next(c for c in conventions if c["Référence"] == UPCOMING_CRF_AGREEMENT)
+    echeances.append({
+        "Intitulé": f"Compte rendu financier – {UPCOMING_CRF_AGREEMENT}", "Convention": UPCOMING_CRF_AGREEMENT,
+        "Cantine": upcoming["Cantines"][0], "Type": "Compte rendu financier", "Date d'échéance": day(30),
+        "Date interne": day(25), "Montant": None, "Statut": "À venir", "Responsable": STAFF[0], "Fait le": None,
+    })
+    # Deliberate, for the subsidy checks: a public convention over 23 000 € without its signature
+    # date, and versements paid beyond a convention's amount.
+    upcoming["Date de signature"] = None
+    overpaid = conventions[-1]
+    echeances.append({
+        "Intitulé": f"Versement du solde – {overpaid['Référence']}", "Convention": overpaid["Référence"],
+        "Cantine": None, "Type": "Versement", "Date d'échéance": day(-12), "Date interne": None,
+        "Montant": overpaid["Montant total"], "Statut": "Payée", "Responsable": STAFF[1], "Fait le": day(-12),
+    })
     echeances.append({**echeances[0], "Intitulé": "Relevé de visibilité – erreur d'adresse",
                       "Type": "Visibilité partenaire", "Date d'échéance": day(14), "Responsable": "marie.dupont@"})
     echeances.append({**echeances[1], "Intitulé": "Échéance sans statut", "Type": "Autre", "Statut": None})
+
+    budgets: Rows = [
+        {"Libellé": label, "Convention": CRF_AGREEMENT, "Candidature": None, "Nature": nature, "Financeur": funder,
+         "Montant prévu": Decimal(planned), "Montant réalisé": Decimal(actual) if actual is not None else None,
+         "Commentaire": comment}
+        for nature, label, funder, planned, actual, comment in CRF_BUDGET
+    ] + [
+        {"Libellé": label, "Convention": UPCOMING_CRF_AGREEMENT, "Candidature": None, "Nature": nature,
+         "Financeur": funder, "Montant prévu": Decimal(planned), "Montant réalisé": None, "Commentaire": None}
+        for nature, label, funder, planned in UPCOMING_CRF_BUDGET
+    ]
+    # An application still under instruction: its budget asks 30 000 € of the funder, the
+    # candidature says 35 000 € (a check tells it), and one line's nature is not a heading of the CERFA.
+    pending = next(c for c in candidatures if c["Statut"] == "Déposée" and "Département" in c["Opportunité"])
+    for nature, label, funder, planned in (
+        ("60 – Achats", "Denrées et petit matériel", None, 18000),
+        ("64 – Charges de personnel", "Animation des ateliers (0,5 ETP)", None, 16000),
+        ("74 – Subventions d'exploitation", "Dons de produits frais", "Département Cœur de Loire", 30000),
+        ("75 – Autres produits de gestion courante", "Dons manuels", None, 4000),
+        ("69 – Divers", "Imprévus", None, 500),
+    ):
+        budgets.append({"Libellé": label, "Convention": None, "Candidature": pending["Intitulé"], "Nature": nature,
+                        "Financeur": funder, "Montant prévu": Decimal(planned), "Montant réalisé": None,
+                        "Commentaire": None})
+    # The contrat d'engagement républicain, ticked on the applications to public funders but one.
+    public = {name for name, kind, *_ in PARTNERS if kind in ("Collectivité", "État", "Établissement public")}
+    for application in candidatures:
+        partner = next(o["Partenaire"] for o in opportunites if o["Titre"] == application["Opportunité"])
+        application["Contrat d'engagement républicain"] = partner in public and application is not pending
 
     offres: Rows = [
         {"Nom": "Dons de pain – Levain d'Or", "Partenaire": "Boulangeries Levain d'Or", "Type": "Don de produits",
@@ -352,7 +440,7 @@ def demo_rows(today: dt.date) -> dict[str, Rows]:
     return {
         "cantines": cantines, "partenaires": partenaires, "opportunites": opportunites,
         "candidatures": candidatures, "conventions": conventions, "echeances": echeances,
-        "offres": offres, "declinaisons": declinaisons, "indicateurs": indicateurs,
+        "budgets": budgets, "offres": offres, "declinaisons": declinaisons, "indicateurs": indicateurs,
         "questions": questions, "visites": visites,
     }
 
@@ -387,6 +475,23 @@ def cantine_workbook_rows(today: dt.date) -> dict[str, Rows]:
             rows[0]["Repas servis"] = int(rows[0]["Repas servis"]) + 7  # a correction made in the cantine's sheet
         books[name] = rows
     return books
+
+
+ACCOUNTS_COLUMNS = ("Rubrique", "Libellé", "Réalisé")
+
+
+def cantine_accounts_rows(today: dt.date) -> Rows:
+    """La Marmite des Chartrons' own budget follow-up (« Suivi budgétaire »): every line's actual
+    amount, the three the hub does not have yet included (the demo's sync brings them)."""
+    return [
+        {"Rubrique": nature, "Libellé": label,
+         "Réalisé": Decimal(actual) if actual is not None else CRF_SHEET_ACTUALS[label]}
+        for nature, label, _funder, _planned, actual, _comment in CRF_BUDGET
+    ]
+
+
+def cantine_accounts_path(settings: Settings) -> Path:
+    return settings.workbook.path.parent / "cantines" / f"{slug(CRF_CANTINE)}-comptabilite.xlsx"
 
 
 def cantine_workbook_path(settings: Settings, name: str) -> Path:
@@ -448,6 +553,20 @@ def write_cantine_workbooks(settings: Settings, today: dt.date) -> list[Path]:
             table.ensure_schema()
             table.create(rows)
         paths.append(path)
+    budgets = settings.schema["budgets"]
+    spec = TableSpec("budget-cantine", "Suivi budgétaire", (
+        replace(budgets.column("Nature"), name="Rubrique"), budgets.column("Libellé"),
+        replace(budgets.column("Montant réalisé"), name="Réalisé"),
+    ), ("Rubrique", "Libellé"))
+    path = cantine_accounts_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    store = WorkbookStore(path, timezone=settings.timezone)
+    with store.batch():
+        table = store.table(spec)
+        table.ensure_schema()
+        table.create(cantine_accounts_rows(today))
+    paths.append(path)
     return paths
 
 

@@ -96,9 +96,14 @@ def format_report(report: RunReport, *, outbox: str | None = None) -> str:
     if report.errors:
         lines.append(f"  Erreurs ({len(report.errors)}) :")
         lines.extend(f"    - {error}" for error in report.errors)
-    if report.problems:
-        lines.append(f"  Problèmes de données ({len(report.problems)}) : lignes ignorées, à corriger")
-        lines.extend(f"    - {problem}" for problem in report.problems)
+    checks = set(report.checks)
+    rows = [problem for problem in report.problems if problem not in checks]
+    if rows:
+        lines.append(f"  Problèmes de données ({len(rows)}) : lignes ignorées, à corriger")
+        lines.extend(f"    - {problem}" for problem in rows)
     else:
         lines.append("  Aucun problème de données.")
+    if report.checks:  # also in Problèmes: what a funder would find, the row is kept
+        lines.append(f"  Contrôles des subventions ({len(report.checks)}) : à vérifier avant qu'un financeur ne le fasse")
+        lines.extend(f"    - {problem}" for problem in report.checks)
     return "\n".join(lines)

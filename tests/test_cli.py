@@ -57,7 +57,7 @@ def test_check_lists_data_problems_and_exits_zero(config: Path) -> None:
     result = CliRunner().invoke(cli, ["check", "--config", str(config), "--today", TODAY])
     assert result.exit_code == 0, result.output
     assert "Configuration OK" in result.output
-    assert "Problèmes de données (7)" in result.output
+    assert "Problèmes de données (8)" in result.output and "Contrôles des subventions (4)" in result.output
     assert "« 99 » inconnu" in result.output
     assert (config.parent / "hub.xlsx").read_bytes() == before  # check writes nothing
     assert not (config.parent / "state.sqlite").exists()
@@ -108,15 +108,15 @@ def test_run_prints_a_summary_and_sends_once(config: Path) -> None:
     first = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     assert first.exit_code == 0, first.output
     assert "Cycle du mardi 24 novembre 2026 : Avertissements" in first.output
-    assert "29 mis en file, 0 déjà traité auparavant, 29 envoyés" in first.output  # see test_run.DEMO_MESSAGES
+    assert "32 mis en file, 0 déjà traité auparavant, 32 envoyés" in first.output  # see test_run.DEMO_MESSAGES
     second = runner.invoke(cli, ["run", "--config", str(config), "--today", TODAY])
-    assert "0 mis en file, 25 déjà traités auparavant, 0 envoyé" in second.output
+    assert "0 mis en file, 27 déjà traités auparavant, 0 envoyé" in second.output
 
 
 def test_run_dry_run_lists_what_would_be_sent(config: Path) -> None:
     result = CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY, "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "Messages qui seraient envoyés : 25" in result.output
+    assert "Messages qui seraient envoyés : 27" in result.output
     assert not (config.parent / "outbox").exists()
 
 
@@ -141,7 +141,7 @@ def test_demo_generates_once_per_day_and_runs(tmp_path: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert first.exit_code == 0, first.output
-    assert "Classeur de démonstration créé" in first.output and "29 envoyés" in first.output
+    assert "Classeur de démonstration créé" in first.output and "32 envoyés" in first.output
     second = runner.invoke(cli, ["demo", "--config", str(path), "--today", TODAY])
     assert "Classeur de démonstration :" in second.output and "0 mis en file" in second.output
 
@@ -150,13 +150,13 @@ def test_preview_renders_what_would_be_sent_and_queues_nothing(config: Path, tmp
     out = tmp_path / "apercu"
     result = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert len(list(out.glob("*.eml"))) == 25
+    assert len(list(out.glob("*.eml"))) == 27
     assert all(p.name.startswith(f"{TODAY}-") for p in out.glob("*.eml"))  # named after the day played
-    assert "25 messages" in (out / "index.html").read_text()
+    assert "27 messages" in (out / "index.html").read_text()
     assert not (config.parent / "state.sqlite").exists() and not (config.parent / "outbox").exists()
     CliRunner().invoke(cli, ["run", "--config", str(config), "--today", TODAY])
     after = CliRunner().invoke(cli, ["preview", "--config", str(config), "--today", TODAY, "--out", str(tmp_path / "again")])
-    assert "0, 25 déjà envoyés auparavant" in after.output
+    assert "0, 27 déjà envoyés auparavant" in after.output
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_run_exits_four_when_delivery_failed(tmp_path: Path) -> None:
         write_demo_workbook(load_settings(path, environ), dt.date.fromisoformat(TODAY))
         result = CliRunner().invoke(cli, ["run", "--config", str(path), "--today", TODAY], env=environ)
     assert result.exit_code == 4, result.output  # every send failed: not a success
-    assert "0 envoyé, 1 en échec" in result.output and "En attente d'envoi : 29" in result.output
+    assert "0 envoyé, 1 en échec" in result.output and "En attente d'envoi : 32" in result.output
     assert "SG.wrong" not in result.output
 
 

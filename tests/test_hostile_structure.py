@@ -25,11 +25,12 @@ from .test_run import DEMO_DIGESTS, DEMO_DRAFTS, DEMO_MESSAGES, TODAY, clock_at,
 
 # What the demo sends on TODAY, by kind of message (see test_run for the totals).
 DEMO_KINDS = Counter({
-    "rappel-echeance-rapport": 4, "rappel-echeance-versement": 1, "rappel-echeance-partenaire": 1,
-    "rappel-candidature": 1, "rappel-partenaire-action": 1,
+    "rappel-echeance-rapport": 5, "rappel-echeance-versement": 1, "rappel-echeance-partenaire": 1,
+    "rappel-budget-realise": 1, "rappel-candidature": 1, "rappel-partenaire-action": 1,
     "recapitulatif-cantine": DEMO_DIGESTS - 1, "recapitulatif-coordination": 1, "brouillon-bilan": DEMO_DRAFTS,
 })
-DEMO_PROBLEMS = 7  # the demo's deliberate data problems
+DEMO_PROBLEMS = 12  # the demo's deliberate data problems (8 rows, 4 subsidy checks)
+DEMO_CRF_DRAFTS = 2  # of the demo's drafts, the comptes rendus financiers (their own template)
 
 
 def with_templates(tmp_path: Path, edits: dict[str, Callable[[str], str] | None]) -> Settings:
@@ -78,7 +79,7 @@ def test_broken_email_templates_cost_only_their_own_messages(tmp_path: Path) -> 
     lost = {"rappel-echeance-rapport", "rappel-echeance-versement", "rappel-echeance-partenaire",
             "rappel-partenaire-action", "recapitulatif-coordination", "brouillon-bilan", "rappel-candidature"}
     assert kinds_sent(settings) == Counter({k: n for k, n in DEMO_KINDS.items() if k not in lost})
-    assert report.sent == DEMO_DIGESTS - 1
+    assert report.sent == DEMO_DIGESTS - 1 + 1  # the cantines' digests and the actual-amounts reminder (its own template)
     rows = {p["Ligne"]: p["Problème"] for p in problems_tab(settings, "Modèles d'emails")}
     assert set(rows) == {
         "templates/emails/rappel_echeance/body.txt", "templates/emails/rappel_partenaire/body.html",
@@ -104,6 +105,8 @@ def test_broken_email_templates_cost_only_their_own_messages(tmp_path: Path) -> 
                      "le filtre « date_longue » attend une date", id="markdown-filter-on-text"),
         pytest.param("reports/bilan.md", lambda t: t + "\n{% include 'reports/absent.md' %}\n",
                      "« reports/absent.md » est introuvable", id="markdown-include-missing"),
+        pytest.param("reports/crf.md", lambda t: t + "\n{{ draft.budget.rows|montant }}\n",
+                     "le filtre « montant » attend un nombre", id="crf-filter-on-rows"),
     ],
 )
 def test_a_broken_report_template_costs_only_the_drafts(
@@ -111,9 +114,10 @@ def test_a_broken_report_template_costs_only_the_drafts(
 ) -> None:
     settings = with_templates(tmp_path, {template: edit})
     report = run(settings)
-    assert report.sent == DEMO_MESSAGES - DEMO_DRAFTS
-    assert kinds_sent(settings)["brouillon-bilan"] == 0
-    assert sum(1 for p in report.problems if p.table == "Modèles de bilans") == DEMO_DRAFTS  # one per draft
+    lost = DEMO_CRF_DRAFTS if "crf" in template else DEMO_DRAFTS - DEMO_CRF_DRAFTS  # the others render
+    assert report.sent == DEMO_MESSAGES - lost
+    assert kinds_sent(settings)["brouillon-bilan"] == DEMO_DRAFTS - lost
+    assert sum(1 for p in report.problems if p.table == "Modèles de bilans") == lost  # one per draft
     rows = problems_tab(settings, "Modèles de bilans")  # one line per distinct message
     assert rows
     assert {r["Ligne"] for r in rows} == {f"templates/{template}"}
@@ -207,8 +211,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Clean:
                      id="cantines-tab-renamed"),
         pytest.param(delete_column("Opportunités", "Date limite"),
                      ("Opportunités", "Date limite", "colonne « Date limite » absente de Opportunités"),
-                     {"rappel-echeance-rapport": 4, "rappel-echeance-versement": 1, "rappel-echeance-partenaire": 1,
-                      "rappel-partenaire-action": 1, "brouillon-bilan": DEMO_DRAFTS}, id="date-limite-deleted"),
+                     {"rappel-echeance-rapport": 5, "rappel-echeance-versement": 1, "rappel-echeance-partenaire": 1,
+                      "rappel-budget-realise": 1, "rappel-partenaire-action": 1, "brouillon-bilan": DEMO_DRAFTS},
+                     id="date-limite-deleted"),
         pytest.param(rename_column("Échéances", "Statut", "État du dossier"),
                      ("Échéances", "Statut", "colonne « Statut » absente de Échéances"),
                      {"rappel-candidature": 1, "rappel-partenaire-action": 1}, id="statut-renamed"),

@@ -131,7 +131,7 @@ def test_types_filter_echeances() -> None:
 
 def test_default_rules_cover_every_source() -> None:
     rules = load_rules(REPO / "config" / "reminders.toml", REPO / "templates")
-    assert {r.source for r in rules} == {"echeances", "candidatures", "correspondances", "partenaires", "conventions", "questions"}
+    assert {r.source for r in rules} == {"echeances", "budgets", "candidatures", "correspondances", "partenaires", "conventions", "questions"}
     today = D(2026, 3, 24)  # a Tuesday
     dataset = Dataset(
         echeances=[item(D(2026, 3, 31))],

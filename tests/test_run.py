@@ -21,16 +21,17 @@ from connectors.tables.workbook import WorkbookStore
 from .conftest import PARIS
 
 TODAY = dt.date(2026, 11, 24)
-# On that day the demo has one échéance at each reminder offset (6), a candidature due in 7 days and
-# a partner action due today.
-DEMO_REMINDERS = 8
+# On that day the demo has one échéance at each reminder offset (6), a compte rendu financier due in
+# 30 days (its J-30 reminder, and the one asking the cantine for its actual amounts, its budget's
+# « Montant réalisé » being still empty), a candidature due in 7 days and a partner action due today.
+DEMO_REMINDERS = 10
 # 24/11/2026 is the Tuesday of a week whose Monday digest has not gone out yet: 16 cantines have
 # something for the week (new matches, échéances coming or overdue, of their own or of their
 # conventions, offers, questions), plus the coordinator's digest.
 DEMO_DIGESTS = 17
-# and four bilans due within 45 days (bilans finals come after their convention ends), whose drafts go
-# to their échéance's Responsable
-DEMO_DRAFTS = 4
+# and five reports due within 45 days (bilans finals come after their convention ends; two comptes
+# rendus financiers), whose drafts go to their échéance's Responsable
+DEMO_DRAFTS = 5
 DEMO_MESSAGES = DEMO_REMINDERS + DEMO_DIGESTS + DEMO_DRAFTS
 
 
@@ -84,7 +85,9 @@ def test_two_runs_send_each_reminder_once(demo: Settings) -> None:
     messages = outbox_messages(demo)
     assert len(messages) == DEMO_MESSAGES
     assert len({m["Message-ID"] for m in messages}) == DEMO_MESSAGES
-    assert sum(1 for m in messages if str(m["X-Cantines-Kind"]).startswith("rappel-echeance")) == 6
+    assert sum(1 for m in messages if str(m["X-Cantines-Kind"]).startswith("rappel-echeance")) == 7
+    (actuals,) = [m for m in messages if str(m["X-Cantines-Kind"]) == "rappel-budget-realise"]
+    assert "aura besoin des dépenses réalisées" in actuals.get_body(("plain",)).get_content()
     subjects = sorted(str(m["Subject"]) for m in messages)
     assert any(s.startswith("En retard : Bilan final") for s in subjects)
     assert any("Bilan intermédiaire" in s and "dans 30 jours" in s for s in subjects)
@@ -110,7 +113,9 @@ def test_reminder_goes_to_the_responsable_with_the_right_figures(demo: Settings)
 def test_data_problems_are_written_kept_and_removed_when_fixed(demo: Settings) -> None:
     report = run_cycle(demo, today=TODAY, clock=clock_at(TODAY))
     problems = sheet_rows(demo, "problemes")
-    assert len(problems) == len(report.problems) == 7
+    # 8 rows that cannot be read (one a budget line of unknown nature) and 4 subsidy checks
+    assert len(problems) == len(report.problems) == 12
+    assert len(report.checks) == 4
     canal = [p for p in problems if "Cantine du Canal" in p["Ligne"]]
     assert canal and canal[0]["Colonne"] == "Département" and canal[0]["Valeur"] == "99"
     assert all(p["Vu le"] == TODAY for p in problems)
@@ -119,7 +124,7 @@ def test_data_problems_are_written_kept_and_removed_when_fixed(demo: Settings) -
     tomorrow = TODAY + dt.timedelta(days=1)
     run_cycle(demo, today=tomorrow, clock=clock_at(tomorrow))
     problems = sheet_rows(demo, "problemes")
-    assert len(problems) == 6
+    assert len(problems) == 11
     assert not [p for p in problems if "Cantine du Canal" in p["Ligne"]]
     assert all(p["Vu le"] == TODAY for p in problems)  # first seen yesterday, still there
 
@@ -133,7 +138,7 @@ def test_a_run_that_changes_nothing_writes_nothing_but_its_journal(demo: Setting
     journal = sheet_rows(demo, "journal")
     assert len(journal) == 2
     assert journal[1]["Résultat"] == "Avertissements"
-    assert journal[1]["Problèmes"] == 7
+    assert journal[1]["Problèmes"] == 12
     assert journal[0]["Emails envoyés"] == DEMO_MESSAGES and journal[1]["Emails envoyés"] == 0
 
 

@@ -50,8 +50,8 @@ def test_the_hub_on_a_spreadsheet(fake: FakeSheets, make_settings: Callable[...,
     assert len(fake.values(HUB, "Cantines")) == 32  # the header and the demo's 31 rows
     fake.reset_counts()
     report = run_cycle(settings, today=TODAY, clock=clock)
-    assert not report.errors and len(report.problems) == 7  # the demo's deliberate problems, as on the workbook
-    assert report.sent == 29 and report.matches
+    assert not report.errors and len(report.problems) == 12  # the demo's deliberate problems, as on the workbook
+    assert report.sent == 32 and report.matches
     assert fake.count("batchGet") == 1  # every tab the run needs, in one request
     # the write-back, the Envois rows and the journal line: at most one batchUpdate of changed cells and
     # one adding rows (to every tab) per spreadsheet and cycle

@@ -192,6 +192,7 @@ from automations.demo import write_cantine_workbooks, write_demo_workbook  # noq
 from automations.cycle.run import run_cycle  # noqa: E402
 from automations.settings import Settings  # noqa: E402
 from connectors.errors import ConfigurationError  # noqa: E402
+from connectors.tables.workbook import WorkbookStore  # noqa: E402
 
 from .conftest import PARIS, write_config  # noqa: E402
 
@@ -218,7 +219,12 @@ def test_cycle_runs_the_declared_syncs_and_a_second_run_writes_nothing(make_sett
     first = run_cycle(settings, today=DAY, clock=clock)
     assert [r.name for r in first.syncs] == [d.spec.name for d in settings.syncs]
     assert sum(r.created for r in first.syncs) == 3  # this month, for each of the three cantines
-    assert sum(r.updated for r in first.syncs) == 1  # the correction made in one cantine's sheet
+    # the correction made in one cantine's sheet, and the three actual amounts only La Marmite des
+    # Chartrons' accounting sheet had, brought into Budgets
+    assert sum(r.updated for r in first.syncs) == 4
+    hub = WorkbookStore(settings.workbook.path, timezone=PARIS).table(settings.schema["budgets"]).read()
+    budget = {r.fields["Libellé"]: r.fields["Montant réalisé"] for r in hub if r.fields["Convention"] == "CONV-2026-05"}
+    assert budget["Salaire de la cheffe de cantine (0,8 ETP)"] == 22900 and None not in budget.values()
     hub = openpyxl.load_workbook(settings.workbook.path)["Indicateurs"]
     header = [c.value for c in hub[1]]
     months = {(r[header.index("Cantine")], r[header.index("Mois")].date()) for r in hub.iter_rows(min_row=2, values_only=True)}
@@ -253,7 +259,7 @@ def test_a_failing_source_beside_working_ones(make_settings: Callable[..., Setti
              'target = "indicateurs"\nkey = ["Cantine", "Mois"]\nconstants = { Cantine = "Cantine des Forges" }\n'
     settings = demo_with_syncs(make_settings, broken)
     report = run_cycle(settings, today=DAY, clock=clock)
-    assert len(report.syncs) == 4 and sum(r.created for r in report.syncs) == 3
+    assert len(report.syncs) == 5 and sum(r.created for r in report.syncs) == 3
     assert any("indicateurs-absente" in e and "absent" in e for e in report.errors)
     assert report.sent > 0 and not report.fatal
 
@@ -322,5 +328,5 @@ def test_a_column_deleted_in_a_cantines_sheet_is_not_synced_as_empty(make_settin
     before = port_meals()
     report = run_cycle(settings, today=DAY, clock=clock)
     assert any("indicateurs-cantine-du-port" in e and "colonne(s) « Repas servis » absente(s)" in e for e in report.errors)
-    assert len(report.syncs) == 3 and not report.fatal  # the other syncs went on
+    assert len(report.syncs) == 4 and not report.fatal  # the other syncs went on
     assert port_meals()[:len(before)] == before and None not in before  # not overwritten with empty cells

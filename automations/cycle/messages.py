@@ -183,7 +183,7 @@ def address(reminder: Reminder, cantine: Cantine | None, dataset: Dataset, netwo
 
 def _table_name(source: str) -> str:
     return {
-        "echeances": "Échéances", "candidatures": "Candidatures", "correspondances": "Correspondances",
+        "echeances": "Échéances", "budgets": "Budgets", "candidatures": "Candidatures", "correspondances": "Correspondances",
         "partenaires": "Partenaires", "conventions": "Conventions", "questions": "Questions",
     }[source]
 

@@ -37,9 +37,10 @@ from automations.domain.events import community_summary, event_messages
 from automations.cycle.hotline import HotlineResult, hotline_enabled, read_hotline
 from automations.cycle.envois import EnvoisStep, read_envois, relaunch, to_handle, write_envois
 from automations.domain.envois import Envoi
-from automations.cycle.drafts import network_identity
+from automations.cycle.drafts import gap_threshold, network_identity
 from automations.cycle.messages import Network, coordinator_digest_key, digest_key, digest_messages, reminder_messages
 from automations.domain import needs
+from automations.domain.checks import funding_checks
 from automations.cycle.quotas import budget_note, emails_left_today, last_calls, mail_limit_note, recent_notes, record_calls
 from automations.domain.model import DOMAIN_TABLES, DataProblem, Dataset, parse_dataset
 from automations.domain.needs import missing_for, reminder_needs
@@ -56,7 +57,7 @@ from automations.cycle.writeback import WriteCounts, replace_rows, upsert_result
 log = logging.getLogger(__name__)
 
 # Tables of optional features (community life): a deployment without them has the feature off.
-OPTIONAL_TABLES = frozenset({"evenements", "inscriptions"})
+OPTIONAL_TABLES = frozenset({"evenements", "inscriptions", "budgets"})
 
 WORKER_TABLES = ("correspondances", "suggestions", "journal", "problemes", "envois")
 # What a cycle does besides reading, checking and journaling: the scheduled worker runs the
@@ -104,6 +105,7 @@ class RunReport:
     drafts: int = 0
     draft_files: list[Path] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
+    checks: list[DataProblem] = field(default_factory=list)  # the subsidy checks (also in `problems`)
     errors: list[str] = field(default_factory=list)
     messages: list[OutgoingMessage] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
@@ -191,20 +193,29 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     without some of its columns makes the run incomplete, like a table not read."""
     switch_off(settings, report)
     rows = read_tables(tables, report)
-    absent = {}
+    absent, absent_optional = {}, {}
     for code in rows:
         spec = tables[code].spec
-        missing = tuple(c for c in tables[code].absent_columns() if not spec.column(c).optional)
+        gone = tables[code].absent_columns()
+        missing = tuple(c for c in gone if not spec.column(c).optional)
         if missing:
             absent[code] = missing
+        if optional := tuple(c for c in gone if spec.column(c).optional):
+            absent_optional[code] = optional
     dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
     names = settings.base
     dataset.incomplete = {code: names.text(code, why) for code, why in dataset.incomplete.items()}
+    dataset.absent_optional = absent_optional
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
     if absent:
         report.incomplete = True
     report.problems.extend(open_workbook_problems(tables))
+    if "checks" not in switch_off(settings, report) and not waits(dataset, needs.CHECKS, "contrôles des subventions", report):
+        # in the base's names now: the coordinator's digest lists them before the run's end
+        report.checks = settings.base.problems(
+            funding_checks(dataset, {code: spec.name for code, spec in settings.schema.items()}))
+        report.problems.extend(report.checks)
     return dataset
 
 
@@ -328,7 +339,8 @@ def compute_messages(
             else cantine_digests(dataset, report.matches, today, report.offer_proposals)
         coordinator = None if waits(dataset, needs.COORDINATOR_DIGEST, "récapitulatif de la coordination", report) \
             else replace(coordinator_digest(dataset, report.matches, report.suggestions, len(report.problems), today),
-                         community=community_summary(dataset, today), quota_notes=quota_notes)
+                         community=community_summary(dataset, today), quota_notes=quota_notes,
+                         checks=tuple(report.checks))
         # a digest already queued this week is not rendered again (a rerun, the worker's catch-up)
         keys = [digest_key(d.cantine.name, day) for d in digests if d.cantine.manager_email]
         known = queued(keys + [coordinator_digest_key(day)] * (coordinator is not None)) if queued else set()
@@ -806,7 +818,7 @@ def _cycle(
     # The drafts before the write-back: their problems (a broken report template) go into Problèmes too.
     if DRAFTS in parts and settings.reports.enabled and "drafts" not in switch_off(settings, report) and not waits(dataset, needs.DRAFTS, "brouillons de bilans", report):
         prepared, problems = prepare_drafts(
-            build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings)),
+            build_drafts(dataset, today, settings.reports.horizon_days, network_identity(settings), gap_threshold(settings)),
             known=lambda keys: state.known_keys(keys), sent_before=state.has_prefix,
             out_dir=settings.reports.drafts_dir, templates=settings.paths.templates,
             network=Network.from_settings(settings), renderer=Renderer(settings.paths.templates, settings.base),

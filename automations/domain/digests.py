@@ -120,6 +120,7 @@ class CoordinatorDigest:
     upcoming: tuple[DueLine, ...] = ()  # due in the next 30 days
     opportunity_links: dict[str, str] = field(default_factory=dict)  # title → page or row
     quota_notes: tuple[str, ...] = ()  # optional work that waited for the API budget this week
+    checks: tuple[Any, ...] = ()  # DataProblem: the subsidy checks (signature, CER, budget, versements)
 
 
 def first_proposed(dataset: Dataset) -> dict[str, dt.date]:

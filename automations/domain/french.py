@@ -91,6 +91,17 @@ def euros(value: Decimal | int | float | None) -> str:
         raise FilterError(f"le filtre « euros » ne peut pas afficher {describe(value)}") from None
 
 
+def montant(value: Decimal | int | float | None) -> str:
+    """An amount as a financial report shows it, always with its cents: "12 500,00 €"."""
+    if value is None:
+        return ""
+    amount = as_decimal(value, "montant")
+    try:
+        return format_currency(amount, "EUR", locale=LOCALE)
+    except ArithmeticError:
+        raise FilterError(f"le filtre « montant » ne peut pas afficher {describe(value)}") from None
+
+
 def nombre(value: Decimal | int | float | None) -> str:
     """ "1 234" or "1 234,5" """
     if value is None:
@@ -236,6 +247,7 @@ FILTERS = {
     "date_courte": date_courte,
     "date_heure": date_heure,
     "euros": euros,
+    "montant": montant,
     "nombre": nombre,
     "pourcent": pourcent,
     "delai": delai,

@@ -148,6 +148,7 @@ class Application:
         "Responsable": "owner_email", "Date limite interne": "internal_deadline",
         "Date de dépôt": "submitted_on", "Montant demandé": "amount_requested",
         "Montant accordé": "amount_granted", "Date de décision": "decided_on",
+        "Contrat d'engagement républicain": "republican_contract",
     }
     title: str
     opportunity: str
@@ -161,6 +162,7 @@ class Application:
     amount_requested: Decimal | None = None
     amount_granted: Decimal | None = None
     decided_on: dt.date | None = None
+    republican_contract: bool = False  # the contrat d'engagement républicain signed (décret 2021-1947)
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,30 @@ class DueItem:
     def title(self) -> str:
         """How the échéance is named in messages: its Intitulé, or its type and convention."""
         return self.label or f"{self.type} – {self.agreement}"
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """A line of an action's budget: one heading of the CERFA (Nature), planned and actual amounts."""
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "Libellé": "label", "Convention": "agreement", "Candidature": "application", "Nature": "nature",
+        "Financeur": "funder", "Montant prévu": "planned", "Montant réalisé": "actual", "Commentaire": "comment",
+    }
+    key: str
+    nature: str  # a choice of the schema: "60 – Achats"…
+    label: str | None = None
+    agreement: str | None = None
+    application: str | None = None
+    funder: str | None = None
+    planned: Decimal | None = None
+    actual: Decimal | None = None
+    comment: str | None = None
+
+    @property
+    def title(self) -> str:
+        """How the line is named: its Libellé, or its Nature (and its funder)."""
+        return self.label or (f"{self.nature} ({self.funder})" if self.funder else self.nature)
 
 
 @dataclass(frozen=True)
@@ -372,6 +398,7 @@ DOMAIN_TABLES: dict[str, type] = {
     "candidatures": Application,
     "conventions": Agreement,
     "echeances": DueItem,
+    "budgets": BudgetLine,
     "offres": PartnerOffer,
     "declinaisons": OfferRollout,
     "indicateurs": MonthlyFigures,
@@ -393,6 +420,7 @@ class Dataset:
     candidatures: list[Application] = field(default_factory=list)
     conventions: list[Agreement] = field(default_factory=list)
     echeances: list[DueItem] = field(default_factory=list)
+    budgets: list[BudgetLine] = field(default_factory=list)
     offres: list[PartnerOffer] = field(default_factory=list)
     declinaisons: list[OfferRollout] = field(default_factory=list)
     indicateurs: list[MonthlyFigures] = field(default_factory=list)
@@ -406,6 +434,9 @@ class Dataset:
     # Tables not read, or read without some of their columns (code → why, in French): what depends
     # on them waits for a complete run instead of being computed from partial data (see needs.py).
     incomplete: dict[str, str] = field(default_factory=dict)
+    # Optional columns a table was read without (code → names): read as empty, and nothing waits for
+    # them, but a check that would judge their emptiness says the column is missing instead.
+    absent_optional: dict[str, tuple[str, ...]] = field(default_factory=dict)
     links: dict[tuple[str, str], str] = field(default_factory=dict)  # (table code, row key) → its URL
 
     def link(self, table: str, key: str) -> str | None:
@@ -687,6 +718,18 @@ def build(cls: type, spec: TableSpec, values: Mapping[str, Any], reference: Refe
             "à partir de la date de fin de la convention)",
             "Date d'échéance",
         )
+    if cls is BudgetLine:
+        if values.get("Convention") is None and values.get("Candidature") is None:
+            raise ValueProblem(
+                "ligne de budget sans Convention ni Candidature : rattachez-la à la convention (ou, avant la "
+                "convention, à la candidature) dont elle fait partie",
+                "Convention",
+            )
+        if values.get("Montant prévu") is None and values.get("Montant réalisé") is None:
+            raise ValueProblem(
+                "ligne de budget sans Montant prévu ni Montant réalisé : indiquez au moins l'un des deux",
+                "Montant prévu",
+            )
     if "key" in allowed:
         kwargs["key"] = key_text(values, spec.key)
     return cls(**kwargs)

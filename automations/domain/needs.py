@@ -16,6 +16,7 @@ cantine's city and the partner: Cantines and Partenaires).
 | matches, collective suggestions, « ne correspond plus » marks | Cantines, Opportunités, Candidatures |
 | partner offers proposed | Cantines, Offres partenaires, Déclinaisons |
 | reminders on échéances | Échéances, Conventions, Partenaires, Cantines (+ recipients) |
+| reminders on actual amounts (Budgets) | Échéances, Conventions, Budgets, Partenaires, Cantines (+ recipients) |
 | reminders on candidatures | Candidatures, Opportunités, Cantines (+ recipients) |
 | reminders on correspondances | Correspondances, Opportunités, Cantines (+ recipients) |
 | reminders on partners' next actions | Partenaires (+ recipients) |
@@ -24,7 +25,8 @@ cantine's city and the partner: Cantines and Partenaires).
 | a reminder's recipients | « cantine »: Cantines; « partner_owner »: Partenaires |
 | cantine digests | the matches' tables, Correspondances, Échéances, Offres partenaires, Déclinaisons, Questions |
 | coordinator digest | every table (it counts the data problems of all of them) |
-| bilan drafts | Cantines, Partenaires, Conventions, Échéances, Offres partenaires, Déclinaisons, Indicateurs |
+| bilan drafts | Cantines, Partenaires, Conventions, Échéances, Offres partenaires, Déclinaisons, Indicateurs, Budgets, Candidatures |
+| subsidy checks (convention signed, CER, budget, versements) | Partenaires, Opportunités, Candidatures, Conventions, Échéances, Budgets |
 
 A deployment's base may lack a table (`absent = true` in its mapping file) or a column (mapped to
 `false`): that is no incomplete read, it is how the base is. Such a column reads as empty and nothing
@@ -46,6 +48,7 @@ OFFERS = ("cantines", "offres", "declinaisons")
 # Every reminder about a cantine's item shows that cantine (its name and city): Cantines too.
 REMINDER_SOURCES = {
     "echeances": ("echeances", "conventions", "partenaires", "cantines"),
+    "budgets": ("echeances", "conventions", "budgets", "partenaires", "cantines"),
     "candidatures": ("candidatures", "opportunites", "cantines"),
     "correspondances": ("correspondances", "opportunites", "cantines"),
     "partenaires": ("partenaires",),
@@ -55,7 +58,11 @@ REMINDER_SOURCES = {
 RECIPIENTS = {"cantine": ("cantines",), "partner_owner": ("partenaires",)}
 CANTINE_DIGESTS = (*MATCHING, *OFFERS, "correspondances", "echeances", "questions")
 COORDINATOR_DIGEST = tuple(DOMAIN_TABLES)
-DRAFTS = ("cantines", "partenaires", "conventions", "echeances", "offres", "declinaisons", "indicateurs")
+DRAFTS = (
+    "cantines", "partenaires", "conventions", "echeances", "offres", "declinaisons", "indicateurs", "budgets",
+    "candidatures",
+)
+CHECKS = ("partenaires", "opportunites", "candidatures", "conventions", "echeances", "budgets")
 
 
 def reminder_needs(rule: Rule) -> tuple[str, ...]:
@@ -85,11 +92,13 @@ REMINDER_DATES = {
     "echeances": ("Date d'échéance",), "candidatures": ("Date limite interne",),
     "correspondances": ("Date limite",), "partenaires": ("Date prochaine action",),
     "conventions": ("Date de fin",), "questions": ("Posée le", "Statut"),
+    "budgets": ("Nature", "Montant réalisé"),
 }
 REMINDER_LABELS = {
     "echeances": "rappels d'échéances", "candidatures": "rappels de candidatures",
     "correspondances": "rappels de correspondances", "partenaires": "rappels des prochaines actions partenaires",
     "conventions": "rappels de fin de convention", "questions": "rappels de questions ouvertes",
+    "budgets": "rappels des dépenses réalisées (compte rendu financier)",
 }
 FEATURES: tuple[Feature, ...] = (
     Feature("matching", "correspondances opportunité ↔ cantine et suggestions collectives", {
@@ -113,6 +122,10 @@ FEATURES: tuple[Feature, ...] = (
     }),
     Feature("aides", "import Aides-territoires", {
         "opportunites": ("Source", "Identifiant source", "Statut veille"), "partenaires": ("Nom",),
+    }),
+    Feature("checks", "contrôles des subventions (convention signée, contrat d'engagement républicain, "
+            "budget, versements)", {
+        "conventions": ("Partenaire", "Montant total", "Date de signature"), "partenaires": ("Type",),
     }),
     Feature("events", "vie du réseau (événements, invitations, rappels)", {"evenements": (), "inscriptions": ()}),
 )

@@ -369,7 +369,41 @@ def parse_choice(value: object, choices: Sequence[str]) -> str:
     folded = {fold(c): c for c in choices}
     if fold(text) in folded:
         return folded[fold(text)]
+    numbered = numbered_choice(text, choices)
+    if numbered is not None:
+        return numbered
+    examples = [c for c in choices if NUMBERED.match(c)][:2]
+    if len(examples) == 2:  # a long numbered list (the CERFA's headings): examples, not the whole list
+        raise ValueProblem(
+            f"{show(value)} n'est pas une rubrique connue (attendu : une rubrique comme « {examples[0]} », "
+            f"son numéro seul ({NUMBERED.match(examples[0]).group(1)}) ou un numéro de compte qui commence par "  # type: ignore[union-attr]
+            f"ce numéro ; toutes les rubriques : {', '.join(choices)})"
+        )
     raise ValueProblem(f"{show(value)} n'est pas une valeur possible (attendu : {', '.join(choices)})")
+
+
+NUMBERED = re.compile(r"^(\d+)\s*[-–—.:]?\s*(.*)$")
+
+
+def numbered_choice(text: str, choices: Sequence[str]) -> str | None:
+    """A numbered choice (« 60 – Achats ») given by its number, by an account number under it
+    (« 6061 », « 6061 Fournitures »), by its words alone (« Achats ») or with another dash (« 60 - Achats »); None if none
+    or several fit."""
+    numbers = {}
+    for choice in choices:
+        match = NUMBERED.match(choice)
+        if match and match.group(2):
+            numbers[match.group(1)] = (choice, fold(match.group(2)))
+    if not numbers:
+        return None
+    match = NUMBERED.match(text)
+    if match:
+        digits, words = match.group(1), fold(match.group(2))
+        fits = [c for n, (c, label) in numbers.items()  # an account number's own wording is not the heading's
+                if digits.startswith(n) and (not words or words == label or len(digits) > len(n))]
+        return fits[0] if len(fits) == 1 else None
+    fits = [c for c, label in numbers.values() if label == fold(text)]
+    return fits[0] if len(fits) == 1 else None
 
 
 def parse_multi(value: object, choices: Sequence[str]) -> tuple[str, ...]:

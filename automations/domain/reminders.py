@@ -22,8 +22,11 @@ from typing import Any
 from automations.domain.business_days import (
     NATIONAL, Subdivisions, add_business_days, business_day_on_or_after, business_day_on_or_before, calendar_of,
 )
+from automations.domain.budgets import CHARGE, agreement_lines, heading_order, make_nature
 from automations.domain.french import de
-from automations.domain.model import Agreement, Dataset, DueItem, MatchRecord, Opportunity, Partner
+from automations.domain.model import (
+    FINANCIAL_REPORT, Agreement, BudgetLine, Dataset, DueItem, MatchRecord, Opportunity, Partner,
+)
 from automations.domain.rules import Rule
 
 ACTIVE_MATCH = "Active"
@@ -166,8 +169,51 @@ def _questions(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
                       (question.cantine,) if question.cantine else (), question.owner_email)
 
 
+@dataclass(frozen=True)
+class ActualsDue:
+    """A compte rendu financier coming whose budget has no actual amount yet (« Montant réalisé »)."""
+
+    report: DueItem
+    lines: tuple[BudgetLine, ...]
+
+    @property
+    def agreement(self) -> str:
+        return self.report.agreement
+
+    @property
+    def title(self) -> str:
+        return self.report.title
+
+    @property
+    def internal_due_on(self) -> dt.date | None:
+        return self.report.internal_due_on
+
+
+def cerfa_order(line: BudgetLine) -> tuple[bool, tuple[int, str], str]:
+    """Charges before produits, each by the CERFA's headings."""
+    nature = make_nature(line.nature)
+    return (nature.side != CHARGE, heading_order(nature), line.label or "")
+
+
+def _budgets(rule: Rule, dataset: Dataset) -> Iterator[Subject]:
+    """Each compte rendu financier not done whose convention has a budget with its actual column
+    still empty: the cantine is asked for its expenses (an empty budget asks for nothing: the
+    draft says what is missing)."""
+    types = rule.types or (FINANCIAL_REPORT,)
+    for item in dataset.echeances:
+        if item.is_done or item.type not in types or (rule.statuses and item.status not in rule.statuses):
+            continue
+        agreement = dataset.convention(item.agreement)
+        lines = tuple(agreement_lines(agreement, dataset.budgets)) if agreement is not None else ()
+        if not lines or any(line.actual is not None for line in lines):
+            continue
+        lines = tuple(sorted(lines, key=cerfa_order))
+        yield Subject("budgets", item.key, item.title, item.due_on, ActualsDue(item, lines),
+                      _echeance_cantines(item, dataset), item.owner_email, _partner_of(agreement))
+
+
 SOURCES = {
-    "echeances": _echeances, "candidatures": _candidatures, "correspondances": _correspondances,
+    "echeances": _echeances, "budgets": _budgets, "candidatures": _candidatures, "correspondances": _correspondances,
     "partenaires": _partenaires, "conventions": _conventions, "questions": _questions,
 }
 

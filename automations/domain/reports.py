@@ -5,8 +5,9 @@ the convention, the period it covers (a bilan final: the whole convention), each
 month by month (a month without figures is named as missing, never counted as zero; a month not over
 is « à venir » and never counted), the totals against the previous period of the same length (a
 change only when both periods are comparably covered; shares in percentage points), the engagements
-and what the échéances say of them, the versements received, and the partner's déclinaisons valued in
-the period. Rendering (Word, Markdown, charts) lives in `cycle/drafts.py`.
+and what the échéances say of them, the versements received, the partner's déclinaisons valued in
+the period, and the action's budget (`budgets.py`): the whole of a compte rendu financier, a short
+section of a bilan. Rendering (Word, Markdown, charts) lives in `cycle/drafts.py`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from automations.domain.budgets import DEFAULT_GAP_THRESHOLD, Budget, agreement_budget
 from automations.domain.french import pluriel
-from automations.domain.model import Agreement, Dataset, DueItem, MonthlyFigures, Partner
+from automations.domain.model import FINANCIAL_REPORT, Agreement, Dataset, DueItem, MonthlyFigures, Partner
 from automations.domain.parsing import fold
 
 REPORT_TYPES = ("Bilan intermédiaire", "Bilan final", "Rapport d'activité", "Compte rendu financier")
@@ -225,6 +227,12 @@ class Draft:
     prepared_on: dt.date
     figures_fingerprint: str
     identity: Identity = Identity()
+    budget: Budget | None = None  # the convention's budget lines, planned and actual
+
+    @property
+    def financial(self) -> bool:
+        """A compte rendu financier (CERFA 15059): a budget table, not a bilan of figures."""
+        return self.item.type == FINANCIAL_REPORT
 
     @property
     def title(self) -> str:
@@ -235,7 +243,10 @@ class Draft:
 
     @property
     def has_figures(self) -> bool:
-        """Whether any cantine has a month of figures in the period."""
+        """Whether any cantine has a month of figures in the period; for a compte rendu financier,
+        whether the convention has a budget."""
+        if self.financial:
+            return self.budget is not None
         return any(c.reported for c in self.cantines)
 
     @property
@@ -258,10 +269,13 @@ def drafts_due(dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAY
 
 
 def build_drafts(
-    dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAYS, network: Identity = Identity()
+    dataset: Dataset, today: dt.date, horizon_days: int = HORIZON_DAYS, network: Identity = Identity(),
+    gap_threshold: Decimal = DEFAULT_GAP_THRESHOLD,
 ) -> list[Draft]:
-    """A draft for every report échéance due within the horizon."""
-    return [build_draft(item, dataset, today, network) for item in drafts_due(dataset, today, horizon_days)]
+    """A draft for every report échéance due within the horizon; `gap_threshold`: the share of a
+    budget line's planned amount beyond which its gap is listed for the cantine to explain."""
+    return [build_draft(item, dataset, today, network, gap_threshold)
+            for item in drafts_due(dataset, today, horizon_days)]
 
 
 def french_list(names: Sequence[str]) -> str:
@@ -282,25 +296,29 @@ def reporting_identity(agreement: Agreement, dataset: Dataset, network: Identity
 # -- what a draft holds ----------------------------------------------------------------------
 
 
-def build_draft(item: DueItem, dataset: Dataset, today: dt.date, network: Identity = Identity()) -> Draft:
+def build_draft(
+    item: DueItem, dataset: Dataset, today: dt.date, network: Identity = Identity(),
+    gap_threshold: Decimal = DEFAULT_GAP_THRESHOLD,
+) -> Draft:
     """Everything a bilan needs from the tables, for the échéance `item`, as of `today`; `network`:
     the network's own identity (from the settings), for the bilans it carries."""
     agreement = dataset.convention(item.agreement)
     if agreement is None:
         raise ValueError(f"unknown convention {item.agreement!r} for échéance {item.key!r}")
     notes: list[str] = []
+    financial = item.type == FINANCIAL_REPORT  # a budget, not a bilan of figures: no note on indicateurs
     period = report_period(item, agreement, dataset.echeances)
-    if period.basis == FROM_DEFAULT:
+    if period.basis == FROM_DEFAULT and not financial:
         notes.append(
             "La convention n'a pas de Date de début : la période couverte est, par défaut, "
             f"celle des {DEFAULT_PERIOD_MONTHS} mois qui précèdent l'échéance."
         )
     names = concerned_cantines(item, agreement)
-    if not names:
+    if not names and not financial:
         notes.append("Aucune cantine n'est liée à cette échéance ni à sa convention : pas d'indicateurs.")
     by_month = figures_by_month(dataset.indicateurs)
     cantines = tuple(cantine_report(name, period, by_month, today) for name in names)
-    if cantines and not any(c.reported for c in cantines):
+    if cantines and not any(c.reported for c in cantines) and not financial:
         notes.append(
             "Aucun mois de la période n'a encore d'indicateurs (mois à venir ou non saisis) : "
             "les totaux restent vides tant qu'ils ne sont pas renseignés."
@@ -321,12 +339,33 @@ def build_draft(item: DueItem, dataset: Dataset, today: dt.date, network: Identi
             + ("ne sont pas comptées : " if undated > 1 else "n'est pas comptée : ")
             + "renseignez leur date pour les rattacher à une période."
         )
+    budget = agreement_budget(agreement, dataset, gap_threshold)
+    notes.extend(budget_notes(item, budget))
     draft = Draft(
         item=item, agreement=agreement, partner=dataset.partenaire(agreement.partner), period=period,
         cantines=cantines, commitments=commitments, payments=payments, rollouts=rollouts, notes=tuple(notes),
         prepared_on=today, figures_fingerprint="", identity=reporting_identity(agreement, dataset, network),
+        budget=budget,
     )
     return dataclasses.replace(draft, figures_fingerprint=figures_fingerprint(draft))
+
+
+def budget_notes(item: DueItem, budget: Budget | None) -> list[str]:
+    """What a compte rendu financier still lacks, for whoever completes it."""
+    if item.type != FINANCIAL_REPORT:
+        return []
+    if budget is None:
+        return ["Aucune ligne de budget pour cette convention (table Budgets) : le tableau financier est "
+                "entièrement à compléter (prévu d'après la demande de subvention, réalisé d'après la comptabilité)."]
+    notes = []
+    missing = budget.charge_total.missing + budget.produit_total.missing
+    if missing:
+        notes.append(f"{pluriel(missing, 'ligne de budget')} sans Montant réalisé : les totaux réalisés restent "
+                     "« À compléter » tant qu'elles ne sont pas renseignées (une ligne vide n'est pas comptée comme zéro).")
+    if budget.subsidy_planned is None:
+        notes.append(f"Aucune ligne « 74 – Subventions d'exploitation » au nom de {budget.funder} dans le budget : "
+                     "la part de la subvention est calculée sur le Montant total de la convention.")
+    return notes
 
 
 def concerned_cantines(item: DueItem, agreement: Agreement) -> tuple[str, ...]:
@@ -524,7 +563,7 @@ def figures_fingerprint(draft: Draft) -> str:
         "item": [item.key, item.title, item.type, item.due_on, item.cantine],
         "partner": draft.partner_name,
         **{name: plain(getattr(draft, name)) for name in (
-            "agreement", "period", "cantines", "commitments", "payments", "rollouts", "notes", "identity",
+            "agreement", "period", "cantines", "commitments", "payments", "rollouts", "notes", "identity", "budget",
         )},
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=plain_scalar)

@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors.errors import ConfigurationError
 
-SOURCES = ("echeances", "candidatures", "correspondances", "partenaires", "conventions", "questions")
+SOURCES = ("echeances", "budgets", "candidatures", "correspondances", "partenaires", "conventions", "questions")
 RECIPIENTS = ("responsable", "cantine", "coordinator", "partner_owner")
 RULE_KEYS = {
     "id", "source", "offsets", "recipients", "template", "types", "statuses", "business_days", "calendar",

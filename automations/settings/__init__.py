@@ -121,6 +121,9 @@ SECTIONS: dict[str, dict[str, Option]] = {
         "enabled": Option(bool, True),
         "horizon_days": Option(int, 45),
         "drafts_dir": Option(str, "drafts", path=True),
+        # a budget line whose actual amount differs from the planned one by more than this share is
+        # listed in the compte rendu financier for the cantine to explain
+        "gap_threshold_percent": Option(int, 15),
     },
     "aides_territoires": {
         "config": Option(str, "aides_territoires.toml", path=True),
@@ -188,6 +191,13 @@ def _hotline_mailbox(values: dict[str, dict[str, Any]], environ: Mapping[str, st
     if not 1 <= hotline["every_hours"] <= 24:
         problems.append("[hotline] every_hours: expected 1 to 24")
     return problems
+
+
+@cross_check
+def _gap_threshold(values: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> list[str]:
+    if not 1 <= values["reports"]["gap_threshold_percent"] <= 100:
+        return ["[reports] gap_threshold_percent: expected a percentage from 1 to 100"]
+    return []
 
 
 @cross_check
