@@ -849,7 +849,7 @@ def send(settings: Settings, state: StateStore, today: dt.date, clock: Callable[
     limit leaves waits, queued, and the Journal, the summary and the coordinator's digest say so."""
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
             budget_seconds=settings.mail.delivery_budget_seconds, emails_left=emails_left_today(settings, state, today),
-            mask=settings.mask)
+            mask=settings.secrets.mask)
     if report.over_limit:
         report.mail_note = mail_limit_note(settings, today, report.over_limit)
 
