@@ -409,7 +409,7 @@ def build_crf_template() -> DocumentObject:
         ["{{ r.title }}", "{{ r.nature.short }}", "{{ r.line.planned|montant|ou_vide('—') }}",
          "{{ r.line.actual|realise }}", "{{ r.gap|ecart }} ({{ r.gap|ecart_pourcent }})",
          "{{ r.line.comment or '' }}"],
-        "r in draft.budget.flagged", (Mm(38), Mm(16), Mm(25), Mm(25), Mm(28), Mm(38)),
+        "r in draft.budget.flagged", (Mm(35), Mm(20), Mm(25), Mm(25), Mm(28), Mm(37)),
     )
     amounts_right(table, 2, 5)
     to_complete(table.rows[2].cells[5].paragraphs[0], "{% if not r.line.comment %}À compléter{% endif %}")
@@ -422,13 +422,14 @@ def build_crf_template() -> DocumentObject:
 
     doc.add_heading("Détail des lignes", level=1)
     table = loop_table(
-        doc, ["Compte", "Libellé", "Financeur", "Prévision", "Réalisation", "Écart", "Commentaire"],
-        ["{{ r.nature.short }}", "{{ r.title }}", "{{ r.line.funder or '' }}",
+        doc, ["Compte", "Libellé – financeur", "Prévision", "Réalisation", "Écart", "Commentaire"],
+        ["{{ r.nature.short }}", "{{ r.title }}{% if r.line.funder %} – {{ r.line.funder }}{% endif %}",
          "{{ r.line.planned|montant|ou_vide('—') }}", "{{ r.line.actual|realise }}", "{{ r.gap|ecart }}",
          "{{ r.line.comment or '' }}"],
-        "r in draft.budget.rows", (Mm(17), Mm(33), Mm(21), Mm(23), Mm(25), Mm(25), Mm(26)),
+        # six columns, not seven: on A4 portrait a seventh cuts names and amounts mid-word
+        "r in draft.budget.rows", (Mm(19), Mm(47), Mm(25), Mm(25), Mm(25), Mm(29)),
     )
-    amounts_right(table, 3, 6)
+    amounts_right(table, 2, 5)
     tag(doc, "{%p else %}")
     doc.add_heading("Tableau de synthèse", level=1)
     line = doc.add_paragraph()
