@@ -74,13 +74,16 @@ def render_toml(proposal: Proposal, *, generated: str = "") -> str:
         for choice in table.choices:
             by_column.setdefault(choice.column, []).append(choice)
         for name in dict.fromkeys([*by_column, *table.unmatched_options]):
-            lines += ["", f"[tables.{table.code}.choices.{_q(name)}]"]
+            header = f"[tables.{table.code}.choices.{_q(name)}]"
+            # a column with no wording to translate gets its section commented out: no empty table in the file
+            lines += ["", header if name in by_column else f"# {header}"]
             for choice in by_column.get(name, []):
                 lines.append(f"{_q(choice.choice)} = {_value(choice.wordings)}  # {choice.how}")
             left = table.unmatched_options.get(name)
             if left:
                 lines.append(f"# formulations de cette base rapprochées d'aucun choix : {', '.join(_q(o) for o in left)}"
-                             " (write `\"Choice\" = \"wording\"`; unmatched cells are reported as data problems)")
+                             " (écrivez `\"Choix\" = \"formulation\"` ; les cellules sans choix sont signalées "
+                             "comme problèmes de données)")
         if table.extra:
             lines += [f"# colonnes de cette base que le robot ignore : {', '.join(_q(e) for e in table.extra)}"]
         if to_add:
