@@ -154,6 +154,7 @@ class WorkbookStore:
                     self._book = openpyxl.Workbook()
                     self._book.remove(self._book.active)
                 else:
+                    log.info("workbook %s loaded whole (openpyxl)", self.path.name)
                     try:
                         self._book = openpyxl.load_workbook(self.path)
                     except Exception as exc:  # openpyxl raises many types for a damaged file
