@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import glob
+import io
 import logging
 import os
 import re
@@ -239,13 +240,17 @@ class WorkbookStore:
                 book.create_sheet("Feuil1")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=self._temp_prefix, suffix=TEMP_SUFFIX, dir=self.path.parent)
+            written = b""
             try:
                 with os.fdopen(fd, "wb") as handle:
                     if book is not None:
                         book.save(handle)
                     else:
                         assert self._package is not None
-                        self._package.write(handle, list(self._sheets.values()))
+                        buffer = io.BytesIO()
+                        self._package.write(buffer, list(self._sheets.values()))
+                        written = buffer.getvalue()
+                        handle.write(written)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.chmod(tmp, self._file_mode())  # mkstemp makes it private (0600)
@@ -261,6 +266,8 @@ class WorkbookStore:
                 self._headers.clear()
                 self._extents.clear()
             else:
+                assert self._package is not None
+                self._package.saved(written)
                 for sheet in self._sheets.values():
                     sheet.saved()
 

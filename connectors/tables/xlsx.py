@@ -10,10 +10,12 @@ tabs; new text is written as inline strings, so the shared strings table is neve
 from __future__ import annotations
 
 import datetime as dt
+import io
 import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
@@ -22,7 +24,7 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.reader.strings import read_string_table
 from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_REVERSE, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, to_excel
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, from_excel, from_ISO8601, to_excel
 from openpyxl.worksheet._reader import WorkSheetParser
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -31,6 +33,7 @@ PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFICE_DOCUMENT = REL + "/officeDocument"
 COMMENTS = REL + "/comments"
 _M = "{%s}" % MAIN
+QUOTE = {'"': "&quot;"}  # escaped in text too: no text of ours can look like an attribute to the row patcher
 # Text starting with these would be a formula when staff edit the cell (OWASP, CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -40,6 +43,7 @@ _CELL_OPEN = re.compile(rb"<(?:[\w.-]+:)?c\b[^>]*?(/?)>")
 _R_ATTR = re.compile(rb'\sr="([A-Z]*)(\d+)"')
 _S_ATTR = re.compile(rb'\ss="(\d+)"')
 _SPANS = re.compile(rb'\sspans="[^"]*"')
+_FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s>/]")
 _DIMENSION = re.compile(rb'(<(?:[\w.-]+:)?dimension\b[^>]*\sref=")([^"]*)(")')
 
 
@@ -233,7 +237,8 @@ class Package:
 
     def __init__(self, path: Any):
         self.path = path
-        with zipfile.ZipFile(path) as archive:
+        self.data = Path(path).read_bytes()  # the file as read: what a save patches, whatever happens on disk since
+        with self._open() as archive:
             self.names = set(archive.namelist())
             root_rels = etree.fromstring(archive.read("_rels/.rels"))
             self.workbook_part = next(
@@ -260,17 +265,74 @@ class Package:
             self.styles_part = styles
             self.styles = Styles(archive.read(styles))
 
+    def _open(self) -> zipfile.ZipFile:
+        return zipfile.ZipFile(io.BytesIO(self.data))
+
     def sheet(self, title: str, part: str) -> Sheet:
         """Read one tab's values."""
-        with zipfile.ZipFile(self.path) as archive:
+        with self._open() as archive:
             rows: dict[int, Slot] = {}
-            with archive.open(part) as src:
-                parser = WorkSheetParser(src, self.strings, epoch=self.epoch, date_formats=self.styles.date_ids,
-                                         timedelta_formats=self.styles.timedelta_ids)
+            data = archive.read(part)
+            if _FORMULA.search(data):  # formulas staff typed: openpyxl's parser reads them as it always did
+                parser = WorkSheetParser(io.BytesIO(data), self.strings, epoch=self.epoch,
+                                         date_formats=self.styles.date_ids, timedelta_formats=self.styles.timedelta_ids)
                 for number, cells in parser.parse():
                     rows[number] = Slot(number, {c["column"]: c["value"] for c in cells if c["value"] is not None})
+            else:
+                for number, values in self._values(data):
+                    rows[number] = Slot(number, values)
+            del data
             notes = self._notes(archive, part)
         return Sheet(title, part, rows, notes)
+
+    def _values(self, data: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
+        """Each row's number and values by column (as openpyxl's parser reads them, formulas aside)."""
+        strings, dates, timedeltas, epoch = self.strings, self.styles.date_ids, self.styles.timedelta_ids, self.epoch
+        columns: dict[str, int] = {}
+        number = 0
+        for _, row in etree.iterparse(io.BytesIO(data), events=("end",), tag=_M + "row", huge_tree=True):
+            r = row.get("r")
+            number = int(r) if r else number + 1
+            values: dict[int, Any] = {}
+            column = 0
+            for cell in row.iterchildren(_M + "c"):
+                ref = cell.get("r")
+                if ref:
+                    letters = ref.rstrip("0123456789")
+                    column = columns.get(letters) or columns.setdefault(letters, column_index_from_string(letters))
+                else:
+                    column += 1
+                kind = cell.get("t", "n")
+                if kind == "inlineStr":
+                    inline = cell.find(_M + "is")
+                    if inline is not None:
+                        values[column] = "".join(t.text or "" for t in inline.iterchildren(_M + "t")) + "".join(
+                            t.text or "" for run in inline.iterchildren(_M + "r") for t in run.iterchildren(_M + "t"))
+                    continue
+                text = cell.findtext(_M + "v")
+                if not text:
+                    continue
+                if kind == "n":
+                    value: Any = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
+                    style = int(cell.get("s", 0))
+                    if style in dates:
+                        try:
+                            value = from_excel(value, epoch, timedelta=style in timedeltas)
+                        except (OverflowError, ValueError):
+                            value = "#VALUE!"
+                elif kind == "s":
+                    value = strings[int(text)]
+                elif kind == "b":
+                    value = bool(int(text))
+                elif kind == "d":
+                    value = from_ISO8601(text)
+                else:  # str, e
+                    value = text
+                values[column] = value
+            row.clear()
+            while row.getprevious() is not None:
+                del row.getparent()[0]
+            yield number, values
 
     def _notes(self, archive: zipfile.ZipFile, part: str) -> set[str]:
         rels_part = _rels_of(part)
@@ -286,18 +348,22 @@ class Package:
 
     def write(self, out: IO[bytes], sheets: list[Sheet]) -> None:
         """The file with these tabs' rows patched; every other part copied as it was."""
-        patched = {s.part: s for s in sheets if s.dirty}
-        with zipfile.ZipFile(self.path) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        with self._open() as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            # the tabs first: patching them may add formats to styles.xml
+            patched = {s.part: patch_sheet(archive.read(s.part), s, self.styles) for s in sheets if s.dirty}
             for info in archive.infolist():
                 if info.filename in patched:
-                    data = patch_sheet(archive.read(info.filename), patched[info.filename], self.styles)
-                elif info.filename == self.styles_part:
-                    continue  # written last: patching the tabs may add formats
+                    data = patched[info.filename]
+                elif info.filename == self.styles_part and self.styles.changed:
+                    data = self.styles.to_bytes()
                 else:
                     data = archive.read(info.filename)
                 target.writestr(_info_like(info), data)
-            styles = archive.getinfo(self.styles_part)
-            target.writestr(_info_like(styles), self.styles.to_bytes() if self.styles.changed else archive.read(styles))
+
+    def saved(self, data: bytes) -> None:
+        """The file as just written (what the next save patches)."""
+        self.data = data
+        self.styles.changed = False
 
 
 def _info_like(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
@@ -318,7 +384,7 @@ def patch_sheet(data: bytes, sheet: Sheet, styles: Styles) -> bytes:
         inner, tail, opening = b"", data[found.end():], found.group(0)[:-2] + b">"
         closing = b"</" + opening[1:].split(b" ")[0].split(b">")[0] + b">"
     else:
-        end = data.find(b"sheetData>", found.end())
+        end = data.rfind(b"sheetData>")
         close_start = data.rfind(b"</", found.end(), end)
         inner, tail = data[found.end():close_start], data[end + len(b"sheetData>"):]
         opening, closing = found.group(0), data[close_start:end + len(b"sheetData>")]
@@ -352,6 +418,7 @@ def _ref_column(ref: bytes) -> int:
 
 def _split_rows(inner: bytes) -> Iterator[tuple[int, bytes]]:
     position = 0
+    counter = 0
     while True:
         found = _ROW_OPEN.search(inner, position)
         if found is None:
@@ -363,7 +430,10 @@ def _split_rows(inner: bytes) -> Iterator[tuple[int, bytes]]:
             end = close.end() if close else len(inner)
         raw = inner[found.start():end]
         number = _R_ATTR.search(found.group(0))
-        yield (int(number.group(2)) if number else -1), raw
+        counter = int(number.group(2)) if number else counter + 1  # a row without r follows the previous one
+        if number is None:
+            raw = re.sub(rb"^<((?:[\w.-]+:)?row)\b", b'<\\1 r="%d"' % counter, raw, count=1)
+        yield counter, raw
         position = end
 
 
@@ -440,6 +510,6 @@ def _cell_xml(ref: str, edit: Edit, base: int, styles: Styles) -> bytes:
         return f'<c r="{ref}"{s}><v>{value!r}</v></c>'.encode()
     text = str(value)
     space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
-    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'.encode()
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text, QUOTE)}</t></is></c>'.encode()
 
 
