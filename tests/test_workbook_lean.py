@@ -190,3 +190,20 @@ def test_nothing_written_nothing_saved_and_a_failed_save_leaves_the_file(tmp_pat
         journal.create([{"Résultat": Unwritable()}])  # stands for any failure while the file is written
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hub.xlsx"]  # no temporary file left behind
+
+
+def test_released_rows_are_read_again_and_unsaved_writes_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    staff_hub(path)
+    store = WorkbookStore(path, timezone=PARIS)
+    cantines, journal = store.table(SCHEMA["cantines"]), store.table(SCHEMA["journal"])
+    with store.batch():
+        assert len(cantines.read()) == 2
+        journal.create([{"Résultat": "OK", "Lu": 2}])
+        store.release()
+        assert list(store._sheets) == ["Journal"]  # the tab written, not saved yet, is kept
+        assert [r.fields["Nom"] for r in cantines.read()] == ["Cantine des Canuts", "Cantine du Port"]
+        assert store.saves == 0
+    assert store.saves == 1
+    (row,) = WorkbookStore(path, timezone=PARIS).table(SCHEMA["journal"]).read()
+    assert row.fields["Lu"] == 2

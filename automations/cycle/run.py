@@ -26,7 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.cycle.backends import hub_flush, open_workbook_problems
+from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import cantine_digests, coordinator_digest, digest_day
 from automations.domain.weekdays import WEEKDAYS
@@ -784,6 +784,7 @@ def _cycle(
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
         refused_value(report, write_problems)
     step()
+    hub_release(tables)  # the rows read stay in the dataset: the workbook's copy is not kept while mail is sent
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
             budget_seconds=settings.mail.delivery_budget_seconds)

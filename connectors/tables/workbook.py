@@ -202,6 +202,12 @@ class WorkbookStore:
                 self._sheets = {}
             return self._package
 
+    def release(self) -> None:
+        """Forget the rows read but not written (a later read parses their tab again): what a run no
+        longer reads need not stay in memory while it renders and sends its messages."""
+        with self._lock:
+            self._sheets = {title: sheet for title, sheet in self._sheets.items() if sheet.dirty}
+
     def sheet(self, name: str) -> Sheet | None:
         """A tab of the lean view, by name (whatever the case and spaces); None if absent."""
         package = self._package
@@ -403,6 +409,11 @@ class WorkbookTable(Table):
         header = self._lean_header(sheet)
         self._absent = tuple(name for name in self.spec.column_names if name not in header)
         names = list(columns) if columns is not None else list(self.spec.column_names)
+        # Read again with nothing written since (the syncs read the Indicateurs, then the load does):
+        # the same rows, not normalised twice. Rows are frozen; their lists are the caller's own.
+        cached = sheet.reads.get((self.spec, tuple(names)))
+        if cached is not None and cached[0] == sheet.version:
+            return list(cached[1])
         wanted = [(spec.name, spec, header.get(spec.name)) for spec in (self.spec.column(n) for n in names)]
         tz = self.store.timezone
         rows: list[Row] = []
@@ -415,7 +426,8 @@ class WorkbookTable(Table):
             fields = {name: normalise(spec, cells.get(index) if index is not None else None, tz)
                       for name, spec, index in wanted}
             rows.append(Row(str(number), fields, number))
-        return rows
+        sheet.reads[(self.spec, tuple(names))] = (sheet.version, rows)
+        return list(rows)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -177,6 +177,8 @@ class Sheet:
         self.extent: int | None = None
         self.dirty = False
         self.moved = False  # rows renumbered (a delete or a sort)
+        self.version = 0  # changes at every write: what was read before is stale
+        self.reads: dict[Any, tuple[int, list[Any]]] = {}  # the last rows read, by columns asked, and their version
 
     def header(self) -> list[tuple[int, Any]]:
         slot = self.rows.get(1)
@@ -198,6 +200,12 @@ class Sheet:
         else:
             slot.cells[column] = edit.value
         self.dirty = True
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        if self.reads:
+            self.reads.clear()
 
     def saved(self) -> None:
         """The file now holds the rows as they are here."""
@@ -217,6 +225,7 @@ class Sheet:
             rows[number - shift] = self.rows[number]
         self.rows = rows
         self.dirty = self.moved = True
+        self._changed()
 
     def reorder(self, mapping: dict[int, int]) -> None:
         """Move rows whole: row `old` becomes row `mapping[old]`."""
@@ -225,6 +234,7 @@ class Sheet:
             self.rows.pop(old, None)
         self.rows.update(moved)
         self.dirty = self.moved = True
+        self._changed()
 
 
 def _count_below(sorted_numbers: list[int], number: int) -> int:
@@ -348,17 +358,18 @@ class Package:
 
     def write(self, out: IO[bytes], sheets: list[Sheet]) -> None:
         """The file with these tabs' rows patched; every other part copied as it was."""
+        patched = {s.part: s for s in sheets if s.dirty}
         with self._open() as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-            # the tabs first: patching them may add formats to styles.xml
-            patched = {s.part: patch_sheet(archive.read(s.part), s, self.styles) for s in sheets if s.dirty}
             for info in archive.infolist():
-                if info.filename in patched:
-                    data = patched[info.filename]
-                elif info.filename == self.styles_part and self.styles.changed:
-                    data = self.styles.to_bytes()
-                else:
-                    data = archive.read(info.filename)
-                target.writestr(_info_like(info), data)
+                if info.filename in patched:  # streamed, piece by piece: a large tab is never copied whole
+                    with target.open(_info_like(info), "w", force_zip64=True) as stream:
+                        for piece in patch_sheet(archive.read(info.filename), patched[info.filename], self.styles):
+                            stream.write(piece)
+                elif info.filename != self.styles_part:
+                    target.writestr(_info_like(info), archive.read(info.filename))
+            # last: patching the tabs may have added formats
+            styles = archive.getinfo(self.styles_part)
+            target.writestr(_info_like(styles), self.styles.to_bytes() if self.styles.changed else archive.read(styles))
 
     def saved(self, data: bytes) -> None:
         """The file as just written (what the next save patches)."""
@@ -373,9 +384,10 @@ def _info_like(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return copy
 
 
-def patch_sheet(data: bytes, sheet: Sheet, styles: Styles) -> bytes:
-    """The tab's XML with its rows as `sheet` holds them: untouched rows copied (renumbered if they
-    moved), written cells replaced, new rows appended; everything outside the rows kept."""
+def patch_sheet(data: bytes, sheet: Sheet, styles: Styles) -> Iterator[bytes]:
+    """The tab's XML, in pieces, with its rows as `sheet` holds them: untouched rows copied
+    (renumbered if they moved), written cells replaced, new rows appended; everything outside the
+    rows kept (the dimension updated)."""
     found = _SHEET_DATA.search(data)
     if found is None:
         raise ValueError(f"no sheetData in {sheet.part}")
@@ -389,26 +401,25 @@ def patch_sheet(data: bytes, sheet: Sheet, styles: Styles) -> bytes:
         inner, tail = data[found.end():close_start], data[end + len(b"sheetData>"):]
         opening, closing = found.group(0), data[close_start:end + len(b"sheetData>")]
     originals = dict(_split_rows(inner))
-    parts = [head, opening]
-    max_column = 1
+    del inner
+    dimension = _DIMENSION.search(head)
+    if dimension is not None:
+        max_column = max((max(slot.cells) for slot in sheet.rows.values() if slot.cells), default=1)
+        first = dimension.group(2).split(b":")[0] or b"A1"
+        column = get_column_letter(max(max_column, _ref_column(dimension.group(2)))).encode()
+        ref = first + b":" + column + str(max(sheet.rows, default=1)).encode()
+        head = head[:dimension.start(2)] + ref + head[dimension.end(2):]
+    yield head
+    yield opening
     for number in sorted(sheet.rows):
         slot = sheet.rows[number]
         raw = originals.get(slot.origin) if slot.origin is not None else None
-        if slot.cells:
-            max_column = max(max_column, max(slot.cells))
         if slot.edits is None and raw is not None:
-            parts.append(raw if slot.origin == number else _renumber(raw, number))
+            yield raw if slot.origin == number else _renumber(raw, number)
         elif raw is not None or slot.edits:
-            parts.append(_patched_row(raw, number, slot.edits or {}, styles))
-    parts.append(closing)
-    result = b"".join(parts) + tail
-    last = max(sheet.rows, default=1)
-    dimension = _DIMENSION.search(head)
-    if dimension is not None:
-        first = dimension.group(2).split(b":")[0] or b"A1"
-        ref = first + b":" + get_column_letter(max(max_column, _ref_column(dimension.group(2)))).encode() + str(last).encode()
-        result = head[:dimension.start(2)] + ref + head[dimension.end(2):] + result[len(head):]
-    return result
+            yield _patched_row(raw, number, slot.edits or {}, styles)
+    yield closing
+    yield tail
 
 
 def _ref_column(ref: bytes) -> int:
