@@ -207,3 +207,22 @@ def test_released_rows_are_read_again_and_unsaved_writes_are_kept(tmp_path: Path
     assert store.saves == 1
     (row,) = WorkbookStore(path, timezone=PARIS).table(SCHEMA["journal"]).read()
     assert row.fields["Lu"] == 2
+
+
+def test_a_tab_written_then_released_reads_its_other_rows_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    staff_hub(path)
+    store = WorkbookStore(path, timezone=PARIS)
+    cantines = store.table(SCHEMA["cantines"])
+    with store.batch():
+        first, second = cantines.read()
+        cantines.update([(second.id, {"Ville": "Marseille 2e"})])
+        store.release()  # the row not written lets its values go; the written one keeps them
+        assert store._sheets["Cantines"].rows[2].cells is None
+        assert [(r.fields["Nom"], r.fields["Ville"]) for r in cantines.read()] == [
+            ("Cantine des Canuts", "Lyon"), ("Cantine du Port", "Marseille 2e")]
+        store.release()
+        cantines.create([{"Nom": "La Louche", "Ville": "Lille"}])
+    rows = WorkbookStore(path, timezone=PARIS).table(SCHEMA["cantines"]).read()
+    assert [(r.fields["Nom"], r.fields["Ville"], r.position) for r in rows] == [
+        ("Cantine des Canuts", "Lyon", 2), ("Cantine du Port", "Marseille 2e", 3), ("La Louche", "Lille", 4)]

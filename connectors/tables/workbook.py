@@ -207,6 +207,8 @@ class WorkbookStore:
         longer reads need not stay in memory while it renders and sends its messages."""
         with self._lock:
             self._sheets = {title: sheet for title, sheet in self._sheets.items() if sheet.dirty}
+            for sheet in self._sheets.values():
+                sheet.compact()  # what was written stays until saved; the rest is in the file
 
     def sheet(self, name: str) -> Sheet | None:
         """A tab of the lean view, by name (whatever the case and spaces); None if absent."""
@@ -219,7 +221,10 @@ class WorkbookStore:
             return None
         if found[0] not in self._sheets:
             self._sheets[found[0]] = package.sheet(*found)
-        return self._sheets[found[0]]
+        sheet = self._sheets[found[0]]
+        if sheet.compacted:
+            package.refill(sheet)
+        return sheet
 
     def lock_file(self) -> Path | None:
         """The lock file Excel (`~$hub.xlsx`) or LibreOffice (`.~lock.hub.xlsx#`) keeps beside the

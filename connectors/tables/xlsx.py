@@ -177,6 +177,7 @@ class Sheet:
         self.extent: int | None = None
         self.dirty = False
         self.moved = False  # rows renumbered (a delete or a sort)
+        self.compacted = False  # the values of rows not written let go (Package.refill reads them again)
         self.version = 0  # changes at every write: what was read before is stale
         self.reads: dict[Any, tuple[int, list[Any]]] = {}  # the last rows read, by columns asked, and their version
 
@@ -201,6 +202,14 @@ class Sheet:
             slot.cells[column] = edit.value
         self.dirty = True
         self._changed()
+
+    def compact(self) -> None:
+        """Let go of the values of the rows not written (the file holds them); the rows written stay."""
+        for number, slot in self.rows.items():
+            if slot.edits is None and slot.origin is not None and number != 1:
+                slot.cells = None  # type: ignore[assignment]
+        self.compacted = True
+        self.reads.clear()
 
     def _changed(self) -> None:
         self.version += 1
@@ -281,19 +290,28 @@ class Package:
     def sheet(self, title: str, part: str) -> Sheet:
         """Read one tab's values."""
         with self._open() as archive:
-            rows: dict[int, Slot] = {}
-            data = archive.read(part)
-            if _FORMULA.search(data):  # formulas staff typed: openpyxl's parser reads them as it always did
-                parser = WorkSheetParser(io.BytesIO(data), self.strings, epoch=self.epoch,
-                                         date_formats=self.styles.date_ids, timedelta_formats=self.styles.timedelta_ids)
-                for number, cells in parser.parse():
-                    rows[number] = Slot(number, {c["column"]: c["value"] for c in cells if c["value"] is not None})
-            else:
-                for number, values in self._values(data):
-                    rows[number] = Slot(number, values)
-            del data
+            rows = {number: Slot(number, values) for number, values in self._rows(archive, part)}
             notes = self._notes(archive, part)
         return Sheet(title, part, rows, notes)
+
+    def refill(self, sheet: Sheet) -> None:
+        """Read again the values of the rows `Sheet.compact` let go."""
+        with self._open() as archive:
+            values = dict(self._rows(archive, sheet.part))
+        for slot in sheet.rows.values():
+            if slot.cells is None:
+                slot.cells = values.get(slot.origin, {}) if slot.origin is not None else {}
+        sheet.compacted = False
+
+    def _rows(self, archive: zipfile.ZipFile, part: str) -> Iterator[tuple[int, dict[int, Any]]]:
+        data = archive.read(part)
+        if _FORMULA.search(data):  # formulas staff typed: openpyxl's parser reads them as it always did
+            parser = WorkSheetParser(io.BytesIO(data), self.strings, epoch=self.epoch,
+                                     date_formats=self.styles.date_ids, timedelta_formats=self.styles.timedelta_ids)
+            for number, cells in parser.parse():
+                yield number, {c["column"]: c["value"] for c in cells if c["value"] is not None}
+        else:
+            yield from self._values(data)
 
     def _values(self, data: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
         """Each row's number and values by column (as openpyxl's parser reads them, formulas aside)."""
@@ -404,7 +422,7 @@ def patch_sheet(data: bytes, sheet: Sheet, styles: Styles) -> Iterator[bytes]:
     del inner
     dimension = _DIMENSION.search(head)
     if dimension is not None:
-        max_column = max((max(slot.cells) for slot in sheet.rows.values() if slot.cells), default=1)
+        max_column = max((max(slot.edits) for slot in sheet.rows.values() if slot.edits), default=1)
         first = dimension.group(2).split(b":")[0] or b"A1"
         column = get_column_letter(max(max_column, _ref_column(dimension.group(2)))).encode()
         ref = first + b":" + column + str(max(sheet.rows, default=1)).encode()
