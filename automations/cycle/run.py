@@ -743,6 +743,7 @@ def _cycle(
     acknowledgements = run_hotline(settings, tables, today, report) if HOTLINE in parts else []
     step()
     dataset = load(settings, tables, report)
+    hub_release(tables)  # the dataset holds what was read: the workbook's copy goes before matching and rendering
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
@@ -784,7 +785,7 @@ def _cycle(
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
         refused_value(report, write_problems)
     step()
-    hub_release(tables)  # the rows read stay in the dataset: the workbook's copy is not kept while mail is sent
+    hub_release(tables)  # and what the write-back read, before the mail is queued and sent
     queue(state, messages, clock(), report)
     deliver(state, open_mail(settings), clock, report, should_stop, stop=stop,
             budget_seconds=settings.mail.delivery_budget_seconds)
