@@ -132,10 +132,6 @@ class WorkbookStore:
         if self._batch_depth == 0:
             self.save()
 
-    def full(self) -> bool:
-        """Whether the whole workbook is loaded in openpyxl (a structural change not saved yet)."""
-        return self._book is not None
-
     def book(self) -> Workbook:
         """The whole workbook in openpyxl, as it is now on disk (reloaded if someone saved it since
         we last read it, unless we hold unsaved changes of our own). Rows written through the lean
@@ -552,7 +548,7 @@ class WorkbookTable(Table):
             return 0
         with self.store._lock:
             lean = self._lean()
-            if lean is not None and not self._notes_below_header(lean):
+            if lean is not None and not lean.notes_below_header():
                 lean.delete(set(numbers))
                 lean.extent = None
                 self.store.changed()
@@ -573,7 +569,7 @@ class WorkbookTable(Table):
             if [r.id for r in order] == [r.id for r in rows]:
                 return False
             lean = self._lean()
-            if lean is not None and not self._notes_below_header(lean):
+            if lean is not None and not lean.notes_below_header():
                 targets = sorted(r.position for r in rows)
                 lean.reorder({row.position: target for target, row in zip(targets, order)})
                 self.store.changed()
@@ -591,13 +587,6 @@ class WorkbookTable(Table):
                     cell.data_type = data_type  # text stays text: « =… » or « #REF! » never becomes live
             self.store.changed()
             return True
-
-    def _notes_below_header(self, sheet: Sheet) -> bool:
-        """Notes on data cells stay in their cell in the lean view: rows that move go through openpyxl."""
-        if any(not re.fullmatch(r"[A-Z]+1", ref) for ref in sheet.notes):
-            self.store.book()
-            return True
-        return False
 
     def _last_used_row(self, sheet: Worksheet) -> int:
         known = self.store._extents.get(sheet.title)

@@ -9,6 +9,7 @@ tabs; new text is written as inline strings, so the shared strings table is neve
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import io
 import posixpath
@@ -29,7 +30,6 @@ from openpyxl.worksheet._reader import WorkSheetParser
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFICE_DOCUMENT = REL + "/officeDocument"
 COMMENTS = REL + "/comments"
 _M = "{%s}" % MAIN
@@ -203,6 +203,11 @@ class Sheet:
         self.dirty = True
         self._changed()
 
+    def notes_below_header(self) -> bool:
+        """Whether a data cell holds a note: a note stays in its cell here, so rows that move (a
+        delete, a sort) go through openpyxl, which moves notes with their rows."""
+        return any(not re.fullmatch(r"[A-Z]+1", ref) for ref in self.notes)
+
     def compact(self) -> None:
         """Let go of the values of the rows not written (the file holds them); the rows written stay."""
         for number, slot in self.rows.items():
@@ -247,7 +252,6 @@ class Sheet:
 
 
 def _count_below(sorted_numbers: list[int], number: int) -> int:
-    import bisect
     return bisect.bisect_left(sorted_numbers, number)
 
 
