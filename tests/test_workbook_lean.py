@@ -226,3 +226,44 @@ def test_a_tab_written_then_released_reads_its_other_rows_from_the_file(tmp_path
     rows = WorkbookStore(path, timezone=PARIS).table(SCHEMA["cantines"]).read()
     assert [(r.fields["Nom"], r.fields["Ville"], r.position) for r in rows] == [
         ("Cantine des Canuts", "Lyon", 2), ("Cantine du Port", "Marseille 2e", 3), ("La Louche", "Lille", 4)]
+
+
+def test_formulas_staff_typed_move_through_openpyxl_and_a_stale_calc_chain_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "hub.xlsx"
+    table = WorkbookStore(path, timezone=PARIS).table(SCHEMA["cantines"])
+    table.ensure_schema()
+    table.create([{"Nom": "B", "Ville": "V"}, {"Nom": "A", "Ville": "V"}])
+    staff = openpyxl.load_workbook(path)
+    width = staff["Cantines"].max_column
+    staff["Cantines"].cell(row=1, column=width + 1, value="Longueur")
+    staff["Cantines"].cell(row=3, column=width + 1, value="=LEN(A3)")  # staff's own formula, on A's row
+    staff.save(path)
+    # What Excel adds beside formulas: its calculation chain, named in the content types and the book's rels
+    with zipfile.ZipFile(path) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    contents["xl/calcChain.xml"] = (b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                                    b'<c r="Z3" i="1"/></calcChain>')
+    contents["[Content_Types].xml"] = contents["[Content_Types].xml"].replace(b"</Types>", (
+        b'<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        b'spreadsheetml.calcChain+xml"/></Types>'))
+    contents["xl/_rels/workbook.xml.rels"] = contents["xl/_rels/workbook.xml.rels"].replace(b"</Relationships>", (
+        b'<Relationship Id="rIdChain" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'calcChain" Target="calcChain.xml"/></Relationships>'))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in contents.items():
+            archive.writestr(name, data)
+
+    store = WorkbookStore(path, timezone=PARIS)
+    store.table(SCHEMA["journal"]).ensure_schema()  # a new tab: openpyxl (which drops the chain itself)
+    store = WorkbookStore(path, timezone=PARIS)
+    journal = store.table(SCHEMA["journal"])
+    journal.create([{"Résultat": "OK"}])
+    assert store._book is None  # patched
+    after = parts(path)
+    assert "xl/calcChain.xml" not in after
+    assert b"calcChain" not in after["[Content_Types].xml"] + after["xl/_rels/workbook.xml.rels"]
+    table = WorkbookStore(path, timezone=PARIS).table(SCHEMA["cantines"])
+    assert table.sort_rows(lambda fields: fields["Nom"])
+    sheet = openpyxl.load_workbook(path)["Cantines"]
+    # moved with its row by openpyxl, as before this view existed (the formula's text as typed)
+    assert sheet["A2"].value == "A" and sheet.cell(row=2, column=width + 1).value == "=LEN(A3)"

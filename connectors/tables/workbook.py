@@ -548,7 +548,7 @@ class WorkbookTable(Table):
             return 0
         with self.store._lock:
             lean = self._lean()
-            if lean is not None and not lean.notes_below_header():
+            if lean is not None and lean.rows_move_here():
                 lean.delete(set(numbers))
                 lean.extent = None
                 self.store.changed()
@@ -569,7 +569,7 @@ class WorkbookTable(Table):
             if [r.id for r in order] == [r.id for r in rows]:
                 return False
             lean = self._lean()
-            if lean is not None and not lean.notes_below_header():
+            if lean is not None and lean.rows_move_here():
                 targets = sorted(r.position for r in rows)
                 lean.reorder({row.position: target for target, row in zip(targets, order)})
                 self.store.changed()

@@ -174,6 +174,7 @@ class Sheet:
         self.part = part
         self.rows = rows
         self.notes = notes  # the cells holding a note ("B1"): a note stays in its cell, it does not move with a row
+        self.formulas = False  # staff typed formulas here: their references do not follow a row that moves
         self.extent: int | None = None
         self.dirty = False
         self.moved = False  # rows renumbered (a delete or a sort)
@@ -203,10 +204,11 @@ class Sheet:
         self.dirty = True
         self._changed()
 
-    def notes_below_header(self) -> bool:
-        """Whether a data cell holds a note: a note stays in its cell here, so rows that move (a
-        delete, a sort) go through openpyxl, which moves notes with their rows."""
-        return any(not re.fullmatch(r"[A-Z]+1", ref) for ref in self.notes)
+    def rows_move_here(self) -> bool:
+        """Whether rows can move (a delete, a sort) by patching: not when a data cell holds a note
+        (it stays in its cell here) or the tab holds formulas (their references would not follow);
+        openpyxl moves those, as it always did."""
+        return not self.formulas and all(re.fullmatch(r"[A-Z]+1", ref) for ref in self.notes)
 
     def compact(self) -> None:
         """Let go of the values of the rows not written (the file holds them); the rows written stay."""
@@ -295,8 +297,9 @@ class Package:
         """Read one tab's values."""
         with self._open() as archive:
             rows = {number: Slot(number, values) for number, values in self._rows(archive, part)}
-            notes = self._notes(archive, part)
-        return Sheet(title, part, rows, notes)
+            sheet = Sheet(title, part, rows, self._notes(archive, part))
+            sheet.formulas = bool(_FORMULA.search(archive.read(part)))
+        return sheet
 
     def refill(self, sheet: Sheet) -> None:
         """Read again the values of the rows `Sheet.compact` let go."""
@@ -382,7 +385,15 @@ class Package:
         """The file with these tabs' rows patched; every other part copied as it was."""
         patched = {s.part: s for s in sheets if s.dirty}
         with self._open() as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            chain = next((n for n in self.names if n.endswith("/calcChain.xml")), None) if patched else None
             for info in archive.infolist():
+                if chain is not None and info.filename == chain:
+                    continue  # Excel's formula order: rebuilt by Excel, stale once cells change (openpyxl drops it too)
+                if chain is not None and info.filename in ("[Content_Types].xml", _rels_of(self.workbook_part)):
+                    data = re.sub(rb"<(?:[\w.-]+:)?(?:Override|Relationship)\b[^>]*calcChain\.xml\"[^>]*/>", b"",
+                                  archive.read(info.filename))
+                    target.writestr(_info_like(info), data)
+                    continue
                 if info.filename in patched:  # streamed, piece by piece: a large tab is never copied whole
                     with target.open(_info_like(info), "w", force_zip64=True) as stream:
                         for piece in patch_sheet(archive.read(info.filename), patched[info.filename], self.styles):
