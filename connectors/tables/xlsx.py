@@ -296,22 +296,22 @@ class Package:
     def sheet(self, title: str, part: str) -> Sheet:
         """Read one tab's values."""
         with self._open() as archive:
-            rows = {number: Slot(number, values) for number, values in self._rows(archive, part)}
+            data = archive.read(part)
+            rows = {number: Slot(number, values) for number, values in self._rows(data)}
             sheet = Sheet(title, part, rows, self._notes(archive, part))
-            sheet.formulas = bool(_FORMULA.search(archive.read(part)))
+        sheet.formulas = bool(_FORMULA.search(data))
         return sheet
 
     def refill(self, sheet: Sheet) -> None:
         """Read again the values of the rows `Sheet.compact` let go."""
         with self._open() as archive:
-            values = dict(self._rows(archive, sheet.part))
+            values = dict(self._rows(archive.read(sheet.part)))
         for slot in sheet.rows.values():
             if slot.cells is None:
                 slot.cells = values.get(slot.origin, {}) if slot.origin is not None else {}
         sheet.compacted = False
 
-    def _rows(self, archive: zipfile.ZipFile, part: str) -> Iterator[tuple[int, dict[int, Any]]]:
-        data = archive.read(part)
+    def _rows(self, data: bytes) -> Iterator[tuple[int, dict[int, Any]]]:
         if _FORMULA.search(data):  # formulas staff typed: openpyxl's parser reads them as it always did
             parser = WorkSheetParser(io.BytesIO(data), self.strings, epoch=self.epoch,
                                      date_formats=self.styles.date_ids, timedelta_formats=self.styles.timedelta_ids)
