@@ -123,6 +123,12 @@ def hub_flush(tables: Mapping[str, Table]) -> None:
         holder.flush()
 
 
+def hub_release(tables: Mapping[str, Table]) -> None:
+    """Let the workbook forget the rows it read and holds unchanged (the cycle has its dataset)."""
+    for store in {id(t.store): t.store for t in tables.values() if isinstance(t, WorkbookTable)}.values():
+        store.release()
+
+
 def ensure_tables(tables: Mapping[str, Table]) -> None:
     """Create what these tables lack; the Airtable ones in one go (one Meta API read)."""
     tables = {str(i): t for i, t in enumerate(backend_tables(tables))}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from connectors.mail import Attachment, OutgoingMessage, safe_key
 
-from automations.cycle.drafts import DraftFiles, mois, render_draft
+from automations.cycle.drafts import DraftFiles, mois, render_draft, text_environment
 from automations.cycle.messages import Network, template_problem
 from automations.domain.model import DataProblem
 from automations.cycle.render import Renderer, TemplateFailure
@@ -75,12 +75,13 @@ def prepare_drafts(
     already = known([draft_key(d) for d in drafts])
     prepared: list[PreparedDraft] = []
     problems: list[DataProblem] = []
+    markdown_env = text_environment(templates)  # one for the run's drafts: each template compiled once
     for draft in drafts:
         key = draft_key(draft)
         if key in already:
             continue
         try:
-            files = render_draft(draft, templates, out_dir, network_name=network.name)
+            files = render_draft(draft, templates, out_dir, network_name=network.name, markdown_env=markdown_env)
         except TemplateFailure as exc:  # a template staff edited: said in French, naming the file
             problems.append(DataProblem("Modèles de bilans", f"templates/{exc.template}", "", draft.title,
                                         f"{exc} : le brouillon n'a pas pu être préparé"))

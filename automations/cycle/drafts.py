@@ -250,8 +250,11 @@ def draft_context(draft: Draft, network_name: str, charts: dict[str, Any]) -> di
     return {"draft": draft, "network_name": network_name, "charts": charts}
 
 
-def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_name: str) -> DraftFiles:
-    """Write the draft's charts (PNG), Word document and Markdown version into `out_dir`."""
+def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_name: str,
+                 markdown_env: ImmutableSandboxedEnvironment | None = None) -> DraftFiles:
+    """Write the draft's charts (PNG), Word document and Markdown version into `out_dir`
+    (`markdown_env`: the text environment of `templates_dir`, shared by a run's drafts so that the
+    Markdown template is compiled once)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = file_stem(draft)
     docx_name, markdown_name = (CRF_DOCX_TEMPLATE, CRF_MARKDOWN_TEMPLATE) if draft.financial \
@@ -280,7 +283,7 @@ def render_draft(draft: Draft, templates_dir: Path, out_dir: Path, *, network_na
     docx_path = out_dir / f"{stem}.docx"
     write_atomically(docx_path, lambda target: document.save(str(target)))
 
-    template = load_template(text_environment(templates_dir), markdown_name, templates_dir, "le modèle de bilan Markdown")
+    template = load_template(markdown_env or text_environment(templates_dir), markdown_name, templates_dir, "le modèle de bilan Markdown")
     relative = {name: path.name for name, path in charts.items()}  # the PNGs sit beside the Markdown
     text = render_safely(lambda: template.render(draft_context(draft, network_name, relative)), markdown_name,
                          templates_dir, "le modèle de bilan Markdown")

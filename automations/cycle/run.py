@@ -26,7 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.cycle.backends import hub_flush, open_workbook_problems
+from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import cantine_digests, coordinator_digest, digest_day
 from automations.domain.weekdays import WEEKDAYS
@@ -806,6 +806,7 @@ def _cycle(
         send(settings, state, today, clock, report, should_stop, stop)
         return
     dataset = load(settings, tables, report)
+    hub_release(tables)  # the dataset holds what was read: the workbook's copy goes before matching and rendering
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
@@ -839,6 +840,7 @@ def _cycle(
             refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
         refused_value(report, lambda: write_problems(settings, tables, report, today, complete=complete))
     step()
+    hub_release(tables)  # and what the write-back read, before the mail is queued and sent
     queue(state, messages, clock(), report)
     send(settings, state, today, clock, report, should_stop, stop)
 

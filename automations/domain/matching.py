@@ -156,6 +156,7 @@ class Matcher:
             self._index_application(application)
         self.expenses = {c.name: frozenset(NEED_EXPENSES[n] for n in c.needs if n in NEED_EXPENSES) for c in self.cantines}
         self.themes = {c.name: frozenset(c.themes) for c in self.cantines}
+        self._euros: dict[object, str] = {}  # amounts recur across pairs: each formatted once
 
     def _index_application(self, application: Application) -> None:
         names = set(application.cantines)
@@ -306,20 +307,26 @@ class Matcher:
         if not budget or (low is None and high is None):
             return self._criterion("amount", 0.5, "• Montant ou budget annuel non renseigné")
         span = (
-            f"{euros(low)} à {euros(high)}" if low is not None and high is not None
-            else f"au moins {euros(low)}" if low is not None else f"jusqu'à {euros(high)}"
+            f"{self._eur(low)} à {self._eur(high)}" if low is not None and high is not None
+            else f"au moins {self._eur(low)}" if low is not None else f"jusqu'à {self._eur(high)}"
         )
         if low is not None and low > budget / 2:
             return self._criterion(
-                "amount", 0.0, f"✗ Montant : {span}, plus de la moitié du budget annuel ({euros(budget)})"
+                "amount", 0.0, f"✗ Montant : {span}, plus de la moitié du budget annuel ({self._eur(budget)})"
             )
         if high is not None and high > budget:
             return self._criterion(
-                "amount", 0.5, f"• Montant : {span}, un plafond au-dessus du budget annuel ({euros(budget)})"
+                "amount", 0.5, f"• Montant : {span}, un plafond au-dessus du budget annuel ({self._eur(budget)})"
             )
         if high is not None and high < budget / 100:
-            return self._criterion("amount", 0.25, f"• Montant : {span}, moins de 1 % du budget annuel ({euros(budget)})")
-        return self._criterion("amount", 1.0, f"✓ Montant : {span}, adapté à un budget annuel de {euros(budget)}")
+            return self._criterion("amount", 0.25, f"• Montant : {span}, moins de 1 % du budget annuel ({self._eur(budget)})")
+        return self._criterion("amount", 1.0, f"✓ Montant : {span}, adapté à un budget annuel de {self._eur(budget)}")
+
+    def _eur(self, value: object) -> str:
+        text = self._euros.get(value)
+        if text is None:
+            text = self._euros[value] = euros(value)  # type: ignore[arg-type]
+        return text
 
     def _time(self, opportunity: Opportunity) -> Criterion:
         if opportunity.recurrence == "Permanente":

@@ -274,7 +274,8 @@ def build_drafts(
 ) -> list[Draft]:
     """A draft for every report échéance due within the horizon; `gap_threshold`: the share of a
     budget line's planned amount beyond which its gap is listed for the cantine to explain."""
-    return [build_draft(item, dataset, today, network, gap_threshold)
+    by_month = figures_by_month(dataset.indicateurs)  # once for every draft: the Indicateurs are the largest table
+    return [build_draft(item, dataset, today, network, gap_threshold, by_month=by_month)
             for item in drafts_due(dataset, today, horizon_days)]
 
 
@@ -298,10 +299,11 @@ def reporting_identity(agreement: Agreement, dataset: Dataset, network: Identity
 
 def build_draft(
     item: DueItem, dataset: Dataset, today: dt.date, network: Identity = Identity(),
-    gap_threshold: Decimal = DEFAULT_GAP_THRESHOLD,
+    gap_threshold: Decimal = DEFAULT_GAP_THRESHOLD, *, by_month: dict[tuple[str, dt.date], MonthlyFigures] | None = None,
 ) -> Draft:
     """Everything a bilan needs from the tables, for the échéance `item`, as of `today`; `network`:
-    the network's own identity (from the settings), for the bilans it carries."""
+    the network's own identity (from the settings), for the bilans it carries; `by_month`: the
+    Indicateurs as `figures_by_month` indexes them (made here when not given)."""
     agreement = dataset.convention(item.agreement)
     if agreement is None:
         raise ValueError(f"unknown convention {item.agreement!r} for échéance {item.key!r}")
@@ -316,7 +318,7 @@ def build_draft(
     names = concerned_cantines(item, agreement)
     if not names and not financial:
         notes.append("Aucune cantine n'est liée à cette échéance ni à sa convention : pas d'indicateurs.")
-    by_month = figures_by_month(dataset.indicateurs)
+    by_month = by_month if by_month is not None else figures_by_month(dataset.indicateurs)
     cantines = tuple(cantine_report(name, period, by_month, today) for name in names)
     if cantines and not any(c.reported for c in cantines) and not financial:
         notes.append(

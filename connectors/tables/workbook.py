@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import glob
+import io
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
+from lxml import etree
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -31,6 +33,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from connectors.errors import BackendError, ConfigurationError, SchemaError
 from connectors.tables.base import ColumnSpec, Row, SchemaChanges, Table, TableSpec, Value
 from connectors.tables.values import LIST_JOINER, normalise
+from connectors.tables.xlsx import FORMULA_STARTS, Edit, Package, Sheet
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,6 @@ NUMBER_FORMATS = {
     "amount": '#,##0.##" €"',
     "percent": "0%",
 }
-# Text starting with these would be a formula when staff edit the cell (OWASP, CSV injection)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
 WORKER_HEADER_FILL = PatternFill("solid", fgColor="6B7B8C")
@@ -77,6 +78,11 @@ class MissingWorkbookError(ConfigurationError, BackendError):
 class WorkbookStore:
     """One .xlsx file holding many tables. Reloads when the file changed on disk; saves atomically.
 
+    Rows are read and written through a lean view of the file (connectors/tables/xlsx.py: values as
+    plain rows, a save patching only the rows written); openpyxl loads the whole workbook only to
+    change its structure (a new tab, a new column, its header's format and notes) or a file the lean
+    view cannot patch, and that workbook is dropped once saved.
+
     With `create=False` a missing file is a MissingWorkbookError instead of a new empty workbook."""
 
     def __init__(self, path: str | os.PathLike[str], *, timezone: ZoneInfo, create: bool = True,
@@ -96,6 +102,8 @@ class WorkbookStore:
         # them by walking every cell, which a run writing a tab in many calls cannot afford each time.
         self._headers: dict[str, list[tuple[int, object]]] = {}
         self._extents: dict[str, int] = {}
+        self._package: Package | None = None
+        self._sheets: dict[str, Sheet] = {}
 
     def table(self, spec: TableSpec) -> WorkbookTable:
         return WorkbookTable(self, spec)
@@ -125,12 +133,13 @@ class WorkbookStore:
             self.save()
 
     def book(self) -> Workbook:
-        """The workbook as it is now on disk (reloaded if someone saved it since we last read it,
-        unless we hold unsaved changes of our own)."""
+        """The whole workbook in openpyxl, as it is now on disk (reloaded if someone saved it since
+        we last read it, unless we hold unsaved changes of our own). Rows written through the lean
+        view are saved first."""
         with self._lock:
-            if not self._swept:
-                self._swept = True
-                self.remove_stale_temp_files()
+            self._sweep()
+            if self._book is None and self._dirty:
+                self.save()
             stamp = self._disk_stamp()
             if self._book is None or (stamp != self._stamp and not self._dirty):
                 if stamp is None and not self.create:
@@ -142,6 +151,7 @@ class WorkbookStore:
                     self._book = openpyxl.Workbook()
                     self._book.remove(self._book.active)
                 else:
+                    log.info("workbook %s loaded whole (openpyxl)", self.path.name)
                     try:
                         self._book = openpyxl.load_workbook(self.path)
                     except Exception as exc:  # openpyxl raises many types for a damaged file
@@ -151,7 +161,66 @@ class WorkbookStore:
                 self._stamp = stamp
                 self._headers.clear()
                 self._extents.clear()
+                self._package, self._sheets = None, {}
             return self._book
+
+    def _sweep(self) -> None:
+        if not self._swept:
+            self._swept = True
+            self.remove_stale_temp_files()
+
+    def package(self) -> Package | None:
+        """The lean view of the file as it is now on disk (reloaded if someone saved it since we
+        last read it, unless we hold unsaved changes of our own); None while the whole workbook is
+        loaded, or for a new file (openpyxl makes it) or one the lean view cannot patch."""
+        with self._lock:
+            self._sweep()
+            if self._book is not None:
+                if self._dirty:
+                    return None
+                self._book = None  # loaded for a structural change that changed nothing: dropped
+            stamp = self._disk_stamp()
+            if self._package is None or (stamp != self._stamp and not self._dirty):
+                if stamp is None:
+                    self.book()  # a new workbook (or MissingWorkbookError)
+                    return None
+                try:
+                    self._package = Package(self.path)
+                except (ValueError, KeyError, etree.XMLSyntaxError) as exc:
+                    log.info("workbook %s read through openpyxl (%s: %s)", self.path.name, type(exc).__name__, exc)
+                    self.book()
+                    return None
+                except Exception as exc:  # a damaged file raises many types
+                    raise BackendError(
+                        f"Impossible d'ouvrir le classeur {self.path} : {_why_unreadable(exc)}"
+                    ) from exc
+                self._stamp = stamp
+                self._sheets = {}
+            return self._package
+
+    def release(self) -> None:
+        """Forget the rows read but not written (a later read parses their tab again): what a run no
+        longer reads need not stay in memory while it renders and sends its messages."""
+        with self._lock:
+            self._sheets = {title: sheet for title, sheet in self._sheets.items() if sheet.dirty}
+            for sheet in self._sheets.values():
+                sheet.compact()  # what was written stays until saved; the rest is in the file
+
+    def sheet(self, name: str) -> Sheet | None:
+        """A tab of the lean view, by name (whatever the case and spaces); None if absent."""
+        package = self._package
+        assert package is not None
+        wanted = header_key(name)
+        found = next((e for e in package.sheets if e[0] == name), None) or next(
+            (e for e in package.sheets if header_key(e[0]) == wanted), None)
+        if found is None:
+            return None
+        if found[0] not in self._sheets:
+            self._sheets[found[0]] = package.sheet(*found)
+        sheet = self._sheets[found[0]]
+        if sheet.compacted:
+            package.refill(sheet)
+        return sheet
 
     def lock_file(self) -> Path | None:
         """The lock file Excel (`~$hub.xlsx`) or LibreOffice (`.~lock.hub.xlsx#`) keeps beside the
@@ -171,14 +240,24 @@ class WorkbookStore:
             if lock is not None:
                 log.warning("workbook %s is open in a spreadsheet application (%s): saving it there would "
                             "overwrite what the worker writes", self.path, lock.name)
-            book = self.book()
-            if not book.worksheets:
+            book = self._book
+            if book is None and self._package is None:
+                book = self.book()
+            if book is not None and not book.worksheets:
                 book.create_sheet("Feuil1")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=self._temp_prefix, suffix=TEMP_SUFFIX, dir=self.path.parent)
+            written = b""
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    book.save(handle)
+                    if book is not None:
+                        book.save(handle)
+                    else:
+                        assert self._package is not None
+                        buffer = io.BytesIO()
+                        self._package.write(buffer, list(self._sheets.values()))
+                        written = buffer.getvalue()
+                        handle.write(written)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.chmod(tmp, self._file_mode())  # mkstemp makes it private (0600)
@@ -189,6 +268,15 @@ class WorkbookStore:
             self._stamp = self._disk_stamp()
             self._dirty = False
             self.saves += 1
+            if book is not None:  # read back through the lean view from now on
+                self._book, self._package, self._sheets = None, None, {}
+                self._headers.clear()
+                self._extents.clear()
+            else:
+                assert self._package is not None
+                self._package.saved(written)
+                for sheet in self._sheets.values():
+                    sheet.saved()
 
     @property
     def _temp_prefix(self) -> str:
@@ -273,8 +361,33 @@ class WorkbookTable(Table):
                 positions[name] = column
         return positions
 
+    def _lean(self) -> Sheet | None:
+        """This tab in the lean view; None while the store holds the whole workbook in openpyxl."""
+        if self.store.package() is None:
+            return None
+        sheet = self.store.sheet(self.spec.name)
+        if sheet is None:
+            raise SchemaError(
+                f"Onglet « {self.spec.name} » absent du classeur {self.store.path.name} "
+                "(redonnez-lui son nom ou rétablissez-le depuis l'historique des versions ; pour un classeur neuf, "
+                "lancez `cantines init`, qui le crée vide)"
+            )
+        return sheet
+
+    def _lean_header(self, sheet: Sheet) -> dict[str, int]:
+        positions: dict[str, int] = {}
+        wanted = {header_key(c.name): c.name for c in self.spec.columns}
+        for column, value in sheet.header():
+            name = wanted.get(header_key(value))
+            if name is not None and name not in positions:
+                positions[name] = column
+        return positions
+
     def read(self, columns: Sequence[str] | None = None) -> list[Row]:
         with self.store._lock:
+            lean = self._lean()
+            if lean is not None:
+                return self._read_lean(lean, columns)
             sheet = self._sheet()
             header = self._header(sheet)
             self._absent = tuple(name for name in self.spec.column_names if name not in header)
@@ -293,6 +406,30 @@ class WorkbookTable(Table):
                 rows.append(Row(str(number), fields, number))
             return rows
 
+    def _read_lean(self, sheet: Sheet, columns: Sequence[str] | None) -> list[Row]:
+        header = self._lean_header(sheet)
+        self._absent = tuple(name for name in self.spec.column_names if name not in header)
+        names = list(columns) if columns is not None else list(self.spec.column_names)
+        # Read again with nothing written since (the syncs read the Indicateurs, then the load does):
+        # the same rows, not normalised twice. Rows are frozen; their lists are the caller's own.
+        cached = sheet.reads.get((self.spec, tuple(names)))
+        if cached is not None and cached[0] == sheet.version:
+            return list(cached[1])
+        wanted = [(spec.name, spec, header.get(spec.name)) for spec in (self.spec.column(n) for n in names)]
+        tz = self.store.timezone
+        rows: list[Row] = []
+        for number in sorted(sheet.rows):
+            if number < 2:
+                continue
+            cells = sheet.rows[number].cells
+            if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells.values()):
+                continue  # blank rows staff leave between blocks
+            fields = {name: normalise(spec, cells.get(index) if index is not None else None, tz)
+                      for name, spec, index in wanted}
+            rows.append(Row(str(number), fields, number))
+        sheet.reads[(self.spec, tuple(names))] = (sheet.version, rows)
+        return list(rows)
+
     # -- writing ---------------------------------------------------------------------------
 
     def _cell_value(self, column: ColumnSpec, value: Value) -> Value:
@@ -307,6 +444,26 @@ class WorkbookTable(Table):
         if isinstance(value, Decimal):
             return int(value) if value == value.to_integral_value() else float(value)
         return value
+
+    def _edit(self, column: ColumnSpec, value: Value) -> Edit:
+        written = self._cell_value(column, value)
+        if isinstance(written, str):
+            written = ILLEGAL_CHARACTERS_RE.sub("\ufffd", written)
+        return Edit(written, NUMBER_FORMATS.get(column.type), column.type == "long_text")
+
+    def _lean_positions(self, sheet: Sheet, names: Iterable[str]) -> dict[str, int]:
+        header = self._lean_header(sheet)
+        self._require(header, names)
+        return header
+
+    def _require(self, header: Mapping[str, int], names: Iterable[str]) -> None:
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise SchemaError(
+                f"{'Colonnes' if len(missing) > 1 else 'Colonne'} {', '.join(f'« {m} »' for m in missing)} "
+                f"{'absentes' if len(missing) > 1 else 'absente'} de l'onglet "
+                f"« {self.spec.name} » (lancez `cantines init`)"
+            )
 
     def _write_cell(self, sheet: Worksheet, row: int, index: int, column: ColumnSpec, value: Value) -> None:
         cell = sheet.cell(row=row, column=index)
@@ -330,13 +487,7 @@ class WorkbookTable(Table):
 
     def _positions_for(self, sheet: Worksheet, names: Iterable[str]) -> dict[str, int]:
         header = self._header(sheet)
-        missing = [n for n in names if n not in header]
-        if missing:
-            raise SchemaError(
-                f"{'Colonnes' if len(missing) > 1 else 'Colonne'} {', '.join(f'« {m} »' for m in missing)} "
-                f"{'absentes' if len(missing) > 1 else 'absente'} de l'onglet "
-                f"« {self.spec.name} » (lancez `cantines init`)"
-            )
+        self._require(header, names)
         return header
 
     def create(self, rows: Iterable[Mapping[str, Value]]) -> list[Row]:
@@ -344,6 +495,19 @@ class WorkbookTable(Table):
         if not rows:
             return []
         with self.store._lock:
+            lean = self._lean()
+            if lean is not None:
+                header = self._lean_positions(lean, {n for r in rows for n in r})
+                next_row = (lean.extent if lean.extent is not None else lean.last_row()) + 1
+                lean.extent = next_row - 1 + len(rows)
+                created = []
+                for values in rows:
+                    for name, value in values.items():
+                        lean.set(next_row, header[name], self._edit(self.spec.column(name), value))
+                    created.append(Row(str(next_row), dict(values), next_row))
+                    next_row += 1
+                self.store.changed()
+                return created
             sheet = self._sheet()
             header = self._positions_for(sheet, {n for r in rows for n in r})
             next_row = self._last_used_row(sheet) + 1
@@ -362,6 +526,14 @@ class WorkbookTable(Table):
         if not changes:
             return 0
         with self.store._lock:
+            lean = self._lean()
+            if lean is not None:
+                header = self._lean_positions(lean, {n for _, values in changes for n in values})
+                for row_id, values in changes:
+                    for name, value in values.items():
+                        lean.set(int(row_id), header[name], self._edit(self.spec.column(name), value))
+                self.store.changed()
+                return len(changes)
             sheet = self._sheet()
             header = self._positions_for(sheet, {n for _, values in changes for n in values})
             for row_id, values in changes:
@@ -375,6 +547,12 @@ class WorkbookTable(Table):
         if not numbers:
             return 0
         with self.store._lock:
+            lean = self._lean()
+            if lean is not None and lean.rows_move_here():
+                lean.delete(set(numbers))
+                lean.extent = None
+                self.store.changed()
+                return len(numbers)
             sheet = self._sheet()
             for number in numbers:
                 sheet.delete_rows(number)
@@ -386,11 +564,17 @@ class WorkbookTable(Table):
         """Put the data rows in the order of `key` (over each row's schema values), each row moving
         whole: its other columns, staff's, and its cells' formats go with it. True if rows moved."""
         with self.store._lock:
-            sheet = self._sheet()
             rows = [r for r in self.read()]
             order = sorted(rows, key=lambda r: key(r.fields))
             if [r.id for r in order] == [r.id for r in rows]:
                 return False
+            lean = self._lean()
+            if lean is not None and lean.rows_move_here():
+                targets = sorted(r.position for r in rows)
+                lean.reorder({row.position: target for target, row in zip(targets, order)})
+                self.store.changed()
+                return True
+            sheet = self._sheet()
             width = sheet.max_column
             saved = {
                 r.position: [(c.value, c.data_type, c._style, c.comment) for c in sheet[r.position][:width]]
@@ -419,6 +603,22 @@ class WorkbookTable(Table):
     # -- schema ----------------------------------------------------------------------------
 
     def ensure_schema(self) -> SchemaChanges:
+        with self.store._lock:
+            lean = None
+            try:
+                lean = self._lean()
+            except SchemaError:
+                pass  # created below, through openpyxl
+            if lean is not None:
+                header = self._lean_header(lean)
+                complete = all(c.name in header for c in self.spec.columns)
+                noted = all(not c.note or f"{get_column_letter(header[c.name])}1" in lean.notes
+                            for c in self.spec.columns if c.name in header)
+                if complete and noted:
+                    return SchemaChanges()
+            return self._ensure_schema_full()
+
+    def _ensure_schema_full(self) -> SchemaChanges:
         with self.store._lock:
             changes = SchemaChanges()
             book = self.store.book()
