@@ -373,11 +373,13 @@ def parse_choice(value: object, choices: Sequence[str]) -> str:
     if numbered is not None:
         return numbered
     examples = [c for c in choices if NUMBERED.match(c)][:2]
-    if len(examples) == 2:  # a long numbered list (the CERFA's headings): examples, not the whole list
+    if len(examples) == 2:  # a long numbered list (the CERFA's headings): examples and numbers, not every wording
+        numbers = [NUMBERED.match(c).group(1) for c in choices if NUMBERED.match(c)]  # type: ignore[union-attr]
         raise ValueProblem(
             f"{show(value)} n'est pas une rubrique connue (attendu : une rubrique comme « {examples[0]} », "
             f"son numéro seul ({NUMBERED.match(examples[0]).group(1)}) ou un numéro de compte qui commence par "  # type: ignore[union-attr]
-            f"ce numéro ; toutes les rubriques : {', '.join(choices)})"
+            f"ce numéro ; les rubriques : {', '.join(numbers)}"
+            + "".join(f", « {c} »" for c in choices if not NUMBERED.match(c)) + ")"
         )
     raise ValueProblem(f"{show(value)} n'est pas une valeur possible (attendu : {', '.join(choices)})")
 
