@@ -502,3 +502,32 @@ def test_every_tag_of_the_committed_crf_template_sits_in_one_run_and_the_generat
     assert sum(t.count("{{") + t.count("{%") for t in committed) > 80
     assert report_template.main([str(tmp_path / "crf.docx")]) == 0
     assert runs(tmp_path / "crf.docx") == committed  # the committed template is the generator's
+
+
+def test_a_deployment_whose_schema_file_predates_budgets_runs_with_their_features_off(tmp_path: Path) -> None:
+    """A volunteer copied config/ before the Budgets table existed and upgraded the code: the cycle runs
+    (it crashed with KeyError 'budgets'), the budget reminder is off and says why, nothing waits."""
+    from automations.cycle.run import run_cycle
+    from automations.demo import write_demo_workbook
+
+    from .conftest import PARIS, write_config
+
+    shipped = (REPO / "config" / "schema.toml").read_text(encoding="utf-8")
+    start = shipped.index("[tables.budgets]")
+    end = shipped.index("\n[tables.", start + 1)
+    old = tmp_path / "old-schema.toml"
+    old.write_text(shipped[:start] + shipped[end + 1:], encoding="utf-8")
+    path = write_config(tmp_path / "deploy")
+    path.write_text(path.read_text(encoding="utf-8").replace(str(REPO / "config" / "schema.toml"), str(old)),
+                    encoding="utf-8")
+    settings = load_settings(path, {})
+    assert "budgets" not in settings.schema
+    off = settings.features_off()
+    assert "reminders:budgets" in off and "budgets" in off["reminders:budgets"]
+    day = dt.date(2026, 11, 23)
+    write_demo_workbook(settings, day)
+    report = run_cycle(settings, today=day, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+    assert not report.fatal and not report.incomplete and not report.errors  # (before: KeyError, no run)
+    assert not any("budgets" in why.lower() for why in report.postponed)  # nothing waits for a table it lacks
+    assert report.drafts >= 1 and report.queued > 0
+    assert any("rappels des dépenses réalisées" in line for line in report.features_off)

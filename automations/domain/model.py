@@ -745,6 +745,9 @@ def parse_dataset(
     links = LinkIndex()
     for code in DOMAIN_TABLES:
         rows = tables.get(code)
+        if code not in schema:  # a deployment's own schema file from before this table existed: not
+            links.add(code, None)  # part of its base (its features are off), nothing waits for it
+            continue
         if rows is None:
             links.add(code, None)
             dataset.incomplete[code] = f"{schema[code].name} non lue"

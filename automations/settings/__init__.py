@@ -440,8 +440,13 @@ class Settings:
         """The features this base cannot have (a table or a column it lacks), and why, in French."""
         from automations.domain.needs import features_off
 
+        from automations.domain.model import DOMAIN_TABLES
+
         base = self.base
-        return features_off(base.absent_tables(), base.unmapped(), base.table_name)
+        # a table the deployment's schema file does not declare (a copy older than the table) is absent
+        undeclared = {code for code in DOMAIN_TABLES if code not in self.schema}
+        return features_off(base.absent_tables() | undeclared, base.unmapped(),
+                            lambda code: base.table_name(code) if code in self.schema else code)
 
     def __getattr__(self, name: str) -> Section:
         sections = object.__getattribute__(self, "sections")
