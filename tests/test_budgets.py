@@ -531,3 +531,26 @@ def test_a_deployment_whose_schema_file_predates_budgets_runs_with_their_feature
     assert not any("budgets" in why.lower() for why in report.postponed)  # nothing waits for a table it lacks
     assert report.drafts >= 1 and report.queued > 0
     assert any("rappels des dépenses réalisées" in line for line in report.features_off)
+
+
+def test_a_schema_file_without_the_cer_column_gets_one_problem_not_one_per_application(tmp_path: Path) -> None:
+    """Its applications cannot be ticked: « add the column » once, not « not ticked » on every one."""
+    from automations.cycle.run import run_cycle
+    from automations.demo import write_demo_workbook
+
+    from .conftest import PARIS, write_config
+
+    shipped = (REPO / "config" / "schema.toml").read_text(encoding="utf-8")
+    lines = [line for line in shipped.splitlines(keepends=True) if "Contrat d'engagement républicain" not in line]
+    assert len(lines) == len(shipped.splitlines()) - 1
+    old = tmp_path / "old-schema.toml"
+    old.write_text("".join(lines), encoding="utf-8")
+    path = write_config(tmp_path / "deploy")
+    day = dt.date(2026, 11, 23)
+    write_demo_workbook(load_settings(path, {}), day)  # the hub as the shipped schema makes it
+    path.write_text(path.read_text(encoding="utf-8").replace(str(REPO / "config" / "schema.toml"), str(old)),
+                    encoding="utf-8")
+    settings = load_settings(path, {})  # then read through a schema file that does not declare the column
+    report = run_cycle(settings, today=day, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+    cer = [p for p in report.checks if p.column == "Contrat d'engagement républicain"]
+    assert len(cer) == 1 and cer[0].row == "en-têtes" and "absente : ajoutez-la" in cer[0].message

@@ -205,6 +205,15 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
     names = settings.base
     dataset.incomplete = {code: names.text(code, why) for code, why in dataset.incomplete.items()}
+    # an optional column is absent too when this deployment's schema file does not declare it (a copy
+    # older than the column) or its mapping says the base has none (`false`): a check then says « add
+    # the column » once, instead of reading every row as unticked
+    unmapped = settings.base.unmapped()
+    for code, cls in DOMAIN_TABLES.items():
+        declared = set(settings.schema[code].column_names) if code in settings.schema else set()
+        lacking = [c for c in getattr(cls, "COLUMNS", {}) if c not in declared or c in unmapped.get(code, ())]
+        if code in rows and lacking:
+            absent_optional[code] = tuple(dict.fromkeys([*absent_optional.get(code, ()), *lacking]))
     dataset.absent_optional = absent_optional
     report.rows_read = dataset.rows_read
     report.problems.extend(dataset.problems)
