@@ -49,35 +49,18 @@ def build_template() -> DocumentObject:
     """The bilan template as a python-docx Document."""
     doc = Document()
     setup(doc)
-    doc.add_paragraph("{{ draft.title }}", style="Title")
-    intro = doc.add_paragraph(style="Subtitle")
-    intro.add_run("{{ network_name }} – brouillon préparé le {{ draft.prepared_on|date_longue }}")
-    note = doc.add_paragraph()
-    to_complete(note, "Brouillon à relire : ")
-    note.add_run(
-        "les chiffres viennent des tables (Indicateurs, Échéances, Déclinaisons) ; les passages surlignés "
-        "« À compléter » sont à rédiger avant l'envoi au partenaire."
-    )
-    tag(doc, "{%p for note in draft.notes %}")
-    warning = doc.add_paragraph()
-    warning.add_run("Attention : ").bold = True
-    warning.add_run("{{ note }}")
-    tag(doc, "{%p endfor %}")
+    opening(doc, "{{ network_name }} – brouillon préparé le {{ draft.prepared_on|date_longue }}",
+            "les chiffres viennent des tables (Indicateurs, Échéances, Déclinaisons) ; les passages surlignés "
+            "« À compléter » sont à rédiger avant l'envoi au partenaire.")
 
-    doc.add_heading("Association", level=1)
-    identity = (
+    label_table(doc, "Association", (
         ("Association", "{{ draft.identity.name|a_completer }}"),
         ("SIRET", "{{ draft.identity.siret|a_completer }}"),
         ("Adresse", "{{ draft.identity.address|a_completer }}"),
         ("Signataire", "{{ draft.identity.signatory|a_completer }}"),
-    )
-    table = new_table(doc, len(identity), 2, widths=(Mm(50), Mm(120)))
-    for (label, value), row in zip(identity, table.rows):
-        fill(row.cells[0], label, bold=True)
-        fill(row.cells[1], value)
+    ))
 
-    doc.add_heading("Partenaire et convention", level=1)
-    rows = (
+    label_table(doc, "Partenaire et convention", (
         ("Partenaire", "{{ draft.partner_name }}"),
         ("Convention", "{{ draft.agreement.reference }}"),
         ("Type", "{{ draft.agreement.type|ou_vide }}"),
@@ -87,11 +70,7 @@ def build_template() -> DocumentObject:
          "du {{ draft.agreement.starts_on|date_courte|ou_vide }} au {{ draft.agreement.ends_on|date_courte|ou_vide }}"),
         ("Cantines", "{{ draft.cantines|map(attribute='name')|join(', ')|ou_vide }}"),
         ("Échéance", "{{ draft.item.title }}, due le {{ draft.item.due_on|date_longue }}"),
-    )
-    table = new_table(doc, len(rows), 2, widths=(Mm(50), Mm(120)))
-    for (label, value), row in zip(rows, table.rows):
-        fill(row.cells[0], label, bold=True)
-        fill(row.cells[1], value)
+    ))
 
     doc.add_heading("Période couverte", level=1)
     doc.add_paragraph(
@@ -269,36 +248,19 @@ def build_crf_template() -> DocumentObject:
     doc = Document()
     setup(doc)
     doc.core_properties.title = "Compte rendu financier (modèle)"
-    doc.add_paragraph("{{ draft.title }}", style="Title")
-    intro = doc.add_paragraph(style="Subtitle")
-    intro.add_run("Compte rendu financier de l'action subventionnée (CERFA n° 15059) – {{ network_name }} – "
-                  "brouillon préparé le {{ draft.prepared_on|date_longue }}")
-    note = doc.add_paragraph()
-    to_complete(note, "Brouillon à relire : ")
-    note.add_run(
-        "les montants viennent des tables (Budgets, Conventions, Échéances) ; les passages surlignés "
-        "« À compléter » sont à remplir avant l'envoi au financeur, avec les pièces comptables à l'appui."
-    )
-    tag(doc, "{%p for note in draft.notes %}")
-    warning = doc.add_paragraph()
-    warning.add_run("Attention : ").bold = True
-    warning.add_run("{{ note }}")
-    tag(doc, "{%p endfor %}")
+    opening(doc, "Compte rendu financier de l'action subventionnée (CERFA n° 15059) – {{ network_name }} – "
+                 "brouillon préparé le {{ draft.prepared_on|date_longue }}",
+            "les montants viennent des tables (Budgets, Conventions, Échéances) ; les passages surlignés "
+            "« À compléter » sont à remplir avant l'envoi au financeur, avec les pièces comptables à l'appui.")
 
-    doc.add_heading("Association", level=1)
-    identity = (
+    label_table(doc, "Association", (
         ("Association", "{{ draft.identity.name|a_completer }}"),
         ("SIRET", "{{ draft.identity.siret|a_completer }}"),
         ("Adresse", "{{ draft.identity.address|a_completer }}"),
         ("Représentant légal", "{{ draft.identity.signatory|a_completer }}"),
-    )
-    table = new_table(doc, len(identity), 2, widths=(Mm(50), Mm(120)))
-    for (label, value), row in zip(identity, table.rows):
-        fill(row.cells[0], label, bold=True)
-        fill(row.cells[1], value)
+    ))
 
-    doc.add_heading("Subvention et action", level=1)
-    rows = (
+    label_table(doc, "Subvention et action", (
         ("Financeur", "{{ draft.partner_name }}"),
         ("Convention", "{{ draft.agreement.reference }}{% if draft.agreement.type %} ({{ draft.agreement.type }}){% endif %}"),
         ("Montant attribué", "{{ draft.agreement.total_amount|montant|a_completer }}"),
@@ -307,11 +269,7 @@ def build_crf_template() -> DocumentObject:
          "du {{ draft.agreement.starts_on|date_courte|a_completer }} au {{ draft.agreement.ends_on|date_courte|a_completer }}"),
         ("Cantines", "{{ draft.cantines|map(attribute='name')|join(', ')|ou_vide }}"),
         ("Échéance", "{{ draft.item.title }}, à rendre le {{ draft.item.due_on|date_longue }}"),
-    )
-    table = new_table(doc, len(rows), 2, widths=(Mm(50), Mm(120)))
-    for (label, value), row in zip(rows, table.rows):
-        fill(row.cells[0], label, bold=True)
-        fill(row.cells[1], value)
+    ))
 
     tag(doc, "{%p if draft.budget %}")
     doc.add_heading("Tableau de synthèse", level=1)
@@ -508,6 +466,30 @@ def setup(doc: DocumentObject) -> None:
     properties.language = "fr-FR"
     properties.revision = 1
     properties.created = properties.modified = dt.datetime(2026, 1, 1)
+
+
+def opening(doc: DocumentObject, subtitle: str, sources: str) -> None:
+    """A draft's title, subtitle, « Brouillon à relire » note (`sources`: where its figures come from)
+    and the draft's own warnings."""
+    doc.add_paragraph("{{ draft.title }}", style="Title")
+    doc.add_paragraph(style="Subtitle").add_run(subtitle)
+    note = doc.add_paragraph()
+    to_complete(note, "Brouillon à relire : ")
+    note.add_run(sources)
+    tag(doc, "{%p for note in draft.notes %}")
+    warning = doc.add_paragraph()
+    warning.add_run("Attention : ").bold = True
+    warning.add_run("{{ note }}")
+    tag(doc, "{%p endfor %}")
+
+
+def label_table(doc: DocumentObject, heading: str, rows: Sequence[tuple[str, str]]) -> None:
+    """A heading, then a two-column table of labels (bold) and their values."""
+    doc.add_heading(heading, level=1)
+    table = new_table(doc, len(rows), 2, widths=(Mm(50), Mm(120)))
+    for (label, value), row in zip(rows, table.rows):
+        fill(row.cells[0], label, bold=True)
+        fill(row.cells[1], value)
 
 
 def tag(doc: DocumentObject, text: str) -> None:
