@@ -542,32 +542,27 @@ def write_cantine_workbooks(settings: Settings, today: dt.date) -> list[Path]:
     """The sheet-keeping cantines' own workbooks (one Indicateurs tab each)."""
     spec = TableSpec("indicateurs-cantine", "Indicateurs",
                      tuple(settings.schema["indicateurs"].column(c) for c in FIGURE_COLUMNS), ("Mois",))
-    paths = []
-    for name, rows in cantine_workbook_rows(today).items():
-        path = cantine_workbook_path(settings, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        store = WorkbookStore(path, timezone=settings.timezone)
-        with store.batch():
-            table = store.table(spec)
-            table.ensure_schema()
-            table.create(rows)
-        paths.append(path)
+    paths = [write_one_tab(cantine_workbook_path(settings, name), spec, rows, settings)
+             for name, rows in cantine_workbook_rows(today).items()]
     budgets = settings.schema["budgets"]
     spec = TableSpec("budget-cantine", "Suivi budgétaire", (
         replace(budgets.column("Nature"), name="Rubrique"), budgets.column("Libellé"),
         replace(budgets.column("Montant réalisé"), name="Réalisé"),
     ), ("Rubrique", "Libellé"))
-    path = cantine_accounts_path(settings)
+    paths.append(write_one_tab(cantine_accounts_path(settings), spec, cantine_accounts_rows(today), settings))
+    return paths
+
+
+def write_one_tab(path: Path, spec: TableSpec, rows: Rows, settings: Settings) -> Path:
+    """A fresh workbook at `path` holding one tab (`spec`) with `rows`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     store = WorkbookStore(path, timezone=settings.timezone)
     with store.batch():
         table = store.table(spec)
         table.ensure_schema()
-        table.create(cantine_accounts_rows(today))
-    paths.append(path)
-    return paths
+        table.create(rows)
+    return path
 
 
 def ensure_demo_workbook(settings: Settings, today: dt.date, *, reset: bool = False) -> bool:
