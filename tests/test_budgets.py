@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import docx
@@ -25,7 +26,7 @@ from automations.domain.model import (
 from automations.domain.reminders import due_reminders
 from automations.domain.reports import Draft, Identity, build_draft
 from automations.domain.rules import Rule
-from automations.settings import load_settings
+from automations.settings import Settings, load_settings
 from connectors.tables.base import Row
 
 from .conftest import REPO
@@ -504,29 +505,54 @@ def test_every_tag_of_the_committed_crf_template_sits_in_one_run_and_the_generat
     assert runs(tmp_path / "crf.docx") == committed  # the committed template is the generator's
 
 
+
+def deployment_with_an_older_schema(tmp_path: Path, strip: Callable[[str], str]) -> Settings:
+    """A deployment whose own schema file is the shipped one as `strip` leaves it (a copy older than
+    a table or a column), on the demo hub as the shipped schema makes it."""
+    from automations.demo import write_demo_workbook
+
+    from .conftest import write_config
+
+    shipped_path = REPO / "config" / "schema.toml"
+    old = tmp_path / "old-schema.toml"
+    old.write_text(strip(shipped_path.read_text(encoding="utf-8")), encoding="utf-8")
+    path = write_config(tmp_path / "deploy")
+    write_demo_workbook(load_settings(path, {}), OLD_SCHEMA_DAY)
+    path.write_text(path.read_text(encoding="utf-8").replace(str(shipped_path), str(old)), encoding="utf-8")
+    return load_settings(path, {})
+
+
+OLD_SCHEMA_DAY = dt.date(2026, 11, 23)
+
+
+def run_old(settings: Settings) -> Any:
+    from automations.cycle.run import run_cycle
+
+    from .conftest import PARIS
+
+    return run_cycle(settings, today=OLD_SCHEMA_DAY, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+
+
+def without_budgets(schema: str) -> str:
+    start = schema.index("[tables.budgets]")
+    return schema[:start] + schema[schema.index("\n[tables.", start + 1) + 1:]
+
+
+def without_cer(schema: str) -> str:
+    lines = schema.splitlines(keepends=True)
+    kept = [line for line in lines if "Contrat d'engagement républicain" not in line]
+    assert len(kept) == len(lines) - 1
+    return "".join(kept)
+
+
 def test_a_deployment_whose_schema_file_predates_budgets_runs_with_their_features_off(tmp_path: Path) -> None:
     """A volunteer copied config/ before the Budgets table existed and upgraded the code: the cycle runs
     (it crashed with KeyError 'budgets'), the budget reminder is off and says why, nothing waits."""
-    from automations.cycle.run import run_cycle
-    from automations.demo import write_demo_workbook
-
-    from .conftest import PARIS, write_config
-
-    shipped = (REPO / "config" / "schema.toml").read_text(encoding="utf-8")
-    start = shipped.index("[tables.budgets]")
-    end = shipped.index("\n[tables.", start + 1)
-    old = tmp_path / "old-schema.toml"
-    old.write_text(shipped[:start] + shipped[end + 1:], encoding="utf-8")
-    path = write_config(tmp_path / "deploy")
-    path.write_text(path.read_text(encoding="utf-8").replace(str(REPO / "config" / "schema.toml"), str(old)),
-                    encoding="utf-8")
-    settings = load_settings(path, {})
+    settings = deployment_with_an_older_schema(tmp_path, without_budgets)
     assert "budgets" not in settings.schema
     off = settings.features_off()
     assert "reminders:budgets" in off and "budgets" in off["reminders:budgets"]
-    day = dt.date(2026, 11, 23)
-    write_demo_workbook(settings, day)
-    report = run_cycle(settings, today=day, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+    report = run_old(settings)
     assert not report.fatal and not report.incomplete and not report.errors  # (before: KeyError, no run)
     assert not any("budgets" in why.lower() for why in report.postponed)  # nothing waits for a table it lacks
     assert report.drafts >= 1 and report.queued > 0
@@ -535,22 +561,6 @@ def test_a_deployment_whose_schema_file_predates_budgets_runs_with_their_feature
 
 def test_a_schema_file_without_the_cer_column_gets_one_problem_not_one_per_application(tmp_path: Path) -> None:
     """Its applications cannot be ticked: « add the column » once, not « not ticked » on every one."""
-    from automations.cycle.run import run_cycle
-    from automations.demo import write_demo_workbook
-
-    from .conftest import PARIS, write_config
-
-    shipped = (REPO / "config" / "schema.toml").read_text(encoding="utf-8")
-    lines = [line for line in shipped.splitlines(keepends=True) if "Contrat d'engagement républicain" not in line]
-    assert len(lines) == len(shipped.splitlines()) - 1
-    old = tmp_path / "old-schema.toml"
-    old.write_text("".join(lines), encoding="utf-8")
-    path = write_config(tmp_path / "deploy")
-    day = dt.date(2026, 11, 23)
-    write_demo_workbook(load_settings(path, {}), day)  # the hub as the shipped schema makes it
-    path.write_text(path.read_text(encoding="utf-8").replace(str(REPO / "config" / "schema.toml"), str(old)),
-                    encoding="utf-8")
-    settings = load_settings(path, {})  # then read through a schema file that does not declare the column
-    report = run_cycle(settings, today=day, clock=lambda: dt.datetime(2026, 11, 23, 7, 30, tzinfo=PARIS))
+    report = run_old(deployment_with_an_older_schema(tmp_path, without_cer))
     cer = [p for p in report.checks if p.column == "Contrat d'engagement républicain"]
     assert len(cer) == 1 and cer[0].row == "en-têtes" and "absente : ajoutez-la" in cer[0].message
