@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from automations.cycle.backends import open_tables
 from automations.cli import cli
-from automations.demo import fill_tables
+from automations.demo import demo_rows, fill_tables
 from automations.domain.model import DOMAIN_TABLES
 from automations.cycle.run import RunReport, run_cycle
 from automations.settings import Settings, load_settings
@@ -141,3 +141,60 @@ def test_a_field_renamed_in_airtable_is_one_problem_and_matching_waits(initialis
     finally:
         with fake._lock:
             field.name = "Date limite"
+
+
+# -- the matching's write-back, sent from a thread while the mail is rendered and sent ---------------
+
+@pytest.fixture
+def demo_base(make_settings: Callable[..., Settings]) -> Iterator[tuple[FakeAirtable, Settings]]:
+    """A fresh base holding the demo data (loaded at full speed), 50 ms of latency on every request."""
+    with FakeAirtable(rate_limit=None) as fake:
+        settings = make_settings(environ=airtable_environ(fake), tables='backend = "airtable"')
+        tables = open_tables(settings, airtable_options={"pacer": Pacer(10_000, 1.0)})
+        tables["cantines"].base.ensure_all()  # type: ignore[attr-defined]
+        fill_tables(tables, demo_rows(TODAY))
+        fake.reset_counts()
+        fake.latency = 0.05
+        yield fake, settings
+
+
+def writes(fake: FakeAirtable) -> list[tuple[str, str | None]]:
+    return [(r.kind, r.table) for r in fake.log if r.kind in ("create", "update", "upsert", "delete")]
+
+
+def test_a_write_back_that_fails_fails_the_run_and_the_next_one_writes_it(demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    fake.fail_next(500, method="POST")  # the first write (a create is not sent twice: no retry)
+    tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+    report = run_cycle(settings, today=TODAY, clock=clock, tables=tables)
+    (failed,) = [r for r in fake.log if r.status == 500]
+    assert failed.table == "Correspondances"  # the thread's first request
+    assert report.fatal and report.result == "Échec"
+    assert any("Correspondances" in error for error in report.errors)
+    # the mail did not wait for the hub: the run had rendered, queued and sent it, once
+    assert report.sent == report.queued > 0
+    # nothing after the failure was written but the run's Envois rows and Journal line
+    assert writes(fake)[-1] == ("create", "Journal")
+    assert ("create", "Problèmes") not in writes(fake)
+    journal = tables["journal"].read()
+    assert journal[-1].fields["Résultat"] == "Échec"
+
+    fake.reset_counts()
+    again = run_cycle(settings, today=TODAY, clock=clock, tables=open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}))
+    assert not again.fatal and again.sent == again.queued == 0 and again.already_queued > 0  # nothing sent twice
+    assert len(fake.rows("Correspondances")) == len(again.matches) > 0
+    assert ("create", "Problèmes") in writes(fake)
+
+
+def test_a_stop_while_the_mail_is_rendered_lets_the_write_back_end(demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    # asked as soon as the write-back has begun (it goes on while the messages are rendered)
+    started = lambda: fake.count("create", table="Correspondances") > 0  # noqa: E731
+    tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+    report = run_cycle(settings, today=TODAY, clock=clock, tables=tables, should_stop=started)
+    assert report.stopped and not report.fatal
+    assert report.sent == 0  # stopped before the mail
+    # the write-back was not cut short: every match is in Correspondances, and the Journal line is last
+    assert len(fake.rows("Correspondances")) == len(report.matches) > 0
+    assert report.new_matches == len(report.matches)
+    assert writes(fake)[-1] == ("create", "Journal")

@@ -79,6 +79,13 @@ def backend_tables(tables: Mapping[str, Table] | Iterable[Table]) -> list[Table]
     return [part for table in values for part in unwrap(table)]
 
 
+def sends_each_write(tables: Mapping[str, Table], codes: Iterable[str]) -> bool:
+    """Whether every write to these tables is a request sent at once (Airtable), not a change held for
+    the hub's one save or batchUpdate: such a write-back can go from a thread while the run computes."""
+    parts = backend_tables([tables[code] for code in codes if code in tables])
+    return bool(parts) and all(isinstance(part, AirtableTable) for part in parts)
+
+
 @contextlib.contextmanager
 def hub_batch(tables: Mapping[str, Table]) -> Iterator[None]:
     """Buffer the hub's writes and send them together at the end: one save of the workbook, at most

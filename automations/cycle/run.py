@@ -26,7 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems
+from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems, sends_each_write
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import cantine_digests, coordinator_digest, digest_day
 from automations.domain.weekdays import WEEKDAYS
@@ -461,6 +461,63 @@ def write_matching(settings: Settings, tables: dict[str, Table], outcome: Matchi
         propose(tables["declinaisons"], outcome.proposals, report)
 
 
+MATCHING_TABLES = ("correspondances", "suggestions", "declinaisons")
+
+
+class MatchingWriteBack:
+    """The matching's write-back, sent from a thread while the run renders its messages and drafts
+    when every write is a request of its own (Airtable, 5 a second: the CPU would otherwise wait for
+    them, then the requests for the CPU); otherwise (a workbook, a spreadsheet: the writes are held
+    for the hub's one save) written in `finish`, inside the write-back's batch, as before.
+
+    The thread works on a report of its own, merged by `finish` (nothing the rendering reads changes
+    under it), which also raises what the thread raised: a write-back that failed fails the run before
+    anything is queued, as when it was written in line."""
+
+    def __init__(self, settings: Settings, tables: dict[str, Table], outcome: Matching, today: dt.date,
+                 report: RunReport):
+        self._work = lambda own: refused_value(own, lambda: write_matching(settings, tables, outcome, today, own))
+        self._own = RunReport(today=report.today, started_at=report.started_at,
+                              offer_proposals=list(report.offer_proposals))
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if sends_each_write(tables, MATCHING_TABLES):
+            self._thread = threading.Thread(target=self._run, name="matching-write-back", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work(self._own)
+        except BaseException as exc:  # raised again by finish(), in the run's thread
+            self._error = exc
+
+    def finish(self, report: RunReport) -> None:
+        """Wait for the write-back (or write it now), merge what it did into `report`, raise its error."""
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        own = self._own
+        report.new_matches += own.new_matches
+        report.rows_written += own.rows_written
+        report.offer_proposals = own.offer_proposals
+        report.problems.extend(own.problems)
+        report.errors.extend(own.errors)
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self, report: RunReport) -> None:
+        """The run stops early (a stop asked, a bug): let a write-back under way end, keep what it did,
+        and say what it raised (the run's own error goes on)."""
+        if self._thread is None:
+            return
+        self._thread.join()
+        try:
+            self.finish(report)
+        except Exception as exc:
+            report.errors.append(f"écriture des correspondances : {exc}")
+
+
 def propose(declinaisons: Table, proposals: list[OfferProposal], report: RunReport) -> None:
     """Create the Déclinaisons of the offers proposed, never for a pair the table already has (even a
     row skipped for a data problem: its place is taken), never when the table cannot be read."""
@@ -820,6 +877,34 @@ def _cycle(
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
     report.envois = _relaunch(settings, tables, state, dataset, clock, report)
+    # The matching's write-back goes from a thread while the messages are rendered, queued and sent, when
+    # each write is a request (Airtable); a workbook or a spreadsheet writes it in the batch below. Mail
+    # does not wait for the hub: on a workbook or a spreadsheet the hub is saved at the end anyway.
+    write_back = MatchingWriteBack(settings, tables, outcome, today, report) if MATCHING in parts else None
+    try:
+        messages = _render(settings, dataset, state, today, clock, report, parts, since, acknowledgements)
+        step()
+        queue(state, messages, clock(), report)  # before Problèmes is written: a message that cannot be built is in it
+        send(settings, state, today, clock, report, should_stop, stop)
+    except BaseException:
+        if write_back is not None:
+            write_back.abandon(report)
+        raise
+    # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
+    # digests-only job would otherwise delete the reminders' problems, and they would come back
+    # with a new « Vu le » at the next cycle.
+    # Nor a run that could not read everything: the problems of what it did not read are not gone.
+    complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
+    with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
+        if write_back is not None:
+            write_back.finish(report)
+        refused_value(report, lambda: write_problems(settings, tables, report, today, complete=complete))
+
+
+def _render(settings: Settings, dataset: Dataset, state: StateStore, today: dt.date, clock: Callable[[], dt.datetime],
+            report: RunReport, parts: frozenset[str], since: dt.date, acknowledgements: list[OutgoingMessage]) -> list[OutgoingMessage]:
+    """The run's messages: acknowledgements, reminders, digests, community mail, and the drafts' (their
+    files written to the drafts folder). Reads the dataset and the state store, never the tables."""
     messages = [*acknowledgements, *compute_messages(settings, dataset, today, report, since, parts, queued=state.known_keys,
                                                      quota_notes=recent_notes(state, today) if DIGESTS in parts else ())]
     if REMINDERS in parts:
@@ -838,20 +923,7 @@ def _cycle(
         report.problems.extend(problems)
         messages = [*messages, *(p.message for p in prepared)]
         report.messages = messages
-
-    # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
-    # digests-only job would otherwise delete the reminders' problems, and they would come back
-    # with a new « Vu le » at the next cycle.
-    # Nor a run that could not read everything: the problems of what it did not read are not gone.
-    complete = {SYNC, MATCHING, REMINDERS, DRAFTS} <= parts and not report.incomplete
-    with hub_batch(tables):  # the write-back sent together: one save, one batchUpdate per spreadsheet
-        if MATCHING in parts:
-            refused_value(report, lambda: write_matching(settings, tables, outcome, today, report))
-        refused_value(report, lambda: write_problems(settings, tables, report, today, complete=complete))
-    step()
-    hub_release(tables)  # and what the write-back read, before the mail is queued and sent
-    queue(state, messages, clock(), report)
-    send(settings, state, today, clock, report, should_stop, stop)
+    return messages
 
 
 def send(settings: Settings, state: StateStore, today: dt.date, clock: Callable[[], dt.datetime], report: RunReport,

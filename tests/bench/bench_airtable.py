@@ -3,6 +3,10 @@ the API allows, and wall time with 150 ms of latency and 5 requests per second e
 per-record peer (one request per record written, as Zapier and Airtable Automations work): the ratio
 of its write requests to ours.
 
+The fake runs in a process of its own (tests/fakes/remote.py), as Airtable does on its own machines:
+in the benchmark's process it would take CPU and the GIL from the worker measured, and count requests
+late while the worker computes.
+
 Run with `make bench` or `python -m tests.bench.bench_airtable [--large]`. Prints figures; not a test.
 Lower bound: reads = Σ ceil(rows / 100) over the tables read, writes = Σ ceil(changed rows / 10).
 """
@@ -26,6 +30,7 @@ from connectors.tables.airtable.http import Pacer
 
 from ..conftest import PARIS, write_config
 from ..fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from ..fakes.remote import Remote
 from .network import network_rows
 
 TODAY = dt.date(2026, 11, 24)
@@ -50,22 +55,23 @@ def lower_bound(log: list, rows_by_table: dict[str, int]) -> tuple[int, int]:
 
 def measure(large: bool) -> None:
     rows = large_rows(TODAY) if large else demo_rows(TODAY)
-    with FakeAirtable(rate_limit=None) as fake, tempfile.TemporaryDirectory() as folder:
+    with Remote(FakeAirtable, rate_limit=None) as fake, tempfile.TemporaryDirectory() as folder:
         environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": fake.url}
         settings = load_settings(write_config(Path(folder), tables='backend = "airtable"'), environ)
         fast = open_tables(settings, airtable_options={"pacer": Pacer(10_000, 1.0)})
         next(iter(fast.values())).base.ensure_all()  # type: ignore[attr-defined]
         fill_tables(fast, rows)  # loading is not what is measured
         clock = lambda: dt.datetime.combine(TODAY, dt.time(7, 30), tzinfo=PARIS)  # noqa: E731
-        fake.latency, fake.rate_limit = 0.15, 5
+        fake.set("latency", 0.15)
+        fake.set("rate_limit", 5)
         for label in ("first cycle", "second cycle (nothing new)"):
-            fake.reset_counts()
-            sizes = {spec.name: len(fake.rows(spec.name)) for spec in settings.schema.values()}  # as read
+            fake.call("reset_counts")
+            sizes = {spec.name: len(fake.call("rows", spec.name)) for spec in settings.schema.values()}  # as read
             tables = open_tables(settings)  # the real pacing: 5 requests per second per base
             started = time.perf_counter()
             report = run_cycle(settings, today=TODAY, clock=clock, tables=tables)
             elapsed = time.perf_counter() - started
-            log = list(fake.log)
+            log = fake.get("log")
             counts = Counter(r.kind for r in log)
             reads, writes = lower_bound(log, sizes)
             actual_reads = counts["list"]
