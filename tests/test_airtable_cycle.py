@@ -19,7 +19,7 @@ from automations.cycle.backends import open_tables
 from automations.cli import cli
 from automations.demo import demo_rows, fill_tables
 from automations.domain.model import DOMAIN_TABLES
-from automations.cycle.run import RunReport, run_cycle
+from automations.cycle.run import ReadAhead, RunReport, read_tables, run_cycle
 from automations.settings import Settings, load_settings
 from connectors.tables.airtable.http import Pacer
 
@@ -198,3 +198,57 @@ def test_a_stop_while_the_mail_is_rendered_lets_the_write_back_end(demo_base: tu
     assert len(fake.rows("Correspondances")) == len(report.matches) > 0
     assert report.new_matches == len(report.matches)
     assert writes(fake)[-1] == ("create", "Journal")
+
+
+# -- the staff tables read ahead: parsed while the next ones are read ---------------------------------
+
+def test_the_tables_read_first_are_there_while_the_next_ones_are_read(demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+    report = RunReport(today=TODAY, started_at=clock())
+    reading = ReadAhead(tables, report)
+    cantines = reading["cantines"]
+    lists_when_there = fake.count("list")
+    reading.finish(report)
+    assert lists_when_there < fake.count("list")  # the parsing could begin: later tables were still being read
+    assert not report.errors and not report.problems
+    # the same rows as reading them one after the other
+    one_by_one = read_tables(open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}), report)
+    assert {code: [r.fields for r in rows] for code, rows in reading.items()} == \
+        {code: [r.fields for r in rows] for code, rows in one_by_one.items()}
+    assert [r.fields for r in cantines] == [r.fields for r in one_by_one["cantines"]]
+
+
+def test_a_table_deleted_in_airtable_while_reading_ahead_is_said_and_the_rest_goes_on(
+        demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    with fake._lock:  # staff delete the Candidatures table in Airtable's interface
+        base = fake.bases[BASE_ID]
+        base.tables = [t for t in base.tables if t.name != "Candidatures"]
+    report = run_cycle(settings, today=TODAY, clock=clock, tables=open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}))
+    assert not report.fatal and report.incomplete
+    whole = [p for p in report.problems if p.row == "onglet entier"]
+    assert whole[0].table == "Candidatures" and "rien n'est calculé sans elle" in whole[0].message
+    assert any(e.startswith("Candidatures : lecture impossible") for e in report.errors)
+    # the tables after it were read and parsed: the reminders that do not need it went out
+    assert fake.count("list", table="Inscriptions") == 1 and report.rows_read > 0 and report.sent > 0
+    # said as reading the tables one after the other says it (Conventions too: it links to Candidatures)
+    ahead, one_by_one = RunReport(today=TODAY, started_at=clock()), RunReport(today=TODAY, started_at=clock())
+    reading = ReadAhead(open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}), ahead)
+    reading.finish(ahead)
+    read_tables(open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}), one_by_one)
+    assert (ahead.errors, ahead.problems, ahead.incomplete) == (one_by_one.errors, one_by_one.problems, True)
+    assert [p.table for p in ahead.problems] == ["Candidatures", "Conventions"]
+    assert [(p.table, p.message) for p in whole] == [(p.table, p.message) for p in ahead.problems]
+
+
+def test_a_token_refused_while_reading_ahead_fails_the_run_once(demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
+    tables["cantines"].read()  # the schema and the first table read: the token is withdrawn after
+    fake.reset_counts()
+    fake.fail_next(401, after=3)  # the 4th request of the run's reads
+    report = run_cycle(settings, today=TODAY, clock=clock, tables=tables)
+    assert report.fatal and report.sent == 0
+    assert [e for e in report.errors if "HTTP 401" in e] == report.errors[:1]  # said once, first
+    assert fake.count("list") <= 4  # the reads stopped there

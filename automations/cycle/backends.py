@@ -79,9 +79,10 @@ def backend_tables(tables: Mapping[str, Table] | Iterable[Table]) -> list[Table]
     return [part for table in values for part in unwrap(table)]
 
 
-def sends_each_write(tables: Mapping[str, Table], codes: Iterable[str]) -> bool:
-    """Whether every write to these tables is a request sent at once (Airtable), not a change held for
-    the hub's one save or batchUpdate: such a write-back can go from a thread while the run computes."""
+def paced_requests(tables: Mapping[str, Table], codes: Iterable[str]) -> bool:
+    """Whether every read and write of these tables is a request of its own to a paced API (Airtable,
+    5 a second), not a change held for the hub's one save or batchUpdate: the run can read or write
+    them from a thread while it computes, instead of leaving the CPU idle while they wait."""
     parts = backend_tables([tables[code] for code in codes if code in tables])
     return bool(parts) and all(isinstance(part, AirtableTable) for part in parts)
 

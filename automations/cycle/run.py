@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from email import policy
 from email.parser import BytesParser
@@ -26,7 +26,7 @@ from connectors.aides_territoires import AidesTerritoiresClient
 from automations.cycle.aides_import import SYNC_NAME as AIDES_SYNC
 from automations.cycle.aides_import import ImportResult, import_aides
 from automations.cycle.backends import calls_made, ensure_tables, hub_batch, open_mail, open_state, open_state_if_present, open_sync_side, open_tables
-from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems, sends_each_write
+from automations.cycle.backends import hub_flush, hub_release, open_workbook_problems, paced_requests
 from automations.domain.matching import ACTIVE, NO_LONGER, CollectiveSuggestion, Match, Matcher, MatchingRules, collective_suggestions
 from automations.domain.digests import cantine_digests, coordinator_digest, digest_day
 from automations.domain.weekdays import WEEKDAYS
@@ -153,30 +153,120 @@ def read_tables(tables: dict[str, Table], report: RunReport) -> dict[str, list[R
     rows: dict[str, list[Row]] = {}
     for code in DOMAIN_TABLES:
         table = tables.get(code)
-        if table is None:
-            continue
-        try:
-            rows[code] = table.read()
-        except ConfigurationError:
-            raise  # the hub itself cannot be reached (no such workbook, spreadsheet not shared): said once
-        except SchemaError as exc:
-            if code in OPTIONAL_TABLES:  # a feature's table the deployment has not created yet: the feature is off
-                rows[code] = []
-                report.features_off.append(f"{table.spec.name} : table absente, fonctionnalité désactivée "
-                                           "(`cantines init` la crée)")
-                continue
-            report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
-            report.incomplete = True
-            report.problems.append(DataProblem(
-                table.spec.name, "onglet entier", "", "",
-                f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
-            ))
-            log.info("cannot read table %s: %s", table.spec.name, exc)
-        except BackendError as exc:
-            report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
-            report.incomplete = True
-            log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
+        if table is not None and (read := read_table(table, report)) is not None:
+            rows[code] = read
     return rows
+
+
+def read_table(table: Table, report: RunReport) -> list[Row] | None:
+    """One staff table's rows; None (and said in the report) if it cannot be read."""
+    try:
+        return table.read()
+    except ConfigurationError:
+        raise  # the hub itself cannot be reached (no such workbook, spreadsheet not shared): said once
+    except SchemaError as exc:
+        if table.spec.code in OPTIONAL_TABLES:  # a feature's table the deployment has not created yet: the feature is off
+            report.features_off.append(f"{table.spec.name} : table absente, fonctionnalité désactivée "
+                                       "(`cantines init` la crée)")
+            return []
+        report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
+        report.incomplete = True
+        report.problems.append(DataProblem(
+            table.spec.name, "onglet entier", "", "",
+            f"{exc} : ce qui en dépend attend que la table soit rétablie (rien n'est calculé sans elle)",
+        ))
+        log.info("cannot read table %s: %s", table.spec.name, exc)
+    except BackendError as exc:
+        report.errors.append(f"{table.spec.name} : lecture impossible : {exc}")
+        report.incomplete = True
+        log.info("cannot read table %s: %s", table.spec.name, exc)  # reported in the summary
+    return None
+
+
+class ReadAhead(Mapping[str, list[Row]]):
+    """The staff tables read one after the other, in the order they are parsed, by a thread: on
+    Airtable each page waits for the rate (5 requests a second) while the CPU would be idle, so the
+    tables already read are parsed meanwhile. A mapping of the tables read, whose lookups wait for
+    the table asked; `missing` gives the (required) columns each lacks. The thread works on a report
+    of its own, merged by `finish`, which also raises what the thread raised (a hub that cannot be
+    reached); so does the lookup of a table after it."""
+
+    def __init__(self, tables: dict[str, Table], report: RunReport):
+        self._tables = tables
+        self._ready = {code: threading.Event() for code in DOMAIN_TABLES if tables.get(code) is not None}
+        self._rows: dict[str, list[Row]] = {}
+        self._own = RunReport(today=report.today, started_at=report.started_at)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, name="read-ahead", daemon=True)
+        self._thread.start()
+        self.missing: Mapping[str, tuple[str, ...]] = _Missing(self)
+
+    def _read(self) -> None:
+        try:
+            for code in self._ready:
+                rows = read_table(self._tables[code], self._own)
+                if rows is not None:
+                    self._rows[code] = rows
+                self._ready[code].set()
+        except BaseException as exc:  # raised again in the run's thread
+            self._error = exc
+        finally:
+            for ready in self._ready.values():
+                ready.set()
+
+    def _wait(self, code: str | None = None) -> None:
+        if code is None:
+            self._thread.join()
+        elif code in self._ready:
+            self._ready[code].wait()
+        if self._error is not None:
+            raise self._error
+
+    def __getitem__(self, code: str) -> list[Row]:
+        self._wait(code)
+        return self._rows[code]
+
+    def __iter__(self) -> Iterator[str]:
+        self._wait()
+        return iter(list(self._rows))
+
+    def __len__(self) -> int:
+        self._wait()
+        return len(self._rows)
+
+    def finish(self, report: RunReport) -> None:
+        """Wait for every read, merge what the thread said into `report`, raise its error."""
+        self._thread.join()
+        own = self._own
+        report.errors.extend(own.errors)
+        report.problems.extend(own.problems)
+        report.features_off.extend(own.features_off)
+        report.incomplete = report.incomplete or own.incomplete
+        if self._error is not None:
+            raise self._error
+
+
+class _Missing(Mapping[str, tuple[str, ...]]):
+    """The required columns each table read lacks, known once it is read."""
+
+    def __init__(self, reading: ReadAhead):
+        self._reading = reading
+
+    def __getitem__(self, code: str) -> tuple[str, ...]:
+        if code not in self._reading:  # waits for the table
+            raise KeyError(code)
+        return required_missing(self._reading._tables[code])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reading)
+
+    def __len__(self) -> int:
+        return len(self._reading)
+
+
+def required_missing(table: Table) -> tuple[str, ...]:
+    """The columns of `table`'s schema it was read without (deleted, renamed) that are not optional."""
+    return tuple(c for c in table.absent_columns() if not table.spec.column(c).optional)
 
 
 def switch_off(settings: Settings, report: RunReport) -> frozenset[str]:
@@ -192,17 +282,26 @@ def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dat
     """Read and parse the staff tables into a Dataset; problems go into the report. A table read
     without some of its columns makes the run incomplete, like a table not read."""
     switch_off(settings, report)
-    rows = read_tables(tables, report)
+    rows: Mapping[str, list[Row]]
+    if paced_requests(tables, DOMAIN_TABLES):  # parsed while the next tables are read
+        reading = ReadAhead(tables, report)
+        try:
+            dataset = parse_dataset(reading, settings.schema, settings.reference, settings.timezone, reading.missing)
+        finally:
+            reading.finish(report)
+        rows = reading
+    else:
+        rows = read_tables(tables, report)
+        dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone,
+                                {code: required_missing(tables[code]) for code in rows})
     absent, absent_optional = {}, {}
     for code in rows:
         spec = tables[code].spec
         gone = tables[code].absent_columns()
-        missing = tuple(c for c in gone if not spec.column(c).optional)
-        if missing:
+        if missing := required_missing(tables[code]):
             absent[code] = missing
         if optional := tuple(c for c in gone if spec.column(c).optional):
             absent_optional[code] = optional
-    dataset = parse_dataset(rows, settings.schema, settings.reference, settings.timezone, absent)
     names = settings.base
     dataset.incomplete = {code: names.text(code, why) for code, why in dataset.incomplete.items()}
     # an optional column is absent too when this deployment's schema file does not declare it (a copy
@@ -481,7 +580,7 @@ class MatchingWriteBack:
                               offer_proposals=list(report.offer_proposals))
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        if sends_each_write(tables, MATCHING_TABLES):
+        if paced_requests(tables, MATCHING_TABLES):
             self._thread = threading.Thread(target=self._run, name="matching-write-back", daemon=True)
             self._thread.start()
 

@@ -752,7 +752,7 @@ def parse_dataset(
             links.add(code, None)
             dataset.incomplete[code] = f"{schema[code].name} non lue"
             continue
-        missing = tuple((absent or {}).get(code, ()))
+        missing = tuple(({} if absent is None else absent).get(code, ()))  # a lookup: `absent` may wait for the table
         if missing:
             columns = ", ".join(f"« {name} »" for name in missing)
             dataset.incomplete[code] = f"{schema[code].name} sans la colonne {columns}" if len(missing) == 1 \
