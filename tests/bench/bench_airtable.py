@@ -81,8 +81,13 @@ def measure(large: bool) -> None:
             floor = (reads + writes + meta) / 5
             rate_limited = sum(1 for r in log if r.status == 429)
             peer = sum(r.records for r in log if r.kind in ("create", "update", "upsert", "delete"))
+            # how near the limit came: the shortest time the fake saw 6 consecutive requests arrive in
+            # (Airtable refuses a 6th request within 1 s)
+            times = sorted(r.at for r in log)
+            tightest = min((later - earlier for earlier, later in zip(times, times[5:])), default=float("inf"))
             print(f"  {label}: {total} requests ({actual_reads} reads, lower bound {reads}; "
-                  f"{actual_writes} writes, lower bound {writes}; {meta} schema), {rate_limited} answered 429; "
+                  f"{actual_writes} writes, lower bound {writes}; {meta} schema), {rate_limited} answered 429, "
+                  f"6 consecutive requests in {tightest:.3f} s at the closest; "
                   f"wall time {elapsed:.1f} s vs {floor:.1f} s at 5 requests/s "
                   f"({(elapsed / floor - 1) * 100:+.0f} %); {report.sent} messages; a per-record peer would send "
                   f"{peer} write requests ({peer / max(actual_writes, 1):.1f}× ours)")

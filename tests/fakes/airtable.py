@@ -84,6 +84,7 @@ class LoggedRequest:
     query: Mapping[str, list[str]]
     body: Any
     status: int | None
+    at: float = 0.0  # when the fake counted it for its rate limit (its clock; time.monotonic by default)
 
     @property
     def records(self) -> int:
@@ -217,6 +218,7 @@ class FakeAirtable(FakeServer):
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(method)
+        counted = self.clock()
         status: int | None
         payload: Any = None
         if isinstance(fault, int):
@@ -226,6 +228,7 @@ class FakeAirtable(FakeServer):
             status = None
         else:
             with self._lock:
+                counted = self.clock()  # as its rate limit counts it
                 try:
                     status, payload = 200, self._answer(handler, method, parts, query, body)
                 except AirtableError as error:
@@ -233,7 +236,7 @@ class FakeAirtable(FakeServer):
             if fault == "drop-after":
                 status = None
         with self._lock:
-            self.log.append(LoggedRequest(method, split.path, kind, base_id, table, query, body, status))
+            self.log.append(LoggedRequest(method, split.path, kind, base_id, table, query, body, status, counted))
         if status is None:
             handler.close_connection = True
             try:
