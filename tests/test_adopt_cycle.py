@@ -18,7 +18,7 @@ from automations.settings import Settings, load_settings
 from connectors.tables.airtable.http import Pacer
 
 from .conftest import write_config
-from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .fakes.airtable import BASE_ID, TOKEN, UNPACED, FakeAirtable
 from .fakes.sheets import FakeSheets, service_account_info
 from .foreign_bases import AIRTABLE, SHEETS, WORKBOOK, ForeignBase
 from .test_adopt import ACCOUNT
@@ -65,7 +65,7 @@ def test_adopt_then_a_cycle_on_the_reseau_sud_airtable_base(tmp_path: Path) -> N
     with FakeAirtable(rate_limit=None) as team_fake, FakeAirtable(rate_limit=None) as shipped_fake:
         AIRTABLE.build(team_fake)
         environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": team_fake.url}
-        config = write_config(tmp_path / "sud", tables='backend = "airtable"', network=NETWORK)
+        config = write_config(tmp_path / "sud", tables='backend = "airtable"', airtable=UNPACED, network=NETWORK)
         adopt_and_review(config, AIRTABLE, environ)
         # adopt and check only read; init created the worker's own tables, nothing of the team's
         assert {r.kind for r in team_fake.requests()} <= {"schema", "list", "create-table"}

@@ -11,12 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from automations.cycle.backends import airtable_base
 from automations.cycle.writeback import replace_rows
+from automations.settings import load_settings
 from automations.settings.files import load_schema
 from connectors.errors import (
     BackendError, ConfigurationError, InvalidValueError, RetriableBackendError, SchemaError, UnknownLinkError,
@@ -25,7 +28,7 @@ from connectors.tables.airtable.client import AirtableBase
 from connectors.tables.airtable.http import PACING_MARGIN, base_pacer
 from connectors.tables.pacing import Pacer
 
-from .conftest import PARIS, REPO
+from .conftest import PARIS, REPO, write_config
 from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
 from .fakes.clock import FakeClock
 
@@ -613,3 +616,18 @@ def test_rows_carry_their_record_url_at_the_cost_of_one_schema_request_per_base(
     fresh_base.table(SCHEMA["partenaires"]).read()
     assert fake.count("schema") == 1  # once for the base, whatever the number of tables read
     fresh_base.close()
+
+
+def test_the_pace_is_airtables_5_a_second_unless_the_settings_lower_it(tmp_path: Path) -> None:
+    environ = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID}
+    shipped = load_settings(write_config(tmp_path / "shipped", tables='backend = "airtable"'), environ)
+    assert airtable_base(shipped).pacer.limit == 5  # within 1 s and the margin
+    shared = load_settings(write_config(tmp_path / "shared", tables='backend = "airtable"',
+                                        airtable="requests_per_second = 2"), environ)  # Zapier uses the base too
+    pacer = airtable_base(shared).pacer
+    assert (pacer.limit, pacer.window) == (2, 1.0 + PACING_MARGIN)
+    assert airtable_base(shipped).pacer is not pacer  # one pacer per base and rate, shared by its clients
+    assert airtable_base(shared).pacer is pacer
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(write_config(tmp_path / "zero", tables='backend = "airtable"', airtable="requests_per_second = 0"), environ)
+    assert caught.value.problems == ["[airtable] requests_per_second: at least 1 (Airtable allows 5 per base)"]

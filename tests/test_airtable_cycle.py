@@ -24,7 +24,7 @@ from automations.settings import Settings, load_settings
 from connectors.tables.airtable.http import Pacer
 
 from .conftest import PARIS, write_config
-from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .fakes.airtable import BASE_ID, TOKEN, UNPACED, FakeAirtable
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -42,10 +42,10 @@ class Initialised:
 
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Initialised]:
-    """One base set up by `cantines init airtable --with-demo-data`, really paced (5 requests/s)."""
+    """One base set up by `cantines init airtable --with-demo-data`."""
     with FakeAirtable(rate_limit=None) as fake:  # the fake does not limit: pacing is tested elsewhere
         environ = airtable_environ(fake)
-        path = write_config(tmp_path_factory.mktemp("airtable"), tables='backend = "airtable"')
+        path = write_config(tmp_path_factory.mktemp("airtable"), tables='backend = "airtable"', airtable=UNPACED)
         result = CliRunner().invoke(cli, ["init", "airtable", "--config", str(path), "--with-demo-data",
                                           "--today", TODAY.isoformat()], env=environ)
         assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ from automations.domain.model import DOMAIN_TABLES
 from automations.settings import load_settings
 
 from .conftest import write_config
-from .fakes.airtable import BASE_ID, TOKEN, FakeAirtable
+from .fakes.airtable import BASE_ID, TOKEN, UNPACED, FakeAirtable
 
 
 def test_copy_a_workbook_deployment_into_airtable_then_again_writes_nothing(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_copy_a_workbook_deployment_into_airtable_then_again_writes_nothing(tmp_
     write_demo_workbook(source, dt.date(2026, 11, 24))
     with FakeAirtable(rate_limit=None) as fake:
         env = {"AIRTABLE_TOKEN": TOKEN, "AIRTABLE_BASE_ID": BASE_ID, "AIRTABLE_ENDPOINT_URL": fake.url}
-        target_path = write_config(tmp_path / "target", tables='backend = "airtable"')
+        target_path = write_config(tmp_path / "target", tables='backend = "airtable"', airtable=UNPACED)
         first = CliRunner().invoke(cli, ["copy", "--from", str(source_path), "--to", str(target_path)], env=env)
         assert first.exit_code == 0, first.output
         assert "Cantines : 30 lignes créées" in first.output  # 31 rows, one a duplicate (reported)

@@ -31,7 +31,8 @@ def airtable_base(settings: Settings, **options: Any) -> AirtableBase:
              for spec in settings.base.base_specs(code)]
     return AirtableBase(
         secrets.get("AIRTABLE_TOKEN") or "", secrets.get("AIRTABLE_BASE_ID") or settings.airtable.base_id,
-        specs=specs, timezone=settings.timezone, timeout=(10.0, float(settings.airtable.timeout_seconds)), **options,
+        specs=specs, timezone=settings.timezone, timeout=(10.0, float(settings.airtable.timeout_seconds)),
+        requests_per_second=settings.airtable.requests_per_second, **options,
     )
 
 

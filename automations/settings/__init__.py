@@ -95,6 +95,8 @@ SECTIONS: dict[str, dict[str, Option]] = {
     "airtable": {
         "base_id": Option(str, ""),
         "timeout_seconds": Option(int, 60),
+        # Airtable's limit per base; lower it when another tool (Zapier, a script) uses the same base
+        "requests_per_second": Option(int, 5),
     },
     "state": {
         "backend": Option(str, "auto", choices=("auto", "sqlite", "postgresql")),
@@ -224,6 +226,8 @@ def _table_backends_need_their_settings(values: dict[str, dict[str, Any]], envir
             problems.append("tables in Airtable need the AIRTABLE_TOKEN environment variable (a personal access token)")
         if not (values["airtable"]["base_id"] or environ.get("AIRTABLE_BASE_ID", "").strip()):
             problems.append("tables in Airtable need [airtable] base_id or the AIRTABLE_BASE_ID environment variable")
+    if "airtable" in used and values["airtable"]["requests_per_second"] < 1:
+        problems.append("[airtable] requests_per_second: at least 1 (Airtable allows 5 per base)")
     if "workbook" in used and not values["workbook"]["path"]:
         problems.append("[workbook] path: missing (required when a table is in the workbook)")
     if "sheets" in used and not values["sheets"]["spreadsheet"]:

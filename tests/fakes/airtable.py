@@ -72,6 +72,10 @@ LIST_BODY_KEYS = {"pageSize", "offset", "fields", "sort", "maxRecords", "view", 
                   "returnFieldsByFieldId", "cellFormat", "timeZone", "userLocale", "recordMetadata"}
 
 
+# `[airtable]` settings for a deployment on the fake made with rate_limit=None: no pacing either
+UNPACED = "requests_per_second = 1000"
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request as the fake received it, and the status it answered (None: connection dropped)."""

@@ -39,7 +39,9 @@ from connectors.errors import CantinesError, ConfigurationError, InvalidValueErr
 from connectors.tables.airtable.errors import (
     INIT_HINT, ITERATOR_EXPIRED, TOKEN_HELP, error_of, missing_fields, translate,
 )
-from connectors.tables.airtable.http import MAX_RATE_LIMIT_WAIT, RETRY_BACKOFF, PacedAdapter, base_pacer, shared_pacer
+from connectors.tables.airtable.http import (
+    MAX_RATE_LIMIT_WAIT, REQUESTS_PER_SECOND, RETRY_BACKOFF, PacedAdapter, base_pacer, shared_pacer,
+)
 from connectors.tables.pacing import Pacer
 from connectors.tables.airtable.schema import (
     LINE_JOINER, LINK_FIELD, MERGEABLE_COLUMNS, MERGEABLE_FIELDS, RECORD_ID, SELECT_FIELDS, FieldInfo,
@@ -96,6 +98,7 @@ class AirtableBase:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         pacer: Pacer | None = None,
+        requests_per_second: int = REQUESTS_PER_SECOND,
         retry_backoff: Sequence[float] = RETRY_BACKOFF,
         max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
     ):
@@ -107,8 +110,9 @@ class AirtableBase:
         self.timezone = timezone
         self.max_rate_limit_wait = max_rate_limit_wait
         # the process-wide pacer of this base, unless the caller brings its own (tests, with a fake clock)
-        self.pacer = pacer or (base_pacer(clock=clock, sleep=sleep) if clock is not time.monotonic or sleep is not time.sleep
-                               else shared_pacer(f"{endpoint_url}|{base_id}"))
+        self.pacer = pacer or (base_pacer(requests_per_second, clock=clock, sleep=sleep)
+                               if clock is not time.monotonic or sleep is not time.sleep
+                               else shared_pacer(f"{endpoint_url}|{base_id}", requests_per_second))
         # pyairtable's own retries are off: the adapter paces and retries (see airtable_http)
         self.api = Api(token, endpoint_url=endpoint_url, timeout=timeout, retry_strategy=None)  # type: ignore[arg-type]
         adapter = PacedAdapter(self.pacer, sleep=sleep, backoff=retry_backoff, max_rate_limit_wait=max_rate_limit_wait)

@@ -43,19 +43,21 @@ _SHARED: dict[str, Pacer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def base_pacer(**kwargs: Any) -> Pacer:
-    """A pacer at Airtable's per-base rate (5 requests per second, plus a small margin)."""
+def base_pacer(per_second: int = REQUESTS_PER_SECOND, **kwargs: Any) -> Pacer:
+    """A pacer at Airtable's per-base rate (5 requests per second, plus a small margin), or a lower
+    one (`[airtable] requests_per_second`: another tool uses the base too)."""
     kwargs.setdefault("margin", PACING_MARGIN)
-    return Pacer(REQUESTS_PER_SECOND, 1.0, **kwargs)
+    return Pacer(per_second, 1.0, **kwargs)
 
 
-def shared_pacer(base_key: str) -> Pacer:
+def shared_pacer(base_key: str, per_second: int = REQUESTS_PER_SECOND) -> Pacer:
     """The one pacer of a base in this process: every client of the base (a new one each run, the
     worker's jobs, threads) waits on it, so the base never sees more than 5 requests per second."""
     with _SHARED_LOCK:
-        if base_key not in _SHARED:
-            _SHARED[base_key] = base_pacer()
-        return _SHARED[base_key]
+        key = f"{base_key}|{per_second}"
+        if key not in _SHARED:
+            _SHARED[key] = base_pacer(per_second)
+        return _SHARED[key]
 
 
 def is_idempotent(request: requests.PreparedRequest) -> bool:
