@@ -631,3 +631,8 @@ def test_the_pace_is_airtables_5_a_second_unless_the_settings_lower_it(tmp_path:
     with pytest.raises(ConfigurationError) as caught:
         load_settings(write_config(tmp_path / "zero", tables='backend = "airtable"', airtable="requests_per_second = 0"), environ)
     assert caught.value.problems == ["[airtable] requests_per_second: at least 1 (Airtable allows 5 per base)"]
+    with pytest.raises(ConfigurationError) as caught:  # more than Airtable takes: only for a compatible endpoint
+        load_settings(write_config(tmp_path / "fast", tables='backend = "airtable"', airtable="requests_per_second = 50"), environ)
+    assert caught.value.problems[0].startswith("[airtable] requests_per_second: at most 5, Airtable's limit")
+    fast = load_settings(tmp_path / "fast" / "settings.toml", {**environ, "AIRTABLE_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert airtable_base(fast).pacer.limit == 50

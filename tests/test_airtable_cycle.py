@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -186,18 +187,25 @@ def test_a_write_back_that_fails_fails_the_run_and_the_next_one_writes_it(demo_b
     assert ("create", "Problèmes") in writes(fake)
 
 
-def test_a_stop_while_the_mail_is_rendered_lets_the_write_back_end(demo_base: tuple[FakeAirtable, Settings]) -> None:
+def test_a_stop_during_the_write_back_ends_it_between_two_batches_and_the_next_run_finishes_it(
+        demo_base: tuple[FakeAirtable, Settings]) -> None:
     fake, settings = demo_base
     # asked as soon as the write-back has begun (it goes on while the messages are rendered)
     started = lambda: fake.count("create", table="Correspondances") > 0  # noqa: E731
     tables = open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)})
     report = run_cycle(settings, today=TODAY, clock=clock, tables=tables, should_stop=started)
-    assert report.stopped and not report.fatal
+    assert report.stopped and not report.fatal and report.result == "Interrompu"
     assert report.sent == 0  # stopped before the mail
-    # the write-back was not cut short: every match is in Correspondances, and the Journal line is last
-    assert len(fake.rows("Correspondances")) == len(report.matches) > 0
-    assert report.new_matches == len(report.matches)
-    assert writes(fake)[-1] == ("create", "Journal")
+    # the write-back stopped between two batches of 10: one batch written, nothing cut in half
+    written = len(fake.rows("Correspondances"))
+    assert written == 10 < len(report.matches)
+    assert ("create", "Problèmes") not in writes(fake) and writes(fake)[-1] == ("create", "Journal")
+    assert [t.name for t in threading.enumerate() if t.name == "matching-write-back"] == []  # not left running
+
+    again = run_cycle(settings, today=TODAY, clock=clock, tables=open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}))
+    assert not again.stopped and not again.fatal
+    assert len(fake.rows("Correspondances")) == len(again.matches) == len(report.matches)  # finished, no duplicate
+    assert again.new_matches == len(report.matches) - written
 
 
 # -- the staff tables read ahead: parsed while the next ones are read ---------------------------------
@@ -252,3 +260,15 @@ def test_a_token_refused_while_reading_ahead_fails_the_run_once(demo_base: tuple
     assert report.fatal and report.sent == 0
     assert [e for e in report.errors if "HTTP 401" in e] == report.errors[:1]  # said once, first
     assert fake.count("list") <= 4  # the reads stopped there
+
+
+
+def test_a_stop_while_reading_ahead_ends_the_reads_before_the_next_table(demo_base: tuple[FakeAirtable, Settings]) -> None:
+    fake, settings = demo_base
+    asked = lambda: fake.count("list", table="Opportunités") > 0  # noqa: E731  # SIGTERM once Opportunités is read
+    report = run_cycle(settings, today=TODAY, clock=clock, tables=open_tables(settings, airtable_options={"pacer": Pacer(1000, 1.0)}),
+                       should_stop=asked)
+    assert report.stopped and report.result == "Interrompu" and report.sent == 0 and not report.fatal
+    assert fake.count("list", table="Opportunités") == 1 and fake.count("list", table="Candidatures") == 0
+    assert [w for w in writes(fake) if w[1] != "Envois"] == [("create", "Journal")]  # nothing computed was written
+    assert [t.name for t in threading.enumerate() if t.name == "read-ahead"] == []

@@ -191,8 +191,10 @@ class ReadAhead(Mapping[str, list[Row]]):
     of its own, merged by `finish`, which also raises what the thread raised (a hub that cannot be
     reached); so does the lookup of a table after it."""
 
-    def __init__(self, tables: dict[str, Table], report: RunReport):
+    def __init__(self, tables: dict[str, Table], report: RunReport, should_stop: Callable[[], bool] = lambda: False):
         self._tables = tables
+        self._cancel = threading.Event()
+        self._should_stop = should_stop
         self._ready = {code: threading.Event() for code in DOMAIN_TABLES if tables.get(code) is not None}
         self._rows: dict[str, list[Row]] = {}
         self._own = RunReport(today=report.today, started_at=report.started_at)
@@ -204,6 +206,8 @@ class ReadAhead(Mapping[str, list[Row]]):
     def _read(self) -> None:
         try:
             for code in self._ready:
+                if self._cancel.is_set() or self._should_stop():  # between two tables, never within one
+                    raise Stopped("arrêt demandé pendant la lecture des tables")
                 rows = read_table(self._tables[code], self._own)
                 if rows is not None:
                     self._rows[code] = rows
@@ -233,6 +237,16 @@ class ReadAhead(Mapping[str, list[Row]]):
     def __len__(self) -> int:
         self._wait()
         return len(self._rows)
+
+    def abandon(self, report: RunReport, raising: BaseException) -> None:
+        """The run ends early (`raising`): the reads stop before the next table; what they said is
+        kept, and what the thread raised, unless it is what the run raises (said by the run)."""
+        self._cancel.set()
+        try:
+            self.finish(report)
+        except BaseException as exc:  # the run's own error goes on
+            if exc is not raising and not isinstance(exc, StopRequested):
+                report.errors.append(str(exc))
 
     def finish(self, report: RunReport) -> None:
         """Wait for every read, merge what the thread said into `report`, raise its error."""
@@ -278,17 +292,20 @@ def switch_off(settings: Settings, report: RunReport) -> frozenset[str]:
     return report.off
 
 
-def load(settings: Settings, tables: dict[str, Table], report: RunReport) -> Dataset:
+def load(settings: Settings, tables: dict[str, Table], report: RunReport,
+         should_stop: Callable[[], bool] = lambda: False) -> Dataset:
     """Read and parse the staff tables into a Dataset; problems go into the report. A table read
     without some of its columns makes the run incomplete, like a table not read."""
     switch_off(settings, report)
     rows: Mapping[str, list[Row]]
     if paced_requests(tables, DOMAIN_TABLES):  # parsed while the next tables are read
-        reading = ReadAhead(tables, report)
+        reading = ReadAhead(tables, report, should_stop)
         try:
             dataset = parse_dataset(reading, settings.schema, settings.reference, settings.timezone, reading.missing)
-        finally:
-            reading.finish(report)
+        except BaseException as exc:
+            reading.abandon(report, exc)
+            raise
+        reading.finish(report)
         rows = reading
     else:
         rows = read_tables(tables, report)
@@ -564,25 +581,34 @@ MATCHING_TABLES = ("correspondances", "suggestions", "declinaisons")
 
 
 class MatchingWriteBack:
-    """The matching's write-back, sent from a thread while the run renders its messages and drafts
-    when every write is a request of its own (Airtable, 5 a second: the CPU would otherwise wait for
-    them, then the requests for the CPU); otherwise (a workbook, a spreadsheet: the writes are held
-    for the hub's one save) written in `finish`, inside the write-back's batch, as before.
+    """The matching's write-back. When every write is a request of its own (Airtable, 5 a second),
+    it is sent from a thread while the run renders, queues and sends its mail: the CPU would
+    otherwise wait for the requests, then the requests for the CPU. Otherwise (a workbook, a
+    spreadsheet: the writes are held for the hub's one save at the end) it is written at once,
+    before the mail, as it always was.
 
-    The thread works on a report of its own, merged by `finish` (nothing the rendering reads changes
-    under it), which also raises what the thread raised: a write-back that failed fails the run before
-    anything is queued, as when it was written in line."""
+    The thread works on a report of its own, merged by `finish`, which also raises what the thread
+    raised (a write-back that failed fails the run; the mail has gone, once, and the next run writes
+    what is missing). A stop asked (`should_stop`, or `abandon`) ends it before its next batch of
+    writes: upserts by key, so the next run finishes the job."""
 
     def __init__(self, settings: Settings, tables: dict[str, Table], outcome: Matching, today: dt.date,
-                 report: RunReport):
+                 report: RunReport, should_stop: Callable[[], bool] = lambda: False):
+        self._cancel = threading.Event()
+        self.threaded = paced_requests(tables, MATCHING_TABLES)
+        if self.threaded:
+            stopped = lambda: self._cancel.is_set() or should_stop()  # noqa: E731
+            tables = {**tables, **{code: StopBetweenWrites(tables[code], stopped) for code in MATCHING_TABLES if code in tables}}
         self._work = lambda own: refused_value(own, lambda: write_matching(settings, tables, outcome, today, own))
         self._own = RunReport(today=report.today, started_at=report.started_at,
                               offer_proposals=list(report.offer_proposals))
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        if paced_requests(tables, MATCHING_TABLES):
+        if self.threaded:
             self._thread = threading.Thread(target=self._run, name="matching-write-back", daemon=True)
             self._thread.start()
+        else:
+            self._run()
 
     def _run(self) -> None:
         try:
@@ -590,11 +616,8 @@ class MatchingWriteBack:
         except BaseException as exc:  # raised again by finish(), in the run's thread
             self._error = exc
 
-    def finish(self, report: RunReport) -> None:
-        """Wait for the write-back (or write it now), merge what it did into `report`, raise its error."""
-        if self._thread is None:
-            self._run()
-        else:
+    def _merge(self, report: RunReport) -> None:
+        if self._thread is not None:
             self._thread.join()
         own = self._own
         report.new_matches += own.new_matches
@@ -602,19 +625,48 @@ class MatchingWriteBack:
         report.offer_proposals = own.offer_proposals
         report.problems.extend(own.problems)
         report.errors.extend(own.errors)
+
+    def finish(self, report: RunReport) -> None:
+        """Wait for the write-back, merge what it did into `report`, raise its error."""
+        self._merge(report)
         if self._error is not None:
             raise self._error
 
     def abandon(self, report: RunReport) -> None:
-        """The run stops early (a stop asked, a bug): let a write-back under way end, keep what it did,
-        and say what it raised (the run's own error goes on)."""
-        if self._thread is None:
+        """The run ends early (a stop, a failure): the write-back stops before its next batch; what it
+        did is kept and what it raised is said (the run's own error goes on)."""
+        self._cancel.set()
+        self._merge(report)
+        error = self._error
+        if error is None or isinstance(error, StopRequested):
             return
-        self._thread.join()
-        try:
-            self.finish(report)
-        except Exception as exc:
-            report.errors.append(f"écriture des correspondances : {exc}")
+        if isinstance(error, CantinesError):
+            report.errors.append(f"écriture des correspondances interrompue : {error}")
+            return
+        log.error("the matching's write-back failed", exc_info=error)  # a bug: the run is a failure too
+        report.fatal = True
+        report.errors.append(f"{type(error).__name__}: {error}")
+
+
+class StopBetweenWrites:
+    """A table whose every write first checks for a stop (StopRequested): a write-back from a thread
+    ends between two batches, never in the middle of one. Everything else goes to the table."""
+
+    def __init__(self, table: Table, stopped: Callable[[], bool]):
+        self._table = table
+        self._stopped = stopped
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._table, name)
+        if name not in ("create", "update", "upsert", "delete"):
+            return attribute
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            if self._stopped():
+                raise Stopped("arrêt demandé : écriture des correspondances interrompue entre deux lots")
+            return attribute(*args, **kwargs)
+        write.__self__ = self  # type: ignore[attr-defined]  # write_tolerantly reads the batch size there
+        return write
 
 
 def propose(declinaisons: Table, proposals: list[OfferProposal], report: RunReport) -> None:
@@ -970,25 +1022,40 @@ def _cycle(
         queue(state, acknowledgements, clock(), report)
         send(settings, state, today, clock, report, should_stop, stop)
         return
-    dataset = load(settings, tables, report)
+    dataset = load(settings, tables, report, should_stop)
     hub_release(tables)  # the dataset holds what was read: the workbook's copy goes before matching and rendering
     step()
     outcome = compute_matching(settings, dataset, today, report)
     since = reminder_window_start(settings, state, today)
     report.envois = _relaunch(settings, tables, state, dataset, clock, report)
     # The matching's write-back goes from a thread while the messages are rendered, queued and sent, when
-    # each write is a request (Airtable); a workbook or a spreadsheet writes it in the batch below. Mail
-    # does not wait for the hub: on a workbook or a spreadsheet the hub is saved at the end anyway.
-    write_back = MatchingWriteBack(settings, tables, outcome, today, report) if MATCHING in parts else None
+    # each write is a request (Airtable); a workbook or a spreadsheet writes it now, held for the final
+    # save. Mail does not wait for the hub: on a workbook or a spreadsheet it is saved at the end anyway.
+    write_back = MatchingWriteBack(settings, tables, outcome, today, report, should_stop) if MATCHING in parts else None
+
+    def wind_down() -> None:
+        """The run ends early: a write-back under way stops before its next batch; where writes are
+        held for the final save (a workbook, a spreadsheet) this run's problems are kept in
+        Problèmes at no cost (none removed: the run did not finish)."""
+        if write_back is not None:
+            write_back.abandon(report)
+        if not paced_requests(tables, ("problemes",)):
+            try:
+                refused_value(report, lambda: write_problems(settings, tables, report, today, complete=False))
+            except CantinesError as exc:
+                report.errors.append(f"Problèmes : écriture impossible : {exc}")
+
     try:
         messages = _render(settings, dataset, state, today, clock, report, parts, since, acknowledgements)
         step()
         queue(state, messages, clock(), report)  # before Problèmes is written: a message that cannot be built is in it
         send(settings, state, today, clock, report, should_stop, stop)
     except BaseException:
-        if write_back is not None:
-            write_back.abandon(report)
+        wind_down()
         raise
+    if report.stopped:  # delivery stopped for a stop asked: nothing more is started
+        wind_down()
+        return
     # Only a run that computes every kind of problem may remove the ones gone: a sync-only or
     # digests-only job would otherwise delete the reminders' problems, and they would come back
     # with a new « Vu le » at the next cycle.

@@ -226,8 +226,12 @@ def _table_backends_need_their_settings(values: dict[str, dict[str, Any]], envir
             problems.append("tables in Airtable need the AIRTABLE_TOKEN environment variable (a personal access token)")
         if not (values["airtable"]["base_id"] or environ.get("AIRTABLE_BASE_ID", "").strip()):
             problems.append("tables in Airtable need [airtable] base_id or the AIRTABLE_BASE_ID environment variable")
-    if "airtable" in used and values["airtable"]["requests_per_second"] < 1:
+    pace = values["airtable"]["requests_per_second"]
+    if "airtable" in used and pace < 1:
         problems.append("[airtable] requests_per_second: at least 1 (Airtable allows 5 per base)")
+    if "airtable" in used and pace > 5 and not environ.get("AIRTABLE_ENDPOINT_URL", "").strip():
+        problems.append("[airtable] requests_per_second: at most 5, Airtable's limit (beyond, it refuses the "
+                        "base for 30 s); more only for an Airtable-compatible endpoint (AIRTABLE_ENDPOINT_URL)")
     if "workbook" in used and not values["workbook"]["path"]:
         problems.append("[workbook] path: missing (required when a table is in the workbook)")
     if "sheets" in used and not values["sheets"]["spreadsheet"]:
