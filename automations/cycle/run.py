@@ -1032,6 +1032,7 @@ def _cycle(
     # each write is a request (Airtable); a workbook or a spreadsheet writes it now, held for the final
     # save. Mail does not wait for the hub: on a workbook or a spreadsheet it is saved at the end anyway.
     write_back = MatchingWriteBack(settings, tables, outcome, today, report, should_stop) if MATCHING in parts else None
+    hub_release(tables)  # and what the write-back read, before the mail is rendered, queued and sent
 
     def wind_down() -> None:
         """The run ends early: a write-back under way stops before its next batch; where writes are
